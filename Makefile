@@ -1,0 +1,63 @@
+# Bastion — every target is listed by `make help`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint format typecheck pytest migrate simulate bench lock clean
+
+help: ## List every target
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	@touch $@
+
+$(DEV_STAMP): $(STAMP) pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+run: $(STAMP) ## Set up and start Bastion on its embedded default (SQLite, simulator, seeded directory)
+	$(BIN)/bastion demo
+
+test: $(DEV_STAMP) ## Set up and run every check: ruff, mypy --strict, pytest
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+lint: $(DEV_STAMP) ## ruff check and ruff format --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(DEV_STAMP) ## Rewrite the code with ruff format and the safe ruff fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(DEV_STAMP) ## mypy --strict on bastion/
+	$(BIN)/mypy
+
+pytest: $(DEV_STAMP) ## Only the test suite (pass ARGS="-k name" to narrow it)
+	$(BIN)/python -m pytest $(ARGS)
+
+migrate: $(STAMP) ## Upgrade the configured database to the newest migration
+	$(BIN)/bastion migrate
+
+simulate: $(STAMP) ## Start the Meta Graph API simulator on port 8765
+	$(BIN)/bastion simulate meta
+
+bench: $(DEV_STAMP) ## Run every benchmark in benchmarks/ and print its table
+	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+lock: $(BIN)/python ## Re-resolve every dependency and rewrite constraints.txt
+	$(BIN)/pip install --quiet --upgrade -e '.[dev]'
+	$(BIN)/pip freeze --exclude-editable --exclude bastion > constraints.txt
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
