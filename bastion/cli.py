@@ -2,13 +2,184 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, NoReturn
+
 import typer
+from sqlalchemy import select
+
+from bastion.errors import BastionError
+from bastion.logs import configure_logging
+from bastion.runtime import Runtime, load_key_ring
+from bastion.settings import Settings, load_settings
 
 app = typer.Typer(
     help="Bastion: who can reach your business apps, and who vouches for them.",
     no_args_is_help=True,
     add_completion=False,
 )
+users_app = typer.Typer(help="Manage local users.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage the keys that encrypt stored secrets.", no_args_is_help=True)
+audit_app = typer.Typer(help="Inspect the audit log.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        settings = load_settings()
+    except BastionError as exc:
+        fail(exc.message)
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+@contextmanager
+def runtime_or_exit(settings: Settings | None = None) -> Iterator[Runtime]:
+    try:
+        runtime = Runtime.from_settings(settings or settings_or_exit())
+    except BastionError as exc:
+        fail(exc.message)
+    try:
+        yield runtime
+    except BastionError as exc:
+        fail(exc.message)
+    finally:
+        runtime.close()
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database to the newest schema (safe to run any number of times)."""
+    from bastion.storage.schema import current_revisions, upgrade
+
+    with runtime_or_exit() as runtime:
+        upgrade(runtime.engine)
+        typer.echo(f"database at revision {', '.join(current_revisions(runtime.engine))}")
+
+
+def _serve(runtime: Runtime, host: str, port: int) -> None:
+    import uvicorn
+
+    from bastion.app import create_app
+
+    uvicorn.run(create_app(runtime), host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default BASTION_PORT or 8000).")] = None,
+) -> None:
+    """Serve the web pages, the REST API and SCIM."""
+    settings = settings_or_exit()
+    with runtime_or_exit(settings) as runtime:
+        runtime.require_key_ring()
+        _serve(runtime, host or settings.host, port or settings.port)
+
+
+@app.command()
+def demo() -> None:
+    """Try Bastion on this machine: SQLite, a generated key, the first admin; then serve."""
+    from bastion.actions.workspaces import bootstrap_installation
+    from bastion.storage.db import transaction
+    from bastion.storage.schema import upgrade
+
+    settings = settings_or_exit()
+    try:
+        ring = load_key_ring(settings, generate=True)
+    except BastionError as exc:
+        fail(exc.message)
+    with runtime_or_exit(settings) as runtime:
+        runtime.key_ring = ring
+        upgrade(runtime.engine)
+        with transaction(runtime.sessions) as session:
+            boot = bootstrap_installation(session, admin_email="admin@example.com")
+        typer.echo(f"Bastion is starting at {settings.base_url}")
+        typer.echo(f"Data directory: {settings.data_dir}")
+        if boot.one_time_password:
+            typer.echo(f"Sign in as {boot.admin.email} with the one-time password:")
+            typer.echo(f"    {boot.one_time_password}")
+        else:
+            typer.echo(
+                f"Sign in as {boot.admin.email} (password set earlier; "
+                "`bastion users create-admin` makes another admin)"
+            )
+        sys.stdout.flush()
+        _serve(runtime, settings.host, settings.port)
+
+
+@users_app.command("create-admin")
+def create_admin_command(
+    email: Annotated[str, typer.Option(help="The admin's e-mail; also their sign-in name.")],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    workspace: Annotated[str, typer.Option(help="Workspace slug.")] = "default",
+) -> None:
+    """Create a workspace admin and print their one-time password (shown once)."""
+    from bastion.actions.actors import Actor
+    from bastion.actions.users import create_admin
+    from bastion.errors import NotFound
+    from bastion.storage.db import transaction
+    from bastion.storage.models import Workspace
+
+    with runtime_or_exit() as runtime, transaction(runtime.sessions) as session:
+        workspace_id = session.scalar(select(Workspace.id).where(Workspace.slug == workspace))
+        if workspace_id is None:
+            raise NotFound(f"no workspace {workspace!r}; run `bastion demo` or create one")
+        user, password = create_admin(
+            session, workspace_id=workspace_id, email=email, name=name, actor=Actor.cli()
+        )
+        typer.echo(f"created admin {user.email}; one-time password (shown once):")
+        typer.echo(f"    {password}")
+
+
+@keys_app.command("rotate")
+def rotate_keys() -> None:
+    """Re-encrypt every stored secret under the first key of BASTION_SECRET_KEYS."""
+    from bastion.actions.actors import Actor
+    from bastion.actions.secrets import rotate_secrets
+    from bastion.storage.db import transaction
+
+    with runtime_or_exit() as runtime:
+        ring = runtime.require_key_ring()
+        with transaction(runtime.sessions) as session:
+            count = rotate_secrets(session, ring, actor=Actor.cli())
+        typer.echo(f"re-encrypted {count} secret(s) under key {ring.current_id}")
+
+
+@keys_app.command("generate")
+def generate_key() -> None:
+    """Print a new random key entry to put first in BASTION_SECRET_KEYS."""
+    from bastion.security.vault import new_key_entry
+
+    typer.echo(new_key_entry())
+
+
+@audit_app.command("verify")
+def verify_audit() -> None:
+    """Check every workspace's audit chain; name the first tampered or missing event."""
+    from bastion.audit import verify_chain
+    from bastion.storage.models import Workspace
+
+    broken = False
+    with runtime_or_exit() as runtime, runtime.sessions() as session:
+        for workspace in session.scalars(select(Workspace).order_by(Workspace.id)):
+            problem = verify_chain(session, workspace.id)
+            if problem is None:
+                typer.echo(f"workspace {workspace.slug}: {workspace.audit_seq} events, intact")
+            else:
+                broken = True
+                typer.echo(f"workspace {workspace.slug}: {problem}")
+    if broken:
+        raise typer.Exit(1)
 
 
 def main() -> None:

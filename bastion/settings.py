@@ -24,8 +24,9 @@ SECRET_FIELDS = frozenset({"secret_keys", "smtp_url", "database_url", "queue_url
 NON_SETTINGS_PREFIXES = ("BASTION_TEST_", "BASTION_REQUIRE_")
 
 
-def default_data_dir() -> Path:
-    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+def default_data_dir(environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    xdg = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(xdg) / "bastion"
 
 
@@ -116,6 +117,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         var = f"{ENV_PREFIX}{name.upper()}"
         if var in env:
             values[name] = env[var]
+    values.setdefault("data_dir", default_data_dir(env))
     values.update(_read_secret_files(env))
     values.update(overrides)
     try:

@@ -1,0 +1,193 @@
+"""The audit log: append-only, UTC, hash-chained per workspace.
+
+Each event names an action from ``AuditAction`` and may carry only the detail keys allowed for
+that action, so a careless caller cannot write a token or a whole request body into the log.
+Each row stores the hash of the previous row of its workspace and a sequence number, so
+``verify_chain`` finds an edited row (its hash no longer matches), a deleted row (a gap in the
+sequence) and a re-ordered one (a broken link).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bastion.errors import InvalidInput
+from bastion.storage.models import AuditEvent, Workspace, utcnow
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditAction(StrEnum):
+    WORKSPACE_CREATED = "workspace.created"
+    USER_CREATED = "user.created"
+    USER_UPDATED = "user.updated"
+    USER_STATUS_CHANGED = "user.status_changed"
+    USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105 - an action name
+    USER_SIGNED_IN = "user.signed_in"
+    USER_SIGN_IN_FAILED = "user.sign_in_failed"
+    TOKEN_CREATED = "token.created"  # noqa: S105 - an action name
+    TOKEN_REVOKED = "token.revoked"  # noqa: S105 - an action name
+    SECRETS_ROTATED = "secrets.rotated"
+
+
+_COMMON = frozenset({"reason"})
+ALLOWED_DETAILS: dict[AuditAction, frozenset[str]] = {
+    AuditAction.WORKSPACE_CREATED: frozenset({"name", "slug"}),
+    AuditAction.USER_CREATED: frozenset({"email", "role", "source"}),
+    AuditAction.USER_UPDATED: frozenset({"fields", "source"}),
+    AuditAction.USER_STATUS_CHANGED: frozenset({"before", "after", "source"}),
+    AuditAction.USER_PASSWORD_RESET: frozenset(),
+    AuditAction.USER_SIGNED_IN: frozenset({"ip"}),
+    AuditAction.USER_SIGN_IN_FAILED: frozenset({"ip", "email"}),
+    AuditAction.TOKEN_CREATED: frozenset({"kind", "name", "prefix", "expires_at"}),
+    AuditAction.TOKEN_REVOKED: frozenset({"kind", "name", "prefix"}),
+    AuditAction.SECRETS_ROTATED: frozenset({"count", "key_id"}),
+}
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    seq: int
+    event_id: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        return f"audit event #{self.seq}: {self.problem}"
+
+
+def _digest(
+    *,
+    workspace_id: int,
+    seq: int,
+    occurred_at: datetime,
+    actor: str,
+    action: str,
+    target: str | None,
+    details: dict[str, Any],
+    request_id: str | None,
+    prev_hash: str,
+) -> str:
+    body = json.dumps(
+        [
+            workspace_id,
+            seq,
+            occurred_at.isoformat(timespec="microseconds"),
+            actor,
+            action,
+            target,
+            details,
+            request_id,
+            prev_hash,
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    *,
+    workspace_id: int,
+    actor: str,
+    action: AuditAction,
+    target: str | None = None,
+    details: dict[str, Any] | None = None,
+    request_id: str | None = None,
+) -> AuditEvent:
+    """Append one event to the workspace's chain, in the caller's transaction."""
+    details = dict(details or {})
+    allowed = ALLOWED_DETAILS[action] | _COMMON
+    unknown = sorted(set(details) - allowed)
+    if unknown:
+        raise InvalidInput("details", f"{action.value} does not log {', '.join(unknown)}")
+    # The workspace row holds the chain's head; locking it serialises writers (PostgreSQL) and
+    # lets verify_chain notice when the newest events were deleted.
+    workspace = session.execute(
+        select(Workspace).where(Workspace.id == workspace_id).with_for_update()
+    ).scalar_one()
+    seq, prev_hash = workspace.audit_seq + 1, workspace.audit_head
+    occurred_at = utcnow()
+    # Round-trip through JSON so the hash covers exactly what the database will return.
+    details = json.loads(json.dumps(details, default=str))
+    event = AuditEvent(
+        workspace_id=workspace_id,
+        seq=seq,
+        occurred_at=occurred_at,
+        actor=actor,
+        action=action.value,
+        target=target,
+        details=details,
+        request_id=request_id,
+        prev_hash=prev_hash,
+        hash=_digest(
+            workspace_id=workspace_id,
+            seq=seq,
+            occurred_at=occurred_at,
+            actor=actor,
+            action=action.value,
+            target=target,
+            details=details,
+            request_id=request_id,
+            prev_hash=prev_hash,
+        ),
+    )
+    session.add(event)
+    workspace.audit_seq, workspace.audit_head = seq, event.hash
+    session.flush()
+    return event
+
+
+def verify_chain(session: Session, workspace_id: int) -> ChainProblem | None:
+    """The first tampered, missing or out-of-place event of a workspace, or None if intact."""
+    rows = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.workspace_id == workspace_id)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=1000)
+    )
+    try:
+        problem, expected_seq, prev_hash = _walk(rows)
+    finally:
+        rows.close()  # a server-side cursor on PostgreSQL when we stop early
+    if problem is not None:
+        return problem
+    head = session.get_one(Workspace, workspace_id)
+    if head.audit_seq != expected_seq - 1 or head.audit_head != prev_hash:
+        return ChainProblem(expected_seq, None, "missing (the newest events were deleted)")
+    return None
+
+
+def _walk(events: Iterable[AuditEvent]) -> tuple[ChainProblem | None, int, str]:
+    """Check each event against the one before; return the first problem and where it ended."""
+    expected_seq, prev_hash = 1, GENESIS_HASH
+    for event in events:
+        if event.seq != expected_seq:
+            return ChainProblem(expected_seq, None, "missing (deleted from the database)"), 0, ""
+        if event.prev_hash != prev_hash:
+            return ChainProblem(event.seq, event.id, "does not follow the previous event"), 0, ""
+        digest = _digest(
+            workspace_id=event.workspace_id,
+            seq=event.seq,
+            occurred_at=event.occurred_at,
+            actor=event.actor,
+            action=event.action,
+            target=event.target,
+            details=event.details,
+            request_id=event.request_id,
+            prev_hash=event.prev_hash,
+        )
+        if digest != event.hash:
+            return ChainProblem(event.seq, event.id, "was changed after it was written"), 0, ""
+        expected_seq, prev_hash = event.seq + 1, event.hash
+    return None, expected_seq, prev_hash

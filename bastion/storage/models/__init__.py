@@ -1,0 +1,33 @@
+"""Every table of Bastion. Importing this module registers them all on ``Base.metadata``."""
+
+from bastion.storage.models.apps import Account, App, AppMember, Asset, Grant, Partner, PartnerGrant
+from bastion.storage.models.audit import AuditEvent
+from bastion.storage.models.base import Base, utcnow
+from bastion.storage.models.directory import ApiToken, Team, TeamMember, User, UserEmail, Workspace
+from bastion.storage.models.runs import Change, CheckRun, Operation, Report, ReportItem
+from bastion.storage.models.secrets import Secret
+
+__all__ = [
+    "Account",
+    "ApiToken",
+    "App",
+    "AppMember",
+    "Asset",
+    "AuditEvent",
+    "Base",
+    "Change",
+    "CheckRun",
+    "Grant",
+    "Operation",
+    "Partner",
+    "PartnerGrant",
+    "Report",
+    "ReportItem",
+    "Secret",
+    "Team",
+    "TeamMember",
+    "User",
+    "UserEmail",
+    "Workspace",
+    "utcnow",
+]

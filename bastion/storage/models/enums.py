@@ -1,0 +1,153 @@
+"""Every enumerated state of the domain (DESIGN §3). Values are what the database stores."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class UserSource(StrEnum):
+    SCIM = "scim"
+    CSV = "csv"
+    LOCAL = "local"
+    GUEST = "guest"
+    PARTNER = "partner"
+
+
+class UserStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    DEPROVISIONED = "deprovisioned"
+
+
+class WorkspaceRole(StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+    GUEST = "guest"
+
+
+class TokenKind(StrEnum):
+    API = "api"
+    SCIM = "scim"
+
+
+class AppKind(StrEnum):
+    META_BUSINESS = "meta_business"
+
+
+class LoginMethod(StrEnum):
+    SSO = "sso"
+    PASSWORD = "password"  # noqa: S105 - a login method's name, not a password
+
+
+class AppStatus(StrEnum):
+    VALIDATING = "validating"
+    HEALTHY = "healthy"
+    REQUIRES_CHECK = "requires_check"
+    RESTRICTED = "restricted"
+    REVIEW_CONFIGURATION = "review_configuration"
+    ERROR = "error"
+
+
+class AppRole(StrEnum):
+    OWNER = "owner"
+    COLLABORATOR = "collaborator"
+
+
+class OnboardingStatus(StrEnum):
+    PENDING_ONBOARDING = "pending_onboarding"
+    INVITE_SENT = "invite_sent"
+    INVITE_FAILED = "invite_failed"
+    ONBOARDED = "onboarded"
+    BASTION_ONLY = "bastion_only"
+    SSO = "sso"
+    MANAGED_OUTSIDE = "managed_outside"
+
+
+class AccountKind(StrEnum):
+    PERSON = "person"
+    INVITATION = "invitation"
+    SYSTEM_USER = "system_user"
+    PARTNER_PERSON = "partner_person"
+
+
+class AccountState(StrEnum):
+    ONBOARDED = "onboarded"
+    UNMATCHED = "unmatched"
+    GUEST = "guest"
+    EXEMPTED = "exempted"
+
+
+class AssetType(StrEnum):
+    PAGE = "page"
+    AD_ACCOUNT = "ad_account"
+    CATALOG = "catalog"
+    PIXEL = "pixel"
+    INSTAGRAM_ASSET = "instagram_asset"
+
+
+class Ownership(StrEnum):
+    OWNED = "owned"
+    CLIENT = "client"
+
+
+class PartnerRelation(StrEnum):
+    AGENCY = "agency"
+    CLIENT = "client"
+
+
+class RunTrigger(StrEnum):
+    MANUAL = "manual"
+    SCHEDULED = "scheduled"
+    DIRECTORY = "directory"
+    CONNECT = "connect"
+
+
+class RunState(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED_BY_SAFEGUARD = "stopped_by_safeguard"
+
+
+class ChangeKind(StrEnum):
+    ACCOUNT_ADDED = "account_added"
+    ACCOUNT_REMOVED = "account_removed"
+    ROLE_CHANGED = "role_changed"
+    GRANT_ADDED = "grant_added"
+    GRANT_REMOVED = "grant_removed"
+    GRANT_CHANGED = "grant_changed"
+    ASSET_ADDED = "asset_added"
+    ASSET_REMOVED = "asset_removed"
+    PARTNER_ADDED = "partner_added"
+    PARTNER_REMOVED = "partner_removed"
+
+
+class ReportState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ReportItemState(StrEnum):
+    PENDING = "pending"
+    APPLYING = "applying"
+    APPLIED = "applied"
+    FAILED = "failed"
+    DISMISSED = "dismissed"
+
+
+class OperationKind(StrEnum):
+    INVITE = "invite"
+    CANCEL_INVITATION = "cancel_invitation"
+    REMOVE = "remove"
+    SET_ROLE = "set_role"
+    GRANT_TASKS = "grant_tasks"
+    REVOKE_TASKS = "revoke_tasks"
+
+
+class OperationState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DEFERRED = "deferred"
+    MANUAL = "manual"
