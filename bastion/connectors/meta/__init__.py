@@ -1,0 +1,102 @@
+"""The Meta Business Manager connector: the entry points the rest of Bastion uses.
+
+    async with MetaConnector(token=..., business_id=..., app_id=...) as meta:
+        check = await meta.validate()
+        snapshot = await meta.fetch_snapshot()
+        result = await meta.perform(OperationRequest.remove(account_id="..."))
+
+Settings arrive as plain arguments (``bastion.settings`` has ``graph_url``,
+``graph_api_version``, ``graph_concurrency``, ``graph_timeout_seconds``); tests pass an
+``httpx.ASGITransport`` to the simulator and a ``RetryPolicy`` with an instant ``sleep``.
+"""
+
+from __future__ import annotations
+
+import os
+from types import TracebackType
+
+import httpx
+
+from bastion.connectors.base import (
+    ConnectionCheck,
+    OperationRequest,
+    OperationResult,
+    Snapshot,
+)
+from bastion.connectors.meta.client import (
+    DEFAULT_API_VERSION,
+    DEFAULT_BASE_URL,
+    CallCounters,
+    GraphClient,
+    RetryPolicy,
+)
+from bastion.connectors.meta.operations import OperationContext, perform_operation
+from bastion.connectors.meta.sync import fetch_snapshot
+from bastion.connectors.meta.validation import validate_connection
+
+__all__ = ["CallCounters", "MetaConnector", "RetryPolicy"]
+
+
+class MetaConnector:
+    """One Business Manager reached with one system-user token."""
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        business_id: str,
+        app_id: str,
+        base_url: str | None = None,
+        api_version: str = DEFAULT_API_VERSION,
+        app_secret: str | None = None,
+        concurrency: int = 8,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.business_id = business_id
+        self.app_id = app_id
+        self._token = token
+        self.client = GraphClient(
+            token=token,
+            base_url=base_url or os.environ.get("BASTION_GRAPH_URL") or DEFAULT_BASE_URL,
+            api_version=api_version,
+            app_secret=app_secret,
+            concurrency=concurrency,
+            timeout=timeout,
+            transport=transport,
+            retry=retry,
+        )
+
+    def __repr__(self) -> str:
+        return f"MetaConnector(business_id={self.business_id!r}, app_id={self.app_id!r})"
+
+    async def __aenter__(self) -> MetaConnector:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    @property
+    def counters(self) -> CallCounters:
+        """HTTP round trips and Graph operations made through this connector so far."""
+        return self.client.counters
+
+    async def validate(self) -> ConnectionCheck:
+        return await validate_connection(
+            self.client, token=self._token, business_id=self.business_id, app_id=self.app_id
+        )
+
+    async def fetch_snapshot(self) -> Snapshot:
+        return await fetch_snapshot(self.client, self.business_id)
+
+    async def perform(self, operation: OperationRequest) -> OperationResult:
+        return await perform_operation(OperationContext(self.client, self.business_id), operation)

@@ -1,0 +1,331 @@
+"""What every connector hands to the rest of Bastion: snapshots, operations and errors.
+
+Nothing here knows a Graph URL, an edge name or a Meta error code (DESIGN §2): checks, the
+operations engine and the UI work with these records and errors whatever the app is.
+
+    ConnectorError                 (a BastionError; ``disposition`` says what the caller should do)
+    ├── TokenInvalid               the token is expired, revoked or malformed       → fail
+    ├── PermissionMissing          the token lacks a permission (names it)          → fail
+    ├── RateLimited                the app hit a rate limit (retry_after_seconds)   → retry later
+    ├── Restricted                 the app blocks management for a while (until)    → retry later
+    ├── NotFound                   the person, invitation or asset no longer exists → fail
+    ├── LastAdmin                  the change would leave the business without admin → fail
+    ├── TwoFactorRequired          only a person in the app's own UI can do it      → manual
+    ├── BadRequest                 the app refused the request (keeps its message)  → fail
+    └── Transient                  a server error or timeout; retried already       → retry later
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from bastion.errors import BastionError
+
+AccountKind = Literal["person", "invitation", "system_user", "partner_person"]
+AssetType = Literal["page", "ad_account", "catalog", "pixel", "instagram_asset"]
+Ownership = Literal["owned", "client"]
+PartnerRelation = Literal["agency", "client"]
+OperationKind = Literal[
+    "invite", "cancel_invitation", "remove", "set_role", "grant_tasks", "revoke_tasks"
+]
+Disposition = Literal["fail", "retry_later", "manual"]
+
+
+# --- Snapshot records -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BusinessInfo:
+    """The business (tenant) inside the app that the connection manages."""
+
+    external_id: str
+    name: str
+    two_factor_policy: str | None = None
+    verification_status: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """One identity inside the app: a person, a pending invitation, a system user or a partner's
+    person. Fields that do not apply to a kind stay ``None``."""
+
+    kind: AccountKind
+    external_id: str
+    name: str | None
+    email: str | None
+    role: str | None
+    first_name: str | None = None
+    last_name: str | None = None
+    two_factor_status: str | None = None
+    finance_permission: str | None = None
+    ads_rights_permission: str | None = None
+    invitation_status: str | None = None
+    invitation_expires_at: datetime | None = None
+    partner_external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AssetRecord:
+    """A Page, ad account, catalog, pixel or Instagram asset the business owns or reaches as a
+    client."""
+
+    external_id: str
+    name: str | None
+    type: AssetType
+    ownership: Ownership
+    owner_business_id: str | None
+
+
+@dataclass(frozen=True)
+class GrantRecord:
+    """The tasks one account holds on one asset; ``tasks`` is sorted so equal grants compare
+    equal whatever order the app returned them in."""
+
+    account_external_id: str
+    asset_external_id: str
+    tasks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PartnerAssetTasks:
+    """The tasks a partner business holds on one asset."""
+
+    asset_external_id: str
+    tasks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PartnerRecord:
+    """An agency (reaches our assets) or a client (whose assets we reach)."""
+
+    external_id: str
+    name: str | None
+    relation: PartnerRelation
+    asset_tasks: tuple[PartnerAssetTasks, ...] = ()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one complete import saw. It is only ever built from a fetch where every read
+    succeeded, so what is absent from it is really gone from the app."""
+
+    business: BusinessInfo
+    accounts: tuple[AccountRecord, ...]
+    assets: tuple[AssetRecord, ...]
+    grants: tuple[GrantRecord, ...]
+    partners: tuple[PartnerRecord, ...]
+    graph_operations: int = 0
+    http_requests: int = 0
+
+
+# --- Connection validation ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PermissionCheck:
+    name: str
+    granted: bool
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """What the connect-app form shows: each problem is a line a person can act on."""
+
+    token_valid: bool
+    token_problem: str | None
+    token_type: str | None
+    is_system_user: bool
+    expires_at: datetime | None  # None with token_valid means "never expires"
+    permissions: tuple[PermissionCheck, ...]
+    business_name: str | None
+    business_problem: str | None
+    can_manage_people: bool
+
+    @property
+    def missing_permissions(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.permissions if not p.granted)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        found: list[str] = []
+        if self.token_problem:
+            found.append(self.token_problem)
+        if self.token_valid and not self.is_system_user:
+            found.append(
+                f"The token belongs to a {self.token_type or 'non-system'} user; create a token "
+                "for a system user in Business Settings > Users > System users."
+            )
+        for name in self.missing_permissions:
+            found.append(f"The token lacks the permission {name}; generate it again with it.")
+        if self.business_problem:
+            found.append(self.business_problem)
+        elif self.token_valid and not self.can_manage_people:
+            found.append(
+                "The system user is not an admin of the business, so it cannot manage people; "
+                "give it Full control."
+            )
+        return tuple(found)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+# --- Operations ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OperationRequest:
+    """One outbound change. Build it with the class methods so each kind carries what it needs."""
+
+    kind: OperationKind
+    account_external_id: str | None = None
+    email: str | None = None
+    role: str | None = None
+    asset_external_id: str | None = None
+    tasks: tuple[str, ...] = ()
+    asset_tasks: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def invite(
+        cls,
+        *,
+        email: str,
+        role: str,
+        asset_tasks: dict[str, tuple[str, ...]] | None = None,
+    ) -> OperationRequest:
+        pairs = tuple(sorted((a, tuple(sorted(t))) for a, t in (asset_tasks or {}).items()))
+        return cls(kind="invite", email=email, role=role, asset_tasks=pairs)
+
+    @classmethod
+    def cancel_invitation(cls, *, invitation_id: str) -> OperationRequest:
+        return cls(kind="cancel_invitation", account_external_id=invitation_id)
+
+    @classmethod
+    def remove(cls, *, account_id: str) -> OperationRequest:
+        return cls(kind="remove", account_external_id=account_id)
+
+    @classmethod
+    def set_role(cls, *, account_id: str, role: str) -> OperationRequest:
+        return cls(kind="set_role", account_external_id=account_id, role=role)
+
+    @classmethod
+    def grant_tasks(
+        cls, *, account_id: str, asset_id: str, tasks: tuple[str, ...] | list[str]
+    ) -> OperationRequest:
+        return cls(
+            kind="grant_tasks",
+            account_external_id=account_id,
+            asset_external_id=asset_id,
+            tasks=tuple(sorted(tasks)),
+        )
+
+    @classmethod
+    def revoke_tasks(
+        cls, *, account_id: str, asset_id: str, tasks: tuple[str, ...] | list[str] = ()
+    ) -> OperationRequest:
+        """Revoke ``tasks`` on the asset; no tasks means all of them."""
+        return cls(
+            kind="revoke_tasks",
+            account_external_id=account_id,
+            asset_external_id=asset_id,
+            tasks=tuple(sorted(tasks)),
+        )
+
+
+Outcome = Literal["applied", "already_done"]
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    """What happened. ``already_done`` means the app was already in the wanted state (for
+    example on a retry after a timeout whose call had gone through), so nothing was sent.
+    ``pending_asset_tasks`` are asset tasks of an invitation that can only be granted once the
+    person has accepted it."""
+
+    kind: OperationKind
+    outcome: Outcome
+    external_id: str | None = None
+    detail: str = ""
+    tasks: tuple[str, ...] = ()
+    pending_asset_tasks: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+
+
+# --- Errors ---------------------------------------------------------------------------------------
+
+
+class ConnectorError(BastionError):
+    """Base of every failure a connector reports. The message is for a person and never holds
+    a secret; ``disposition`` tells the operations engine whether to fail, defer or hand the
+    step to a person."""
+
+    code = "connector"
+    disposition: Disposition = "fail"
+
+    def during(self, step: str) -> ConnectorError:
+        """The same error, its message saying which step failed (for a whole import)."""
+        clone = copy.copy(self)
+        clone.message = f"{step}: {self.message}"
+        clone.args = (clone.message,)
+        return clone
+
+
+class TokenInvalid(ConnectorError):
+    code = "token_invalid"
+
+
+class PermissionMissing(ConnectorError):
+    code = "permission_missing"
+
+    def __init__(self, message: str, *, permission: str | None = None) -> None:
+        super().__init__(message)
+        self.permission = permission
+
+
+class RateLimited(ConnectorError):
+    code = "rate_limited"
+    disposition: Disposition = "retry_later"
+
+    def __init__(self, message: str, *, retry_after_seconds: float, estimated: bool = True) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+        # False when the app gave no wait time and ``retry_after_seconds`` is our own guess.
+        self.estimated = estimated
+
+
+class Restricted(ConnectorError):
+    code = "restricted"
+    disposition: Disposition = "retry_later"
+
+    def __init__(self, message: str, *, until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.until = until
+
+
+class NotFound(ConnectorError):
+    code = "not_found"
+
+
+class LastAdmin(ConnectorError):
+    code = "last_admin"
+
+
+class TwoFactorRequired(ConnectorError):
+    code = "two_factor_required"
+    disposition: Disposition = "manual"
+
+    def __init__(self, message: str, *, manual_step: str) -> None:
+        super().__init__(message)
+        self.manual_step = manual_step
+
+
+class BadRequest(ConnectorError):
+    code = "bad_request"
+
+
+class Transient(ConnectorError):
+    code = "transient"
+    disposition: Disposition = "retry_later"

@@ -1,0 +1,213 @@
+"""Graph payloads → Bastion's snapshot records. Pure: no I/O, no clock, no Graph client.
+
+Field names follow /work/shared/reference/meta-graph-api.md §2; the fetch step (``sync``) asks
+for exactly the fields read here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bastion.connectors.base import (
+    AccountRecord,
+    AssetRecord,
+    AssetType,
+    BusinessInfo,
+    GrantRecord,
+    Ownership,
+    PartnerAssetTasks,
+    PartnerRecord,
+    PartnerRelation,
+    Snapshot,
+)
+
+JSONObject = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class FetchedAsset:
+    """One asset node as listed, with every assignee and agency after follow-up paging."""
+
+    type: AssetType
+    ownership: Ownership
+    node: JSONObject
+    assignees: tuple[JSONObject, ...]
+    agencies: tuple[JSONObject, ...]
+
+
+@dataclass(frozen=True)
+class FetchedBusiness:
+    """Everything the fetch step read, complete; the input of ``snapshot_from_graph``."""
+
+    business: JSONObject
+    people: tuple[JSONObject, ...]
+    invitations: tuple[JSONObject, ...]
+    system_users: tuple[JSONObject, ...]
+    assets: tuple[FetchedAsset, ...]
+    agencies: tuple[JSONObject, ...]
+    clients: tuple[JSONObject, ...]
+
+
+def snapshot_from_graph(
+    fetched: FetchedBusiness, *, graph_operations: int = 0, http_requests: int = 0
+) -> Snapshot:
+    assets = tuple(asset_from_graph(a.node, a.type, a.ownership) for a in fetched.assets)
+    grants = tuple(
+        grant
+        for asset in fetched.assets
+        for grant in grants_from_assignees(_text(asset.node.get("id")), asset.assignees)
+    )
+    accounts = (
+        *(person_from_graph(p) for p in fetched.people),
+        *(invitation_from_graph(i) for i in fetched.invitations),
+        *(system_user_from_graph(s) for s in fetched.system_users),
+    )
+    return Snapshot(
+        business=business_from_graph(fetched.business),
+        accounts=tuple(sorted(accounts, key=lambda a: (a.kind, a.external_id))),
+        assets=tuple(sorted(assets, key=lambda a: (a.type, a.external_id))),
+        grants=tuple(sorted(grants, key=lambda g: (g.asset_external_id, g.account_external_id))),
+        partners=partners_from_graph(fetched),
+        graph_operations=graph_operations,
+        http_requests=http_requests,
+    )
+
+
+def business_from_graph(node: JSONObject) -> BusinessInfo:
+    return BusinessInfo(
+        external_id=_text(node.get("id")),
+        name=_text(node.get("name")),
+        two_factor_policy=_optional(node.get("two_factor_type")),
+        verification_status=_optional(node.get("verification_status")),
+    )
+
+
+def person_from_graph(node: JSONObject) -> AccountRecord:
+    return AccountRecord(
+        kind="person",
+        external_id=_text(node.get("id")),
+        name=_optional(node.get("name")),
+        email=_optional(node.get("email")),
+        role=_optional(node.get("role")),
+        first_name=_optional(node.get("first_name")),
+        last_name=_optional(node.get("last_name")),
+        two_factor_status=_optional(node.get("two_fac_status")),
+        finance_permission=_optional(node.get("finance_permission")),
+        ads_rights_permission=_optional(node.get("ip_permission")),
+    )
+
+
+def invitation_from_graph(node: JSONObject) -> AccountRecord:
+    return AccountRecord(
+        kind="invitation",
+        external_id=_text(node.get("id")),
+        name=None,
+        email=_optional(node.get("email")),
+        role=_optional(node.get("role")),
+        invitation_status=_optional(node.get("status")),
+        invitation_expires_at=parse_graph_time(node.get("expiration_time")),
+    )
+
+
+def system_user_from_graph(node: JSONObject) -> AccountRecord:
+    return AccountRecord(
+        kind="system_user",
+        external_id=_text(node.get("id")),
+        name=_optional(node.get("name")),
+        email=None,
+        role=_optional(node.get("role")),
+        finance_permission=_optional(node.get("finance_permission")),
+        ads_rights_permission=_optional(node.get("ip_permission")),
+    )
+
+
+def asset_from_graph(node: JSONObject, asset_type: AssetType, ownership: Ownership) -> AssetRecord:
+    owner = node.get("owner_business")
+    owner_id = _optional(owner.get("id")) if isinstance(owner, Mapping) else None
+    name = node.get("name") or node.get("ig_username") or node.get("username")
+    return AssetRecord(
+        external_id=_text(node.get("id")),
+        name=_optional(name),
+        type=asset_type,
+        ownership=ownership,
+        owner_business_id=owner_id,
+    )
+
+
+def grants_from_assignees(asset_id: str, assignees: Iterable[JSONObject]) -> list[GrantRecord]:
+    """One grant per assignee holding at least one task (Meta expands task sets; we keep what
+    it reads back, sorted)."""
+    grants = []
+    for user in assignees:
+        tasks = tuple(sorted({str(t) for t in user.get("tasks") or ()}))
+        if tasks:
+            grants.append(GrantRecord(_text(user.get("id")), asset_id, tasks))
+    return grants
+
+
+def partners_from_graph(fetched: FetchedBusiness) -> tuple[PartnerRecord, ...]:
+    """Agencies with the tasks they hold on each of our assets; clients with their assets
+    shared into our business (our access is in the grants)."""
+    agency_tasks: dict[str, list[PartnerAssetTasks]] = {}
+    for asset in fetched.assets:
+        asset_id = _text(asset.node.get("id"))
+        for agency in asset.agencies:
+            tasks = tuple(sorted({str(t) for t in agency.get("permitted_tasks") or ()}))
+            agency_tasks.setdefault(_text(agency.get("id")), []).append(
+                PartnerAssetTasks(asset_id, tasks)
+            )
+    client_assets: dict[str, list[PartnerAssetTasks]] = {}
+    for asset in fetched.assets:
+        owner = asset.node.get("owner_business")
+        if asset.ownership == "client" and isinstance(owner, Mapping):
+            client_assets.setdefault(_text(owner.get("id")), []).append(
+                PartnerAssetTasks(_text(asset.node.get("id")), ())
+            )
+    partners = [
+        _partner(node, "agency", agency_tasks.get(_text(node.get("id")), []))
+        for node in fetched.agencies
+    ] + [
+        _partner(node, "client", client_assets.get(_text(node.get("id")), []))
+        for node in fetched.clients
+    ]
+    return tuple(sorted(partners, key=lambda p: (p.relation, p.external_id)))
+
+
+def _partner(
+    node: JSONObject, relation: PartnerRelation, access: list[PartnerAssetTasks]
+) -> PartnerRecord:
+    return PartnerRecord(
+        external_id=_text(node.get("id")),
+        name=_optional(node.get("name")),
+        relation=relation,
+        asset_tasks=tuple(sorted(access, key=lambda a: a.asset_external_id)),
+    )
+
+
+def parse_graph_time(value: object) -> datetime | None:
+    """Graph datetimes come as ISO 8601 with a ``+0000`` offset, or as Unix seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=UTC) if value > 0 else None
+    if not isinstance(value, str) or not value:
+        return None
+    if value.isdigit():
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    text = value.replace("Z", "+00:00")
+    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
+        text = f"{text[:-2]}:{text[-2:]}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _optional(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
