@@ -97,3 +97,8 @@ def table_names(engine: Engine) -> set[str]:
 
 def model_table_names() -> set[str]:
     return set(Base.metadata.tables)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
