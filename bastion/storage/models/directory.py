@@ -58,6 +58,9 @@ class User(TenantMixin, TimestampMixin, Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     # The SCIM resource's remaining attributes (enterprise extension, phone numbers …) as sent.
     scim_attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Set when the identity provider deleted the person: the row stays (deprovisioned) for
+    # reports and app accounts that still point at it, but SCIM no longer shows it.
+    removed_at: Mapped[datetime | None]
 
     emails: Mapped[list[UserEmail]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -79,6 +82,8 @@ class UserEmail(TenantMixin, Base):
     email_key: Mapped[str] = mapped_column(String(320))
     type: Mapped[str | None] = mapped_column(String(32))
     primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    # SCIM's human-readable label for the address, kept so a PUT reads back as sent.
+    display: Mapped[str | None] = mapped_column(String(320))
 
     user: Mapped[User] = relationship(back_populates="emails")
 
