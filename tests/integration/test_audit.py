@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,7 +33,7 @@ def test_an_untouched_chain_verifies(sessions: sessionmaker[Session]) -> None:
         # workspace.created plus the five updates, in order, each linked to the one before.
         assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
         assert all(e.occurred_at.tzinfo is not None for e in events)
-        assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
+        assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
 
 
 def test_a_row_edited_in_the_database_is_named(

@@ -45,7 +45,9 @@ async def test_not_ready_while_migrations_are_pending(engine: Engine, tmp_path: 
 
 @pytest.mark.anyio
 async def test_not_ready_when_the_database_is_unreachable(tmp_path: Path) -> None:
-    engine = make_engine("postgresql://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})
+    engine = make_engine(
+        "postgresql://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
+    )
     ready = await get(runtime_for(engine, tmp_path), "/readyz")
     assert ready.status_code == 503
     assert ready.json()["database"] == "unreachable"
