@@ -13,9 +13,10 @@ Contract (other modules rely on these names)
 - ``load_scenario(path) -> Scenario``; ``Scenario.save(path)``; ``Scenario.to_json()`` /
   ``Scenario.from_json(data)``.
 - ``Scenario.directory_users() -> list[DirectoryUser]`` (``email, name, external_id, status``
-  ``"active"|"deprovisioned"``, ``secondary_emails, groups``) and ``Scenario.write_directory(folder)``
-  writing ``directory.csv`` (``email,name,external_id,status,secondary_emails,groups``; lists
-  joined by ``;``) and ``directory.scim.json`` (a list of SCIM 2.0 User resources).
+  ``"active"|"deprovisioned"``, ``secondary_emails, groups``) and
+  ``Scenario.write_directory(folder)`` writing ``directory.csv`` (columns
+  ``email,name,external_id,status,secondary_emails,groups``; lists joined by ``;``) and
+  ``directory.scim.json`` (a list of SCIM 2.0 User resources).
 - ``Simulator(scenario, *, latency_ms=0)``: ``business_id``, ``app_id``, ``app_secret``,
   ``token`` (never-expiring SYSTEM_USER token of an admin system user with the six permissions),
   ``admin_system_user_id``, ``clock`` (``now()``, ``advance(seconds)``), ``dump() -> dict``,

@@ -1,0 +1,222 @@
+"""One Graph operation end to end: version, faults, token, rate limit, dispatch, headers, log.
+
+Used for plain HTTP requests and for each operation of a batch, so a batch operation behaves and
+counts exactly like the same request sent alone. Paths accept ``/v22.0``–``/v27.0`` or no version
+(served as v25.0, the SDKs' default); older versions get Meta's deprecation error (2635).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bastion.connectors.meta.simulator import errors, graph_reads, graph_writes, params
+from bastion.connectors.meta.simulator.context import GraphContext, graph_time
+from bastion.connectors.meta.simulator.errors import GraphError
+from bastion.connectors.meta.simulator.faults import Fault
+from bastion.connectors.meta.simulator.limits import (
+    DEFAULT_VERSION,
+    LATEST_VERSION,
+    SUPPORTED_VERSIONS,
+)
+from bastion.connectors.meta.simulator.ratelimit import throttled
+from bastion.connectors.meta.simulator.requestlog import LoggedRequest
+from bastion.connectors.meta.simulator.scenario import TokenRecord
+from bastion.connectors.meta.simulator.tokens import appsecret_proof, check_token
+
+if TYPE_CHECKING:
+    from bastion.connectors.meta.simulator.simulator import Simulator
+
+_VERSION = re.compile(r"^v(\d+)\.(\d+)$")
+_AD_ACCOUNT_EDGES = ("owned_ad_accounts", "client_ad_accounts", "assigned_ad_accounts")
+_INJECTED_RATE_LIMIT_MINUTES = 5
+
+
+@dataclass(slots=True)
+class GraphRequest:
+    method: str
+    path: str
+    params: dict[str, Any]
+    header_token: str | None = None
+    base_url: str = "https://graph.facebook.com"
+    in_batch: bool = False
+
+
+@dataclass(slots=True)
+class GraphResponse:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    null: bool = False
+
+
+def split_path(path: str) -> tuple[str, list[str]]:
+    """The Graph version and the node/edge segments of ``path`` (trailing slash tolerated)."""
+    parts = [part for part in path.split("/") if part]
+    if parts and _VERSION.match(parts[0]):
+        match = _VERSION.match(parts.pop(0))
+        assert match is not None
+        major, minor = int(match[1]), int(match[2])
+        if minor != 0 or major > LATEST_VERSION:
+            raise errors.GraphError(f"Unknown path components: /{match[0]}", 2500)
+        if major not in SUPPORTED_VERSIONS:
+            raise errors.GraphError(
+                f"(#2635) You are calling a deprecated version of the Graph API. Please update to "
+                f"the latest version: v{LATEST_VERSION}.0.",
+                2635,
+            )
+        return match[0], parts
+    return f"v{DEFAULT_VERSION}.0", parts
+
+
+def route_of(sim: Simulator, segments: list[str]) -> str:
+    """The route template of a request, for the request log (``/{page_id}/assigned_users``)."""
+    if not segments:
+        return "/"
+    head = segments[0]
+    if head in ("me", "debug_token"):
+        label = head
+    else:
+        kind = sim.state.kind_of(head)
+        if kind == "asset":
+            kind = sim.state.assets[head].type
+        label = "{" + (kind or "unknown") + "_id}"
+    return "/" + "/".join([label, *segments[1:]])
+
+
+def _is_ad_account(segments: list[str]) -> bool:
+    return bool(segments) and (segments[0].startswith("act_") or segments[-1] in _AD_ACCOUNT_EDGES)
+
+
+def authenticate(sim: Simulator, request: GraphRequest, now: float) -> tuple[TokenRecord, bool]:
+    """The caller's token record, and whether the token came as a parameter."""
+    from_params = params.text(request.params, "access_token")
+    token = from_params or request.header_token
+    if not token:
+        raise errors.no_token()
+    record = check_token(sim.state.tokens.get(token), now)
+    proof = params.text(request.params, "appsecret_proof")
+    secret = sim.state.app.secret
+    if proof is not None and secret is not None and proof != appsecret_proof(token, secret):
+        raise GraphError(
+            "Invalid appsecret_proof provided in the API argument", 100, "GraphMethodException"
+        )
+    if proof is None and sim.state.settings.require_appsecret_proof:
+        raise GraphError(
+            "API calls from the server require an appsecret_proof argument",
+            100,
+            "GraphMethodException",
+        )
+    return record, from_params is not None
+
+
+async def apply_fault(sim: Simulator, fault: Fault) -> int | None:
+    """Raise the injected error (or sleep for a hang); returns forced usage minutes if throttled."""
+    if fault.kind == "http_500":
+        raise errors.server_error()
+    if fault.kind == "hang":
+        await asyncio.sleep(fault.hang_seconds)
+        return None
+    if fault.kind == "rate_limit":
+        raise throttled(fault.code or 613, _INJECTED_RATE_LIMIT_MINUTES)
+    if fault.kind == "restricted":
+        window = sim.state.settings.restricted_window_days * 86_400
+        raise errors.restricted(graph_time(sim.now() + window) or "later")
+    if fault.kind == "two_factor":
+        raise errors.two_factor_required()
+    raise GraphError(f"(#{fault.code}) An injected error occurred", fault.code or 1)
+
+
+def dispatch(ctx: GraphContext, method: str, segments: list[str], query: Mapping[str, Any]) -> Any:
+    if method not in ("GET", "POST", "DELETE"):
+        raise errors.unknown_object("/".join(segments), method.lower())
+    if segments == ["me"] and method == "GET":
+        return graph_reads.get_me(ctx, query)
+    if segments == ["me", "permissions"] and method == "GET":
+        return graph_reads.get_my_permissions(ctx, query)
+    if segments == ["debug_token"] and method == "GET":
+        return graph_reads.debug_token(ctx, query)
+    if len(segments) == 1:
+        handlers = {"GET": graph_reads.get_node, "POST": graph_writes.post_node}
+        return handlers.get(method, graph_writes.delete_node)(ctx, segments[0], query)
+    if len(segments) == 2:
+        node_id, edge = segments
+        if method == "GET":
+            return graph_reads.get_edge(ctx, node_id, edge, query)
+        if method == "POST":
+            return graph_writes.post_edge(ctx, node_id, edge, query)
+        return graph_writes.delete_edge(ctx, node_id, edge, query)
+    if not segments:
+        raise errors.bad_parameter("Unsupported request: a node id or a batch is required")
+    raise errors.unknown_path("/" + "/".join(segments[2:]))
+
+
+async def handle_graph(sim: Simulator, request: GraphRequest) -> GraphResponse:
+    method = request.method.upper()
+    now = sim.now()
+    version, forced_minutes = f"v{DEFAULT_VERSION}.0", None
+    segments: list[str] = []
+    path = request.path
+    ad_account = False
+    try:
+        version, segments = split_path(request.path)
+        path = "/" + "/".join(segments)
+        ad_account = _is_ad_account(segments)
+        fault = sim.faults.take(method, path, in_batch=request.in_batch)
+        if fault is not None and fault.kind == "batch_null":
+            _log(sim, request, method, path, segments, 0)
+            return GraphResponse(0, None, null=True)
+        if fault is not None:
+            if fault.kind == "rate_limit":
+                forced_minutes = _INJECTED_RATE_LIMIT_MINUTES
+            await apply_fault(sim, fault)
+            now = sim.now()
+        token, token_in_params = authenticate(sim, request, now)
+        sim.rate_limiter.admit(
+            business_id=token.business_id, token=token.token, now=now, ad_account=ad_account
+        )
+        ctx = GraphContext(
+            sim=sim,
+            state=sim.state,
+            now=now,
+            token=token,
+            base_url=request.base_url,
+            version=version,
+            params=request.params,
+            token_in_params=token_in_params,
+        )
+        body, status = dispatch(ctx, method, segments, request.params), 200
+    except GraphError as exc:
+        body, status = exc.body(), exc.status
+    headers = {
+        "Content-Type": "application/json; charset=UTF-8",
+        "facebook-api-version": version,
+        "x-fb-rev": "1029384756",
+        "x-fb-trace-id": errors.new_trace_id()[:11],
+        **sim.rate_limiter.headers(
+            business_id=sim.business_id,
+            now=now,
+            ad_account=ad_account,
+            forced_minutes=forced_minutes,
+        ),
+    }
+    _log(sim, request, method, path, segments, status)
+    return GraphResponse(status, body, headers)
+
+
+def _log(
+    sim: Simulator, request: GraphRequest, method: str, path: str, segments: list[str], status: int
+) -> None:
+    sim.request_log.record(
+        LoggedRequest(
+            time=sim.now(),
+            method=method,
+            path=path,
+            route=route_of(sim, segments),
+            status=status,
+            in_batch=request.in_batch,
+        )
+    )

@@ -1,0 +1,228 @@
+"""The Simulator: live business state, clock, faults, rate limits, tokens and request log.
+
+The Graph routes and the ``/_sim/`` control API both drive this object; tests can call its methods
+directly (the control API is a thin JSON layer over them). Out-of-band changes model what an admin
+does by hand in Business Manager, so they skip API-only policies (restricted window, two-factor)
+but keep Business Manager's own rules (last admin, valid roles and tasks).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import fields
+from typing import Any
+
+from bastion.connectors.meta.simulator import errors
+from bastion.connectors.meta.simulator.clock import SimClock
+from bastion.connectors.meta.simulator.dump import dump_state, snapshot
+from bastion.connectors.meta.simulator.enums import TASKS, expand_tasks
+from bastion.connectors.meta.simulator.faults import Fault, FaultPlan
+from bastion.connectors.meta.simulator.limits import REQUIRED_PERMISSIONS
+from bastion.connectors.meta.simulator.ratelimit import RateLimiter
+from bastion.connectors.meta.simulator.requestlog import RequestLog
+from bastion.connectors.meta.simulator.scenario import Scenario, ScenarioSettings, TokenRecord
+from bastion.connectors.meta.simulator.state import BusinessState
+from bastion.connectors.meta.simulator.tokens import TOKEN_TYPES, mint_token
+
+
+class Simulator:
+    """One simulated Meta business, ready to be served by ``create_simulator_app``."""
+
+    def __init__(self, scenario: Scenario, *, latency_ms: float = 0) -> None:
+        self.latency_ms = float(latency_ms)
+        self.request_log = RequestLog()
+        self.faults = FaultPlan()
+        self.load(scenario)
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def load(self, scenario: Scenario) -> None:
+        """Replace the whole business with ``scenario`` (it also becomes the reset point)."""
+        if not scenario.tokens:
+            raise ValueError("a scenario needs at least the admin system user's token")
+        self._original = scenario
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the loaded scenario: state, clock, budgets, faults and request log."""
+        scenario = self._original
+        self.state = BusinessState(scenario)
+        self.clock = SimClock(scenario.clock_start)
+        self.rate_limiter = RateLimiter(self.state.settings)
+        self._rng = random.Random(scenario.seed * 7919 + 17)  # noqa: S311 - reproducible tokens
+        self.faults.clear()
+        self.request_log.clear()
+
+    @property
+    def business_id(self) -> str:
+        return self.state.business.id
+
+    @property
+    def app_id(self) -> str:
+        return self.state.app.id
+
+    @property
+    def app_secret(self) -> str | None:
+        return self.state.app.secret
+
+    @property
+    def token(self) -> str:
+        return self._original.token
+
+    @property
+    def admin_system_user_id(self) -> str:
+        return self.state.admin_system_user_id
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def dump(self) -> dict[str, Any]:
+        return dump_state(self.state, self.now())
+
+    def scenario_snapshot(self) -> Scenario:
+        return snapshot(self.state, self.now())
+
+    # ----------------------------------------------------------------- knobs
+
+    def make_token(
+        self,
+        *,
+        scopes: list[str] | tuple[str, ...] = REQUIRED_PERMISSIONS,
+        expires_at: int = 0,
+        user_type: str = "SYSTEM_USER",
+        user_id: str | None = None,
+    ) -> str:
+        """A new token for tests: missing a permission, expiring, or held by a person."""
+        if user_type not in TOKEN_TYPES:
+            raise ValueError(f"user_type must be one of {TOKEN_TYPES}")
+        if user_id is None:
+            if user_type == "USER":
+                user_id = next(p.id for p in self.state.people.values() if p.role == "ADMIN")
+            else:
+                user_id = self.admin_system_user_id
+        elif not self.state.is_business_scoped(user_id):
+            raise LookupError(f"no person or system user {user_id}")
+        token = mint_token(self._rng)
+        self.state.tokens[token] = TokenRecord(
+            token=token,
+            user_id=user_id,
+            user_type=user_type,
+            app_id=self.app_id,
+            business_id=self.business_id,
+            scopes=list(scopes),
+            issued_at=int(self.now()),
+            expires_at=int(expires_at),
+        )
+        return token
+
+    def revoke_token(self, token: str) -> None:
+        record = self.state.tokens.get(token)
+        if record is not None:
+            record.valid = False
+
+    def inject_fault(
+        self,
+        kind: str,
+        *,
+        count: int = 1,
+        method: str | None = None,
+        path: str | None = None,
+        code: int | None = None,
+        hang_seconds: float = 30.0,
+    ) -> None:
+        self.faults.add(Fault(kind, count, method, path, code, hang_seconds))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def advance_clock(self, seconds: float) -> float:
+        return self.clock.advance(seconds)
+
+    def set_latency(self, ms: float) -> None:
+        if ms < 0:
+            raise ValueError("latency must not be negative")
+        self.latency_ms = float(ms)
+
+    def update_settings(self, **values: Any) -> ScenarioSettings:
+        known = {f.name for f in fields(ScenarioSettings)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
+        for key, value in values.items():
+            setattr(self.state.settings, key, value)
+        return self.state.settings
+
+    # ----------------------------------------------------------------- invitee actions
+
+    def accept_invitation(self, invitation_id: str, *, name: str | None = None) -> str:
+        """The invitee accepts: the invitation becomes a person; returns the person's id."""
+        return self.state.accept_invitation(invitation_id, self.now(), name).id
+
+    def decline_invitation(self, invitation_id: str) -> None:
+        self.state.close_invitation(invitation_id, "DECLINED", self.now())
+
+    # ----------------------------------------------------------------- out-of-band changes
+
+    def add_person(self, *, name: str, email: str, role: str = "EMPLOYEE") -> str:
+        return self.state.add_person(name=name, email=email, role=role, now=self.now()).id
+
+    def remove_person(self, user_id: str) -> None:
+        self._person(user_id)
+        self.state.remove_person(user_id)
+
+    def set_role(self, user_id: str, role: str) -> None:
+        self._person(user_id)
+        self.state.update_person(user_id, {"role": role})
+
+    def add_asset(
+        self,
+        *,
+        asset_type: str,
+        name: str,
+        ownership: str = "owned",
+        owner_business_id: str | None = None,
+    ) -> str:
+        owner = owner_business_id or self.business_id
+        asset = self.state.add_asset(
+            asset_type=asset_type,
+            name=name,
+            ownership=ownership,
+            owner_business_id=owner,
+            now=self.now(),
+        )
+        return asset.id
+
+    def remove_asset(self, asset_id: str) -> None:
+        if asset_id not in self.state.assets:
+            raise LookupError(f"no asset {asset_id}")
+        self.state.remove_asset(asset_id)
+
+    def grant_tasks(self, *, asset_id: str, user_id: str, tasks: list[str]) -> list[str]:
+        asset = self.state.assets.get(asset_id)
+        if asset is None:
+            raise LookupError(f"no asset {asset_id}")
+        if not self.state.is_business_scoped(user_id):
+            raise LookupError(f"no person or system user {user_id}")
+        bad = [task for task in tasks if task not in TASKS[asset.type]]
+        if bad or not tasks:
+            raise errors.enum_error("tasks", TASKS[asset.type])
+        expanded = expand_tasks(asset.type, set(tasks))
+        self.state.set_tasks(asset_id, user_id, expanded)
+        return list(expanded)
+
+    def revoke_tasks(self, *, asset_id: str, user_id: str) -> None:
+        if asset_id not in self.state.assets:
+            raise LookupError(f"no asset {asset_id}")
+        self.state.revoke_tasks(asset_id, user_id)
+
+    def add_partner(self, *, name: str, relation: str = "agency") -> str:
+        return self.state.add_partner(name=name, relation=relation, now=self.now()).id
+
+    def remove_partner(self, partner_id: str) -> None:
+        if partner_id not in self.state.partners:
+            raise LookupError(f"no partner {partner_id}")
+        self.state.remove_partner(partner_id)
+
+    def _person(self, user_id: str) -> None:
+        if user_id not in self.state.people:
+            raise LookupError(f"no person {user_id}")
