@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 import typer
 from sqlalchemy import select
 
+from bastion.connectors.meta.simulator.cli import simulate_app
 from bastion.errors import BastionError
 from bastion.logs import configure_logging
 from bastion.runtime import Runtime, load_key_ring
@@ -26,6 +27,7 @@ audit_app = typer.Typer(help="Inspect the audit log.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(simulate_app, name="simulate")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
