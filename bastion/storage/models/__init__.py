@@ -4,6 +4,7 @@ from bastion.storage.models.apps import Account, App, AppMember, Asset, Grant, P
 from bastion.storage.models.audit import AuditEvent
 from bastion.storage.models.base import Base, utcnow
 from bastion.storage.models.directory import ApiToken, Team, TeamMember, User, UserEmail, Workspace
+from bastion.storage.models.notifications import Notification
 from bastion.storage.models.runs import Change, CheckRun, Operation, Report, ReportItem
 from bastion.storage.models.secrets import Secret
 
@@ -18,6 +19,7 @@ __all__ = [
     "Change",
     "CheckRun",
     "Grant",
+    "Notification",
     "Operation",
     "Partner",
     "PartnerGrant",

@@ -151,3 +151,9 @@ class OperationState(StrEnum):
     FAILED = "failed"
     DEFERRED = "deferred"
     MANUAL = "manual"
+
+
+class NotificationState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
