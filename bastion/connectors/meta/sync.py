@@ -1,16 +1,20 @@
 """The import's *get* step: read a whole Business Manager in as few Graph operations as possible.
 
-How few: every list edge is read with its largest page size; each asset list expands its
-``assigned_users`` (and, for owned assets, its ``agencies``) inline instead of one call per asset
-(reference §1, Field expansion); the rare assets whose inline page is full are followed up in
-batches of 50; independent edges run concurrently under the client's bound. Any failure fails
-the whole import, naming the edge, so nothing downstream mistakes "not fetched" for "gone".
+How few (reference §1, Field expansion and Pagination; §2.9, Batch):
+1. one read of the business node expands every edge at its largest page size, and inside each
+   asset list the asset's ``assigned_users.business(B)`` and ``agencies`` — the first page of
+   everything in one Graph operation, never one call per asset;
+2. then every page still to read (further pages of an edge, of an asset's assignees) is one
+   operation, sent in rounds: all pages known in a round go out together in batches of 50,
+   batches concurrently under the client's bound, so independent edges advance side by side.
+So the import costs one operation plus one per extra page, the lower bound for cursor paging.
+Any failure fails the whole import, naming what was being read, so nothing downstream mistakes
+"not fetched" for "gone".
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +77,18 @@ ASSET_EDGES = (
 )
 
 
+LIST_EDGES = {
+    "business_users": (PERSON_FIELDS, LIST_PAGE_SIZE),
+    "pending_users": (INVITATION_FIELDS, LIST_PAGE_SIZE),
+    "system_users": (SYSTEM_USER_FIELDS, LIST_PAGE_SIZE),
+    "agencies": (PARTNER_FIELDS, LIST_PAGE_SIZE),
+    "clients": (PARTNER_FIELDS, LIST_PAGE_SIZE),
+}
+ASSET_EDGE_NAMES = frozenset(e.edge for e in ASSET_EDGES)
+NESTED_EDGES = ("assigned_users", "agencies")
+ALL_EDGES = frozenset(LIST_EDGES) | ASSET_EDGE_NAMES
+
+
 async def fetch_snapshot(client: GraphClient, business_id: str) -> Snapshot:
     """Read everything, then transform; counts are the client's for this import only."""
     before_ops = client.counters.graph_operations
@@ -86,104 +102,114 @@ async def fetch_snapshot(client: GraphClient, business_id: str) -> Snapshot:
 
 
 async def fetch_business(client: GraphClient, business_id: str) -> FetchedBusiness:
-    b = business_id
-    lists = {
-        "business_users": (PERSON_FIELDS, LIST_PAGE_SIZE),
-        "pending_users": (INVITATION_FIELDS, LIST_PAGE_SIZE),
-        "system_users": (SYSTEM_USER_FIELDS, LIST_PAGE_SIZE),
-        "agencies": (PARTNER_FIELDS, LIST_PAGE_SIZE),
-        "clients": (PARTNER_FIELDS, LIST_PAGE_SIZE),
-    }
-    tasks: list[asyncio.Task[Any]] = []
-    async with asyncio.TaskGroup() as group:
-        node = group.create_task(_step("business", client.get(b, {"fields": BUSINESS_FIELDS})))
-        listed = {
-            edge: group.create_task(
-                _step(edge, client.get_all(f"{b}/{edge}", {"fields": f, "limit": str(n)}))
-            )
-            for edge, (f, n) in lists.items()
-        }
-        assets = [
-            group.create_task(_step(e.edge, _fetch_assets(client, b, e))) for e in ASSET_EDGES
+    """One read of the business node with every edge expanded, then every further page."""
+    fields = ",".join(
+        [
+            BUSINESS_FIELDS,
+            *(f"{edge}.limit({size}){{{f}}}" for edge, (f, size) in LIST_EDGES.items()),
+            *(
+                f"{e.edge}.limit({INVENTORY_PAGE_SIZE}){{{_asset_fields(business_id, e)}}}"
+                for e in ASSET_EDGES
+            ),
         ]
-        tasks = [node, *listed.values(), *assets]
-    del tasks
-    return FetchedBusiness(
-        business=node.result(),
-        people=tuple(listed["business_users"].result()),
-        invitations=tuple(listed["pending_users"].result()),
-        system_users=tuple(listed["system_users"].result()),
-        assets=tuple(asset for task in assets for asset in task.result()),
-        agencies=tuple(listed["agencies"].result()),
-        clients=tuple(listed["clients"].result()),
     )
-
-
-async def _step(name: str, work: Any) -> Any:
-    """Run one edge's read; a failure names the edge so the import's error says what broke."""
     try:
-        return await work
+        root = await client.get(business_id, {"fields": fields})
     except ConnectorError as exc:
-        raise exc.during(f"Reading {name}") from exc
+        raise exc.during("Reading the business") from exc
+    collected = _Collected()
+    pending: list[tuple[_Sink, GraphCall]] = []
+    for edge in (*LIST_EDGES, *(e.edge for e in ASSET_EDGES)):
+        inline = root.get(edge)
+        page = inline if isinstance(inline, Mapping) else {}
+        pending += collected.take(client, _Sink(edge), page)
+    while pending:
+        answers = await client.batch_get([call for _, call in pending])
+        next_round: list[tuple[_Sink, GraphCall]] = []
+        for (sink, _), answer in zip(pending, answers, strict=True):
+            if isinstance(answer, ConnectorError):
+                raise answer.during(f"Reading {sink.describe()}")
+            next_round += collected.take(client, sink, answer)
+        pending = next_round
+    return collected.result(root)
+
+
+@dataclass(frozen=True)
+class _Sink:
+    """Where a page's items belong: a business edge, or an asset's nested edge."""
+
+    edge: str
+    asset_id: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.edge} of asset {self.asset_id}" if self.asset_id else self.edge
+
+
+class _Collected:
+    """Items gathered so far, per business edge and per asset's nested edge."""
+
+    def __init__(self) -> None:
+        self.edges: dict[str, list[JSONObject]] = {}
+        self.nested: dict[_Sink, list[JSONObject]] = {}
+
+    def take(
+        self, client: GraphClient, sink: _Sink, page: Mapping[str, Any]
+    ) -> list[tuple[_Sink, GraphCall]]:
+        """Keep one page's items; return the calls for the pages still to read."""
+        items = _items(page)
+        follow: list[tuple[_Sink, GraphCall]] = []
+        if sink.asset_id is None:
+            self.edges.setdefault(sink.edge, []).extend(items)
+            if sink.edge in ASSET_EDGE_NAMES:
+                for node in items:
+                    follow += self._take_nested(client, node)
+        else:
+            self.nested.setdefault(sink, []).extend(items)
+        call = client.next_page(page)
+        if call is not None:
+            follow.append((sink, call))
+        return follow
+
+    def _take_nested(self, client: GraphClient, node: JSONObject) -> list[tuple[_Sink, GraphCall]]:
+        follow: list[tuple[_Sink, GraphCall]] = []
+        for nested in NESTED_EDGES:
+            inline = node.pop(nested, None)
+            # A missing key means no items (reference §1, Field expansion).
+            page = inline if isinstance(inline, Mapping) else {}
+            follow += self.take(client, _Sink(nested, str(node.get("id"))), page)
+        return follow
+
+    def result(self, root: Mapping[str, Any]) -> FetchedBusiness:
+        assets = [
+            FetchedAsset(
+                type=edge.type,
+                ownership=edge.ownership,
+                node=node,
+                assignees=tuple(self.nested.get(_Sink("assigned_users", str(node.get("id"))), ())),
+                agencies=tuple(self.nested.get(_Sink("agencies", str(node.get("id"))), ())),
+            )
+            for edge in ASSET_EDGES
+            for node in self.edges.get(edge.edge, [])
+        ]
+        return FetchedBusiness(
+            business={k: v for k, v in root.items() if k not in self.edges and k not in ALL_EDGES},
+            people=tuple(self.edges.get("business_users", ())),
+            invitations=tuple(self.edges.get("pending_users", ())),
+            system_users=tuple(self.edges.get("system_users", ())),
+            assets=tuple(assets),
+            agencies=tuple(self.edges.get("agencies", ())),
+            clients=tuple(self.edges.get("clients", ())),
+        )
 
 
 def _asset_fields(business_id: str, edge: AssetEdge) -> str:
-    nested = [
-        f"assigned_users.business({business_id}).limit({NESTED_PAGE_SIZE}){{{ASSIGNEE_FIELDS}}}"
-    ]
-    if edge.ownership == "owned":
-        nested.append(f"agencies.limit({NESTED_PAGE_SIZE}){{{AGENCY_FIELDS}}}")
-    return ",".join([edge.fields, *nested])
-
-
-async def _fetch_assets(
-    client: GraphClient, business_id: str, edge: AssetEdge
-) -> list[FetchedAsset]:
-    params = {"fields": _asset_fields(business_id, edge), "limit": str(INVENTORY_PAGE_SIZE)}
-    nodes = await client.get_all(f"{business_id}/{edge.edge}", params)
-    assignees = await _complete_nested(client, nodes, "assigned_users")
-    agencies = (
-        await _complete_nested(client, nodes, "agencies") if edge.ownership == "owned" else {}
+    return ",".join(
+        [
+            edge.fields,
+            f"assigned_users.business({business_id}).limit({NESTED_PAGE_SIZE}){{{ASSIGNEE_FIELDS}}}",
+            f"agencies.limit({NESTED_PAGE_SIZE}){{{AGENCY_FIELDS}}}",
+        ]
     )
-    return [
-        FetchedAsset(
-            type=edge.type,
-            ownership=edge.ownership,
-            node={k: v for k, v in node.items() if k not in ("assigned_users", "agencies")},
-            assignees=tuple(assignees.get(str(node.get("id")), ())),
-            agencies=tuple(agencies.get(str(node.get("id")), ())),
-        )
-        for node in nodes
-    ]
-
-
-async def _complete_nested(
-    client: GraphClient, nodes: Sequence[Mapping[str, Any]], edge: str
-) -> dict[str, list[JSONObject]]:
-    """Every item of an expanded edge per node: the inline page, then batched follow-ups for
-    the nodes whose inline page has a ``next`` (a missing key means no items, reference §1)."""
-    items: dict[str, list[JSONObject]] = {}
-    pending: list[tuple[str, GraphCall]] = []
-    for node in nodes:
-        node_id = str(node.get("id"))
-        inline = node.get(edge)
-        page = inline if isinstance(inline, Mapping) else {}
-        items[node_id] = _items(page)
-        follow = client.next_page(page)
-        if follow is not None:
-            pending.append((node_id, follow))
-    while pending:
-        answers = await client.batch_get([call for _, call in pending])
-        next_round: list[tuple[str, GraphCall]] = []
-        for (node_id, _), answer in zip(pending, answers, strict=True):
-            if isinstance(answer, ConnectorError):
-                raise answer.during(f"Following {edge} of {node_id}")
-            items[node_id].extend(_items(answer))
-            follow = client.next_page(answer)
-            if follow is not None:
-                next_round.append((node_id, follow))
-        pending = next_round
-    return items
 
 
 def _items(page: Mapping[str, Any]) -> list[JSONObject]:
