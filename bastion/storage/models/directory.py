@@ -81,7 +81,8 @@ class UserEmail(TenantMixin, Base):
     email: Mapped[str] = mapped_column(String(320))
     email_key: Mapped[str] = mapped_column(String(320))
     type: Mapped[str | None] = mapped_column(String(32))
-    primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    # None when the directory did not say (SCIM keeps "not stated" apart from false).
+    primary: Mapped[bool | None] = mapped_column(Boolean, default=False)
     # SCIM's human-readable label for the address, kept so a PUT reads back as sent.
     display: Mapped[str | None] = mapped_column(String(320))
 
@@ -109,6 +110,8 @@ class TeamMember(TenantMixin, Base):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+    # The member's label as the identity provider sent it.
+    display: Mapped[str | None] = mapped_column(String(320))
 
 
 class ApiToken(TenantMixin, Base):
