@@ -3,6 +3,7 @@
 Endpoints:
     GET /healthz   the process is up
     GET /readyz    the database answers and its schema is at the newest migration
+    /scim/v2/...   SCIM 2.0 for identity providers (bastion/directory/scim.py)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from bastion import __version__
+from bastion.directory.scim import DirectoryScimApp
 from bastion.logs import get_logger
 from bastion.runtime import Runtime
 from bastion.storage.schema import is_current
@@ -43,6 +45,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
         return response
+
+    app.mount("/scim/v2", DirectoryScimApp(runtime))
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     graph_api_version: str = "v25.0"
     graph_concurrency: int = Field(default=8, ge=1, le=64)
     graph_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How soon after a directory deprovisioning the apps holding the person's seats are checked.
+    deprovision_check_delay_minutes: int = Field(default=5, ge=0, le=24 * 60)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = None

@@ -1,0 +1,536 @@
+"""Every write to the corporate directory: people, their lifecycle, and teams.
+
+SCIM and the CSV import both come here, so a person deprovisioned by Okta and one marked
+``deprovisioned`` in a spreadsheet go through the same steps: the row is kept with when and by
+what, each app holding one of their seats is asked to check soon, and the audit log says so.
+Callers commit; nothing here commits, so a failed request leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from bastion.actions.actors import Actor
+from bastion.actions.users import email_key, validate_email
+from bastion.audit import AuditAction, record
+from bastion.directory.records import EmailRecord, MemberRecord, PersonRecord, TeamRecord
+from bastion.errors import Conflict, InvalidInput
+from bastion.storage.models import Account, App, Team, TeamMember, User, UserEmail, utcnow
+from bastion.storage.models.enums import AppStatus, UserSource, UserStatus, WorkspaceRole
+from bastion.storage.tenancy import Tenant
+
+# Column sizes (bastion/storage/models/directory.py): refuse longer values with a clear error
+# instead of a database error that differs between SQLite and PostgreSQL.
+_LIMITS = {
+    "userName": 320,
+    "displayName": 200,
+    "name.givenName": 100,
+    "name.familyName": 100,
+    "externalId": 200,
+    "emails.value": 320,
+    "emails.type": 32,
+    "emails.display": 320,
+}
+
+
+def _check_length(field: str, value: str | None) -> None:
+    if value is not None and len(value) > _LIMITS[field]:
+        raise InvalidInput(field, f"is longer than {_LIMITS[field]} characters")
+
+
+def _clean_person(person: PersonRecord) -> PersonRecord:
+    user_name = person.user_name.strip()
+    if not user_name:
+        raise InvalidInput("userName", "must not be empty")
+    _check_length("userName", user_name)
+    _check_length("displayName", person.display_name)
+    _check_length("name.givenName", person.given_name)
+    _check_length("name.familyName", person.family_name)
+    _check_length("externalId", person.external_id)
+    seen: set[str] = set()
+    emails: list[EmailRecord] = []
+    for email in person.emails:
+        value = validate_email(email.value, "emails.value")
+        _check_length("emails.value", value)
+        _check_length("emails.type", email.type)
+        _check_length("emails.display", email.display)
+        if email_key(value) in seen:
+            continue  # one row per address; the first mention wins
+        seen.add(email_key(value))
+        emails.append(EmailRecord(value, email.type, email.primary, email.display))
+    return PersonRecord(
+        user_name=user_name,
+        display_name=person.display_name,
+        given_name=person.given_name,
+        family_name=person.family_name,
+        external_id=person.external_id,
+        active=person.active,
+        emails=tuple(emails),
+        scim_attributes=person.scim_attributes,
+    )
+
+
+def _primary_email(person: PersonRecord) -> str | None:
+    """The address the person is reached at: the primary one, else the first listed."""
+    for email in person.emails:
+        if email.primary:
+            return email.value
+    return person.emails[0].value if person.emails else None
+
+
+def _ensure_user_name_free(tenant: Tenant, user_name: str, user_id: int | None) -> None:
+    other = tenant.find(User, User.user_name_key == email_key(user_name))
+    if other is not None and other.id != user_id:
+        raise Conflict(f"userName {user_name!r} is already taken in this directory")
+
+
+def _write_person(user: User, person: PersonRecord) -> list[str]:
+    """Copy a record onto a row; return the names of the fields that changed."""
+    primary = _primary_email(person)
+    wanted: dict[str, Any] = {
+        "user_name": person.user_name,
+        "user_name_key": email_key(person.user_name),
+        "display_name": person.display_name,
+        "given_name": person.given_name,
+        "family_name": person.family_name,
+        "external_id": person.external_id,
+        "email": primary,
+        "email_key": email_key(primary) if primary else None,
+    }
+    if person.scim_attributes is not None:
+        wanted["scim_attributes"] = person.scim_attributes
+    changed = [name for name, value in wanted.items() if getattr(user, name) != value]
+    for name in changed:
+        setattr(user, name, wanted[name])
+    current = [(e.email, e.type, e.primary, e.display) for e in user.emails]
+    emails = [(e.value, e.type, e.primary, e.display) for e in person.emails]
+    if current != emails:
+        changed.append("emails")
+        user.emails.clear()
+        # Flushing the removals first keeps the (user, email_key) constraint from seeing an
+        # address that is only being re-typed as a duplicate.
+        Session.object_session(user).flush()  # type: ignore[union-attr]
+        user.emails.extend(
+            UserEmail(
+                workspace_id=user.workspace_id,
+                email=e.value,
+                email_key=email_key(e.value),
+                type=e.type,
+                primary=e.primary,
+                display=e.display,
+            )
+            for e in person.emails
+        )
+    return [name for name in changed if name != "user_name_key" and name != "email_key"]
+
+
+def create_person(
+    session: Session,
+    *,
+    workspace_id: int,
+    person: PersonRecord,
+    source: UserSource,
+    actor: Actor,
+    check_delay: timedelta,
+) -> User:
+    """Add a person to the directory, or bring back one the identity provider removed earlier.
+
+    A removed person keeps their row (and the app accounts matched to it), so provisioning the
+    same userName again revives that row rather than starting a new history.
+    """
+    person = _clean_person(person)
+    tenant = Tenant(session, workspace_id)
+    existing = tenant.find(User, User.user_name_key == email_key(person.user_name))
+    if existing is not None and existing.removed_at is not None:
+        existing.removed_at = None
+        return update_person(
+            session,
+            workspace_id=workspace_id,
+            user_id=existing.id,
+            person=person,
+            source=source,
+            actor=actor,
+            check_delay=check_delay,
+        )
+    if existing is not None:
+        raise Conflict(f"userName {person.user_name!r} is already taken in this directory")
+    now = utcnow()
+    user = tenant.add(
+        User(
+            source=source,
+            status=UserStatus.DEPROVISIONED if person.active is False else UserStatus.ACTIVE,
+            status_changed_at=now,
+            status_changed_by=_status_source(source, actor),
+            role=WorkspaceRole.MEMBER,
+            scim_attributes={},
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    _write_person(user, person)
+    session.flush()
+    record(
+        session,
+        workspace_id=workspace_id,
+        actor=actor.label,
+        action=AuditAction.USER_CREATED,
+        target=f"user:{user.id}",
+        details={"email": user.email, "role": user.role.value, "source": source.value},
+        request_id=actor.request_id,
+    )
+    return user
+
+
+def update_person(
+    session: Session,
+    *,
+    workspace_id: int,
+    user_id: int,
+    person: PersonRecord,
+    source: UserSource,
+    actor: Actor,
+    check_delay: timedelta,
+) -> User:
+    """Replace what the directory says about a person; an ``active`` change runs the lifecycle."""
+    person = _clean_person(person)
+    tenant = Tenant(session, workspace_id)
+    user = tenant.get(User, user_id)
+    _ensure_user_name_free(tenant, person.user_name, user.id)
+    changed = _write_person(user, person)
+    if changed:
+        user.updated_at = utcnow()
+        session.flush()
+        record(
+            session,
+            workspace_id=workspace_id,
+            actor=actor.label,
+            action=AuditAction.USER_UPDATED,
+            target=f"user:{user.id}",
+            details={"fields": sorted(changed), "source": source.value},
+            request_id=actor.request_id,
+        )
+    if person.active is True and user.status == UserStatus.DEPROVISIONED:
+        reactivate_user(
+            session, workspace_id=workspace_id, user_id=user.id, source=source, actor=actor
+        )
+    elif person.active is False and user.status != UserStatus.DEPROVISIONED:
+        deprovision_user(
+            session,
+            workspace_id=workspace_id,
+            user_id=user.id,
+            source=source,
+            actor=actor,
+            check_delay=check_delay,
+        )
+    return user
+
+
+def _status_source(source: UserSource, actor: Actor) -> str:
+    return f"{source.value}:{actor.label}"[:100]
+
+
+def _set_status(
+    session: Session, user: User, status: UserStatus, source: UserSource, actor: Actor
+) -> None:
+    before = user.status
+    now = utcnow()
+    user.status = status
+    user.status_changed_at = now
+    user.status_changed_by = _status_source(source, actor)
+    user.updated_at = now
+    record(
+        session,
+        workspace_id=user.workspace_id,
+        actor=actor.label,
+        action=AuditAction.USER_STATUS_CHANGED,
+        target=f"user:{user.id}",
+        details={"before": before.value, "after": status.value, "source": source.value},
+        request_id=actor.request_id,
+    )
+
+
+def deprovision_user(
+    session: Session,
+    *,
+    workspace_id: int,
+    user_id: int,
+    source: UserSource,
+    actor: Actor,
+    check_delay: timedelta,
+) -> User:
+    """Mark a person as gone from the company, and ask every app holding their seats to check."""
+    user = Tenant(session, workspace_id).get(User, user_id)
+    if user.status != UserStatus.DEPROVISIONED:
+        _set_status(session, user, UserStatus.DEPROVISIONED, source, actor)
+        request_app_checks(
+            session, workspace_id=workspace_id, user_id=user.id, actor=actor, delay=check_delay
+        )
+    return user
+
+
+def reactivate_user(
+    session: Session, *, workspace_id: int, user_id: int, source: UserSource, actor: Actor
+) -> User:
+    user = Tenant(session, workspace_id).get(User, user_id)
+    if user.status == UserStatus.DEPROVISIONED:
+        _set_status(session, user, UserStatus.ACTIVE, source, actor)
+    return user
+
+
+def request_app_checks(
+    session: Session, *, workspace_id: int, user_id: int, actor: Actor, delay: timedelta
+) -> list[App]:
+    """Bring forward the check of every app where the person still holds a matched account.
+
+    The check itself belongs to the check-for-updates job; this records the request on the app
+    (status ``requires_check``, ``next_check_at`` no later than ``now + delay``) so the
+    deprovisioning report does not wait for the daily check. A restricted app keeps its status,
+    which carries when Meta lets us manage users again.
+    """
+    tenant = Tenant(session, workspace_id)
+    holding = select(Account.app_id).where(
+        Account.workspace_id == workspace_id,
+        Account.matched_user_id == user_id,
+        Account.present.is_(True),
+    )
+    apps = tenant.all(App, App.id.in_(holding), App.disconnected_at.is_(None))
+    due = utcnow() + delay
+    for app in sorted(apps, key=lambda a: a.id):
+        if app.status != AppStatus.RESTRICTED:
+            app.status = AppStatus.REQUIRES_CHECK
+            app.status_reason = "a person holding a seat was deprovisioned in the directory"
+        if app.next_check_at is None or app.next_check_at > due:
+            app.next_check_at = due
+        record(
+            session,
+            workspace_id=workspace_id,
+            actor=actor.label,
+            action=AuditAction.APP_CHECK_REQUESTED,
+            target=f"app:{app.id}",
+            details={"user": user_id, "next_check_at": app.next_check_at.isoformat()},
+            request_id=actor.request_id,
+        )
+    return apps
+
+
+def remove_person(
+    session: Session,
+    *,
+    workspace_id: int,
+    user_id: int,
+    source: UserSource,
+    actor: Actor,
+    check_delay: timedelta,
+) -> User:
+    """The identity provider deleted the person: deprovision them and hide them from SCIM.
+
+    The row is never deleted: reports need the history, and app accounts matched to the person
+    must keep pointing at someone (see docs/directory.md).
+    """
+    user = Tenant(session, workspace_id).get(User, user_id)
+    if user.removed_at is not None:
+        return user
+    deprovision_user(
+        session,
+        workspace_id=workspace_id,
+        user_id=user.id,
+        source=source,
+        actor=actor,
+        check_delay=check_delay,
+    )
+    user.removed_at = utcnow()
+    session.execute(
+        delete(TeamMember).where(
+            TeamMember.workspace_id == workspace_id, TeamMember.user_id == user.id
+        )
+    )
+    linked = session.scalar(
+        select(Account.id)
+        .where(Account.workspace_id == workspace_id, Account.matched_user_id == user.id)
+        .limit(1)
+    )
+    record(
+        session,
+        workspace_id=workspace_id,
+        actor=actor.label,
+        action=AuditAction.USER_REMOVED,
+        target=f"user:{user.id}",
+        details={"source": source.value, "linked_accounts": linked is not None},
+        request_id=actor.request_id,
+    )
+    return user
+
+
+# -- Teams -----------------------------------------------------------------------------------
+
+
+def _clean_team(team: TeamRecord) -> TeamRecord:
+    name = team.display_name.strip()
+    if not name:
+        raise InvalidInput("displayName", "must not be empty")
+    if len(name) > 200:
+        raise InvalidInput("displayName", "is longer than 200 characters")
+    if team.external_id is not None and len(team.external_id) > 200:
+        raise InvalidInput("externalId", "is longer than 200 characters")
+    return TeamRecord(name, team.external_id, team.members)
+
+
+def _check_members(tenant: Tenant, members: Iterable[MemberRecord]) -> dict[int, str | None]:
+    wanted = {member.user_id: member.display for member in members}
+    if not wanted:
+        return wanted
+    found = set(
+        tenant.session.scalars(
+            select(User.id).where(
+                User.workspace_id == tenant.workspace_id,
+                User.id.in_(wanted),
+                User.removed_at.is_(None),
+            )
+        )
+    )
+    missing = sorted(set(wanted) - found)
+    if missing:
+        raise InvalidInput("members", f"no user with id {missing[0]} in this directory")
+    return wanted
+
+
+def _set_members(
+    session: Session,
+    team: Team,
+    members: Iterable[MemberRecord],
+    source: UserSource,
+    actor: Actor,
+) -> bool:
+    """Make the membership exactly ``members``; return whether anyone joined or left."""
+    tenant = Tenant(session, team.workspace_id)
+    wanted = _check_members(tenant, members)
+    current = {row.user_id: row for row in tenant.all(TeamMember, TeamMember.team_id == team.id)}
+    for user_id, row in current.items():
+        if user_id in wanted and row.display != wanted[user_id]:
+            row.display = wanted[user_id]
+            team.updated_at = utcnow()
+    added, removed = sorted(set(wanted) - set(current)), sorted(set(current) - set(wanted))
+    if not added and not removed:
+        return False
+    if removed:
+        session.execute(
+            delete(TeamMember).where(TeamMember.team_id == team.id, TeamMember.user_id.in_(removed))
+        )
+    for user_id in added:
+        tenant.add(TeamMember(team_id=team.id, user_id=user_id, display=wanted[user_id]))
+    team.updated_at = utcnow()
+    session.flush()
+    record(
+        session,
+        workspace_id=team.workspace_id,
+        actor=actor.label,
+        action=AuditAction.TEAM_MEMBERS_CHANGED,
+        target=f"team:{team.id}",
+        details={"added": added, "removed": removed, "source": source.value},
+        request_id=actor.request_id,
+    )
+    return True
+
+
+def create_team(
+    session: Session, *, workspace_id: int, team: TeamRecord, source: UserSource, actor: Actor
+) -> Team:
+    team = _clean_team(team)
+    now = utcnow()
+    row = Tenant(session, workspace_id).add(
+        Team(
+            display_name=team.display_name,
+            display_name_key=team.display_name.lower(),
+            external_id=team.external_id,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    session.flush()
+    record(
+        session,
+        workspace_id=workspace_id,
+        actor=actor.label,
+        action=AuditAction.TEAM_CREATED,
+        target=f"team:{row.id}",
+        details={"name": row.display_name, "source": source.value},
+        request_id=actor.request_id,
+    )
+    if team.members:
+        _set_members(session, row, team.members, source, actor)
+    return row
+
+
+def update_team(
+    session: Session,
+    *,
+    workspace_id: int,
+    team_id: int,
+    team: TeamRecord,
+    source: UserSource,
+    actor: Actor,
+) -> Team:
+    """Rename a team and, when the record lists members, make the membership exactly that."""
+    team = _clean_team(team)
+    row = Tenant(session, workspace_id).get(Team, team_id)
+    changed = []
+    if row.display_name != team.display_name:
+        row.display_name = team.display_name
+        row.display_name_key = team.display_name.lower()
+        changed.append("displayName")
+    if row.external_id != team.external_id:
+        row.external_id = team.external_id
+        changed.append("externalId")
+    if changed:
+        row.updated_at = utcnow()
+        session.flush()
+        record(
+            session,
+            workspace_id=workspace_id,
+            actor=actor.label,
+            action=AuditAction.TEAM_UPDATED,
+            target=f"team:{row.id}",
+            details={"fields": changed, "source": source.value},
+            request_id=actor.request_id,
+        )
+    if team.members is not None:
+        _set_members(session, row, team.members, source, actor)
+    return row
+
+
+def set_team_members(
+    session: Session,
+    *,
+    workspace_id: int,
+    team_id: int,
+    members: Iterable[MemberRecord],
+    source: UserSource,
+    actor: Actor,
+) -> bool:
+    team = Tenant(session, workspace_id).get(Team, team_id)
+    return _set_members(session, team, members, source, actor)
+
+
+def delete_team(
+    session: Session, *, workspace_id: int, team_id: int, source: UserSource, actor: Actor
+) -> None:
+    """Delete a team and its memberships; the people stay."""
+    tenant = Tenant(session, workspace_id)
+    team = tenant.get(Team, team_id)
+    session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
+    record(
+        session,
+        workspace_id=workspace_id,
+        actor=actor.label,
+        action=AuditAction.TEAM_DELETED,
+        target=f"team:{team.id}",
+        details={"name": team.display_name, "source": source.value},
+        request_id=actor.request_id,
+    )
+    tenant.delete(team)
+    session.flush()
