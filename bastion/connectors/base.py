@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from bastion.errors import BastionError
 
@@ -271,6 +271,18 @@ class ConnectorError(BastionError):
         clone.message = f"{step}: {self.message}"
         clone.args = (clone.message,)
         return clone
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword-only arguments, which the default reduce cannot replay; this
+        # keeps errors copyable and picklable (job queues store them).
+        return (_restore_error, (type(self), dict(self.__dict__)))
+
+
+def _restore_error(cls: type[ConnectorError], state: dict[str, Any]) -> ConnectorError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    error.args = (state.get("message", ""),)
+    return error
 
 
 class TokenInvalid(ConnectorError):

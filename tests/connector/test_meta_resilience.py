@@ -1,0 +1,126 @@
+"""Meta throttles, hangs and fails now and then; an import survives it or fails as a whole."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import (
+    ConnectorFactory,
+    Waits,
+    expected_snapshot,
+    import_business,
+    observed_snapshot,
+)
+
+from bastion.connectors.base import PermissionMissing, RateLimited, Transient
+from bastion.connectors.meta import RetryPolicy
+from bastion.connectors.meta.simulator import Simulator, generate_scenario
+
+
+def busy(sim: Simulator) -> None:
+    """A business whose import needs follow-up pages, sent in batches."""
+    sim.load(
+        generate_scenario(
+            "small",
+            seed=7,
+            people=260,
+            assignments=1000,
+            pages=2,
+            ad_accounts=2,
+            catalogs=1,
+            pixels=1,
+            instagram_assets=1,
+        )
+    )
+
+
+def test_a_rate_limited_import_waits_as_long_as_meta_says_then_completes(
+    sim: Simulator, connect: ConnectorFactory, waits: Waits
+) -> None:
+    sim.inject_fault("rate_limit", count=2, method="GET", path=f"/{sim.business_id}")
+    snapshot = import_business(connect())
+    assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
+    # The simulator says "regain access in 5 minutes" (estimated_time_to_regain_access).
+    assert waits.count(300.0) == 2
+
+
+def test_a_rate_limit_inside_a_batch_is_waited_out(
+    sim: Simulator, connect: ConnectorFactory, waits: Waits
+) -> None:
+    busy(sim)
+    sim.inject_fault("rate_limit", count=3, path="/assigned_users", code=80004)
+    snapshot = import_business(connect())
+    assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
+    assert 300.0 in waits
+
+
+def test_a_rate_limit_longer_than_we_wait_is_reported_with_its_retry_time(
+    sim: Simulator, connect: ConnectorFactory, waits: Waits
+) -> None:
+    sim.inject_fault("rate_limit", count=1, path=f"/{sim.business_id}")
+    meta = connect(retry=RetryPolicy(sleep=waits, max_rate_limit_wait=60))
+    with pytest.raises(RateLimited) as caught:
+        import_business(meta)
+    assert caught.value.retry_after_seconds == 300
+    assert caught.value.disposition == "retry_later"
+    assert waits == []
+
+
+def test_the_client_slows_down_when_usage_passes_eighty_percent(
+    sim: Simulator, connect: ConnectorFactory, waits: Waits
+) -> None:
+    scenario = generate_scenario("small", seed=7, people=560)
+    sim.load(scenario)
+    import_business(connect())
+    cost = sim.request_log.operations
+    assert waits == []
+    sim.load(scenario)  # a fresh budget, exactly big enough for one more import
+    sim.update_settings(business_call_budget=cost)
+    snapshot = import_business(connect())
+    assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
+    assert waits and all(0 < wait <= 2.0 for wait in waits)
+
+
+def test_a_hanging_request_times_out_and_is_retried(
+    sim: Simulator, connect: ConnectorFactory, waits: Waits
+) -> None:
+    sim.inject_fault("hang", count=1, path=f"/{sim.business_id}", hang_seconds=30)
+    snapshot = import_business(connect(timeout=0.3))
+    assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
+    assert len(waits) == 1
+
+
+def test_server_errors_are_retried_with_growing_waits(
+    sim: Simulator, connect: ConnectorFactory, waits: Waits
+) -> None:
+    sim.inject_fault("http_500", count=3, path=f"/{sim.business_id}")
+    snapshot = import_business(connect())
+    assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
+    assert waits == sorted(waits) and len(waits) == 3 and waits[0] < waits[-1]
+
+
+def test_a_batch_element_meta_did_not_complete_is_asked_again(
+    sim: Simulator, connect: ConnectorFactory
+) -> None:
+    busy(sim)
+    sim.inject_fault("batch_null", count=2)
+    snapshot = import_business(connect())
+    assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
+
+
+def test_a_server_that_keeps_failing_fails_the_import_as_a_whole(
+    sim: Simulator, connect: ConnectorFactory
+) -> None:
+    sim.inject_fault("http_500", count=50, path=f"/{sim.business_id}")
+    with pytest.raises(Transient) as caught:
+        import_business(connect())
+    assert "Reading the business" in caught.value.message
+
+
+def test_a_failed_follow_up_page_fails_the_import_naming_what_was_read(
+    sim: Simulator, connect: ConnectorFactory
+) -> None:
+    busy(sim)
+    sim.inject_fault("error", count=1, path="/business_users", code=200)
+    with pytest.raises(PermissionMissing) as caught:
+        import_business(connect())
+    assert "business_users" in caught.value.message
