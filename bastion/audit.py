@@ -37,6 +37,23 @@ class AuditAction(StrEnum):
     TOKEN_CREATED = "token.created"  # noqa: S105 - an action name
     TOKEN_REVOKED = "token.revoked"  # noqa: S105 - an action name
     SECRETS_ROTATED = "secrets.rotated"
+    USER_REMOVED = "user.removed"
+    TEAM_CREATED = "team.created"
+    TEAM_UPDATED = "team.updated"
+    TEAM_MEMBERS_CHANGED = "team.members_changed"
+    TEAM_DELETED = "team.deleted"
+    APP_CHECK_REQUESTED = "app.check_requested"
+    DIRECTORY_IMPORTED = "directory.imported"
+    APP_CONNECTED = "app.connected"
+    APP_UPDATED = "app.updated"
+    APP_DISCONNECTED = "app.disconnected"
+    CHECK_FINISHED = "check.finished"
+    OPERATION_QUEUED = "operation.queued"
+    OPERATION_FINISHED = "operation.finished"
+    OPERATION_RETRIED = "operation.retried"
+    OPERATION_MANUAL_DONE = "operation.manual_done"
+    REPORT_APPLIED = "report.applied"
+    REPORT_ITEM_DISMISSED = "report.item_dismissed"
 
 
 _COMMON = frozenset({"reason"})
@@ -51,6 +68,25 @@ ALLOWED_DETAILS: dict[AuditAction, frozenset[str]] = {
     AuditAction.TOKEN_CREATED: frozenset({"kind", "name", "prefix", "expires_at"}),
     AuditAction.TOKEN_REVOKED: frozenset({"kind", "name", "prefix"}),
     AuditAction.SECRETS_ROTATED: frozenset({"count", "key_id"}),
+    AuditAction.USER_REMOVED: frozenset({"source", "linked_accounts"}),
+    AuditAction.TEAM_CREATED: frozenset({"name", "source"}),
+    AuditAction.TEAM_UPDATED: frozenset({"fields", "source"}),
+    AuditAction.TEAM_MEMBERS_CHANGED: frozenset({"added", "removed", "source"}),
+    AuditAction.TEAM_DELETED: frozenset({"name", "source"}),
+    AuditAction.APP_CHECK_REQUESTED: frozenset({"user", "next_check_at"}),
+    AuditAction.DIRECTORY_IMPORTED: frozenset(
+        {"file", "created", "updated", "deprovisioned", "reactivated", "skipped"}
+    ),
+    AuditAction.APP_CONNECTED: frozenset({"label", "kind", "business_id", "login_method"}),
+    AuditAction.APP_UPDATED: frozenset({"fields"}),
+    AuditAction.APP_DISCONNECTED: frozenset({"label"}),
+    AuditAction.CHECK_FINISHED: frozenset({"run_id", "state", "counts", "error", "trigger"}),
+    AuditAction.OPERATION_QUEUED: frozenset({"operation_id", "kind", "target", "parameters"}),
+    AuditAction.OPERATION_FINISHED: frozenset({"operation_id", "kind", "state", "error"}),
+    AuditAction.OPERATION_RETRIED: frozenset({"operation_id", "kind"}),
+    AuditAction.OPERATION_MANUAL_DONE: frozenset({"operation_id", "kind"}),
+    AuditAction.REPORT_APPLIED: frozenset({"report_id", "items", "operations"}),
+    AuditAction.REPORT_ITEM_DISMISSED: frozenset({"report_id", "item_id", "account"}),
 }
 
 

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from sqlalchemy import select
 
+from bastion.cli_checks import (
+    apps_app,
+    changes,
+    check,
+    operations_app,
+    report_app,
+    runs_app,
+    worker,
+)
+from bastion.cli_common import fail, runtime_or_exit, settings_or_exit
 from bastion.connectors.meta.simulator.cli import simulate_app
+from bastion.directory.cli import directory_app, scim_app
 from bastion.errors import BastionError
-from bastion.logs import configure_logging
 from bastion.runtime import Runtime, load_key_ring
-from bastion.settings import Settings, load_settings
 
 app = typer.Typer(
     help="Bastion: who can reach your business apps, and who vouches for them.",
@@ -28,34 +35,15 @@ app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(simulate_app, name="simulate")
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def settings_or_exit() -> Settings:
-    try:
-        settings = load_settings()
-    except BastionError as exc:
-        fail(exc.message)
-    configure_logging(settings.log_level, settings.log_format)
-    return settings
-
-
-@contextmanager
-def runtime_or_exit(settings: Settings | None = None) -> Iterator[Runtime]:
-    try:
-        runtime = Runtime.from_settings(settings or settings_or_exit())
-    except BastionError as exc:
-        fail(exc.message)
-    try:
-        yield runtime
-    except BastionError as exc:
-        fail(exc.message)
-    finally:
-        runtime.close()
+app.add_typer(apps_app, name="apps")
+app.add_typer(runs_app, name="runs")
+app.add_typer(report_app, name="report")
+app.add_typer(operations_app, name="operations")
+app.add_typer(scim_app, name="scim")
+app.add_typer(directory_app, name="directory")
+app.command()(check)
+app.command()(changes)
+app.command()(worker)
 
 
 @app.command()
@@ -68,24 +56,35 @@ def migrate() -> None:
         typer.echo(f"database at revision {', '.join(current_revisions(runtime.engine))}")
 
 
-def _serve(runtime: Runtime, host: str, port: int) -> None:
+def _serve(runtime: Runtime, host: str, port: int, *, with_worker: bool = True) -> None:
     import uvicorn
 
     from bastion.app import create_app
+    from bastion.jobs import EmbeddedConsumer, Jobs
 
-    uvicorn.run(create_app(runtime), host=host, port=port, log_config=None, access_log=False)
+    consumer = EmbeddedConsumer(Jobs(runtime)) if with_worker else None
+    if consumer is not None:
+        consumer.start()
+    try:
+        uvicorn.run(create_app(runtime), host=host, port=port, log_config=None, access_log=False)
+    finally:
+        if consumer is not None:
+            consumer.stop()
 
 
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default BASTION_PORT or 8000).")] = None,
+    worker: Annotated[
+        bool, typer.Option(help="Run background jobs in this process too (--no-worker: web only).")
+    ] = True,
 ) -> None:
-    """Serve the web pages, the REST API and SCIM."""
+    """Serve the web pages, the REST API and SCIM (and, by default, background jobs)."""
     settings = settings_or_exit()
     with runtime_or_exit(settings) as runtime:
         runtime.require_key_ring()
-        _serve(runtime, host or settings.host, port or settings.port)
+        _serve(runtime, host or settings.host, port or settings.port, with_worker=worker)
 
 
 @app.command()

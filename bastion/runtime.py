@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bastion.connectors.registry import ConnectorOptions
 from bastion.errors import ConfigurationError
 from bastion.logs import get_logger, register_secret
 from bastion.security.vault import KeyRing, write_generated_keys
@@ -22,11 +23,18 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session] = field(repr=False)
     key_ring: KeyRing | None = field(default=None, repr=False)
+    connector_options: ConnectorOptions = field(default_factory=ConnectorOptions)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         engine = make_engine(settings.resolved_database_url)
-        return cls(settings, engine, make_session_factory(engine), load_key_ring(settings))
+        return cls(
+            settings,
+            engine,
+            make_session_factory(engine),
+            load_key_ring(settings),
+            connector_options_from(settings),
+        )
 
     def require_key_ring(self) -> KeyRing:
         if self.key_ring is None:
@@ -65,3 +73,12 @@ def load_key_ring(settings: Settings, *, generate: bool = False) -> KeyRing | No
     for _kid, key in ring.keys:
         register_secret(key.hex())
     return ring
+
+
+def connector_options_from(settings: Settings) -> ConnectorOptions:
+    return ConnectorOptions(
+        base_url=settings.graph_url,
+        api_version=settings.graph_api_version,
+        concurrency=settings.graph_concurrency,
+        timeout_seconds=settings.graph_timeout_seconds,
+    )

@@ -98,5 +98,10 @@ class MetaConnector:
     async def fetch_snapshot(self) -> Snapshot:
         return await fetch_snapshot(self.client, self.business_id)
 
-    async def perform(self, operation: OperationRequest) -> OperationResult:
-        return await perform_operation(OperationContext(self.client, self.business_id), operation)
+    async def perform(
+        self, operation: OperationRequest, *, resumed: bool = False
+    ) -> OperationResult:
+        """Carry out ``operation``; ``resumed`` means an earlier attempt's outcome is unknown,
+        so the business is read first and nothing is done twice."""
+        context = OperationContext(self.client, self.business_id, resumed=resumed)
+        return await perform_operation(context, operation)

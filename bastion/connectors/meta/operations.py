@@ -43,6 +43,9 @@ class OperationContext:
     client: GraphClient
     business_id: str
     attempts: int = 3
+    # The operation was started before and its outcome is unknown (the worker died): look at
+    # the business first and act only if the change has not happened.
+    resumed: bool = False
 
 
 async def perform_operation(ctx: OperationContext, request: OperationRequest) -> OperationResult:
@@ -76,6 +79,8 @@ async def _until_done(
     act: Callable[[], Awaitable[None]],
 ) -> Outcome:
     """Act, and after an unknown outcome check the state before acting again."""
+    if ctx.resumed and await already_done():
+        return "already_done"
     for attempt in range(1, ctx.attempts + 1):
         try:
             await act()

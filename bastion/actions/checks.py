@@ -1,0 +1,325 @@
+"""Check for updates: fetch → safeguard → load → match and classify → report.
+
+A run takes the app's lock (at most one running CheckRun per app, enforced by a unique index),
+keeps a heartbeat while it works, and changes nothing unless the whole fetch succeeded. All
+writes of a successful run land in one transaction, so a crash leaves either the old state or
+the new one, never half of it.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bastion.actions.actors import Actor
+from bastion.actions.apps import connector_for
+from bastion.actions.operations import confirm_manual_operations
+from bastion.audit import AuditAction, record
+from bastion.checks.classify import classify_accounts
+from bastion.checks.load import SnapshotLoader, explanations_since
+from bastion.checks.reports import email_new_items, owner_emails, update_deprovisioning_report
+from bastion.checks.safeguard import evaluate
+from bastion.concurrency import run_sync
+from bastion.connectors.base import (
+    ConnectorError,
+    PermissionMissing,
+    RateLimited,
+    Restricted,
+    Snapshot,
+    TokenInvalid,
+)
+from bastion.errors import Conflict
+from bastion.logs import get_logger
+from bastion.notify import queue_email
+from bastion.runtime import Runtime
+from bastion.storage.models import App, CheckRun, utcnow
+from bastion.storage.models.enums import AppStatus, RunState, RunTrigger
+from bastion.storage.tenancy import Tenant
+
+log = get_logger(__name__)
+HEARTBEAT_SECONDS = 15.0
+# A running check whose heartbeat is older than this belongs to a dead worker.
+DEAD_AFTER = timedelta(minutes=3)
+RETRY_FAILED_CHECK_AFTER = timedelta(hours=1)
+
+
+def next_daily_check(app: App, after: datetime) -> datetime | None:
+    """The next daily check time: the app's minute of the UTC day plus a stable jitter."""
+    if app.daily_check_minute is None:
+        return None
+    jitter = timedelta(seconds=zlib.crc32(f"app:{app.id}".encode()) % 900)
+    day = after.replace(hour=0, minute=0, second=0, microsecond=0)
+    candidate = day + timedelta(minutes=app.daily_check_minute) + jitter
+    return candidate if candidate > after else candidate + timedelta(days=1)
+
+
+def reap_dead_runs(session: Session, *, app_id: int | None = None) -> int:
+    """Mark running checks whose worker stopped beating as failed, freeing the app's lock."""
+    cutoff = utcnow() - DEAD_AFTER
+    query = (
+        update(CheckRun)
+        .where(CheckRun.state == RunState.RUNNING, CheckRun.heartbeat_at < cutoff)
+        .values(
+            state=RunState.FAILED,
+            finished_at=utcnow(),
+            error="The worker running this check stopped; the check was abandoned.",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if app_id is not None:
+        query = query.where(CheckRun.app_id == app_id)
+    return session.execute(query).rowcount  # type: ignore[attr-defined, no-any-return]
+
+
+def start_check(
+    session: Session,
+    *,
+    workspace_id: int,
+    app_id: int,
+    trigger: RunTrigger,
+    actor: Actor,
+    override_safeguard: bool = False,
+) -> CheckRun:
+    """Take the app's lock by creating its running CheckRun; Conflict if one is running."""
+    app = Tenant(session, workspace_id).get(App, app_id)
+    if app.disconnected_at is not None:
+        raise Conflict(f"app {app.label!r} is disconnected")
+    reap_dead_runs(session, app_id=app.id)
+    run = CheckRun(
+        workspace_id=workspace_id,
+        app_id=app.id,
+        trigger=trigger,
+        requested_by_id=actor.user_id,
+        safeguard_overridden=override_safeguard,
+    )
+    try:
+        with session.begin_nested():
+            session.add(run)
+    except IntegrityError:
+        raise Conflict(f"a check of {app.label!r} is already running") from None
+    return run
+
+
+class _Heartbeat:
+    """Refreshes the run's heartbeat from its own thread and session while the check works."""
+
+    def __init__(self, runtime: Runtime, run_id: int) -> None:
+        self._runtime, self._run_id = runtime, run_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                with self._runtime.sessions.begin() as session:
+                    session.execute(
+                        update(CheckRun)
+                        .where(CheckRun.id == self._run_id, CheckRun.state == RunState.RUNNING)
+                        .values(heartbeat_at=utcnow())
+                    )
+            except Exception as exc:
+                log.warning("heartbeat failed", run_id=self._run_id, error=type(exc).__name__)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+Progress = Callable[[str], None]
+
+
+def _silent(_step: str) -> None:
+    return None
+
+
+def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -> CheckRun:
+    """Do the work of a started run. Returns the finished run."""
+    ring = runtime.require_key_ring()
+    with runtime.sessions.begin() as session:
+        run = session.get_one(CheckRun, run_id)
+        app = session.get_one(App, run.app_id)
+        connector = connector_for(session, ring, runtime.connector_options, app)
+
+    async def fetch() -> Snapshot:
+        try:
+            return await connector.fetch_snapshot()
+        finally:
+            await connector.aclose()
+
+    with _Heartbeat(runtime, run_id):
+        progress("fetching")
+        try:
+            snapshot = run_sync(fetch())
+        except ConnectorError as exc:
+            return _fail(runtime, run_id, exc)
+        with runtime.sessions.begin() as session:
+            return _apply(runtime, session, run_id, snapshot, progress)
+
+
+def _fail(runtime: Runtime, run_id: int, exc: ConnectorError) -> CheckRun:
+    now = utcnow()
+    with runtime.sessions.begin() as session:
+        run = session.get_one(CheckRun, run_id)
+        app = session.get_one(App, run.app_id)
+        run.state, run.finished_at, run.error = RunState.FAILED, now, exc.message
+        app.status_reason = exc.message
+        # Nothing is changed; only when the next attempt is due depends on the cause.
+        if isinstance(exc, TokenInvalid | PermissionMissing):
+            app.status = AppStatus.REVIEW_CONFIGURATION
+            app.next_check_at = next_daily_check(app, now)
+        elif isinstance(exc, Restricted):
+            app.status, app.restricted_until = AppStatus.RESTRICTED, exc.until
+            app.next_check_at = exc.until or now + RETRY_FAILED_CHECK_AFTER
+        elif isinstance(exc, RateLimited):
+            app.next_check_at = now + timedelta(seconds=exc.retry_after_seconds)
+        else:
+            app.status = AppStatus.ERROR
+            app.next_check_at = now + RETRY_FAILED_CHECK_AFTER
+        _audit_finished(session, run)
+        log.warning("check failed", run_id=run_id, app_id=app.id, error=exc.code)
+        return run
+
+
+def _apply(
+    runtime: Runtime, session: Session, run_id: int, snapshot: Snapshot, progress: Progress
+) -> CheckRun:
+    run = session.get_one(CheckRun, run_id)
+    app = session.get_one(App, run.app_id)
+    now = utcnow()
+    run.graph_operations, run.http_requests = snapshot.graph_operations, snapshot.http_requests
+    previous_start = session.scalar(
+        select(CheckRun.started_at)
+        .where(
+            CheckRun.app_id == app.id,
+            CheckRun.state == RunState.SUCCEEDED,
+            CheckRun.id != run.id,
+        )
+        .order_by(CheckRun.started_at.desc())
+        .limit(1)
+    )
+    baseline = not session.scalar(
+        select(exists().where(CheckRun.app_id == app.id, CheckRun.state == RunState.SUCCEEDED))
+    )
+    if not baseline and not run.safeguard_overridden:
+        verdict = evaluate(session, app.id, snapshot, app.safeguard_threshold_percent)
+        if verdict.tripped:
+            run.state, run.finished_at, run.error = (
+                RunState.STOPPED_BY_SAFEGUARD,
+                now,
+                verdict.explanation,
+            )
+            app.status, app.status_reason = AppStatus.REQUIRES_CHECK, verdict.explanation
+            queue_email(
+                session,
+                workspace_id=app.workspace_id,
+                kind=f"safeguard:{run.id}",
+                recipients=owner_emails(session, app),
+                subject=f"[Bastion] {app.label}: the check was stopped by the safeguard",
+                text=verdict.explanation,
+                html=f"<p>{verdict.explanation}</p>",
+            )
+            _audit_finished(session, run)
+            return run
+    progress("loading")
+    loader = SnapshotLoader(
+        session,
+        app,
+        run,
+        baseline=baseline,
+        explanations=explanations_since(session, app.id, previous_start),
+    )
+    loaded = loader.load(snapshot)
+    progress("matching")
+    classified = classify_accounts(session, app)
+    confirmed = confirm_manual_operations(session, app)
+    progress("reporting")
+    new_items = update_deprovisioning_report(session, app)
+    if new_items:
+        email_new_items(session, app, new_items, runtime.settings)
+    if classified.expired_exemptions:
+        names = ", ".join(a.name or a.email or a.external_id for a in classified.expired_exemptions)
+        queue_email(
+            session,
+            workspace_id=app.workspace_id,
+            kind=f"exemptions-expired:{run.id}",
+            recipients=owner_emails(session, app),
+            subject=f"[Bastion] {app.label}: exemptions expired",
+            text=f"These accounts' exemptions expired and they are unmatched again: {names}.",
+            html=f"<p>These accounts' exemptions expired and they are unmatched again: "
+            f"{names}.</p>",
+        )
+    run.counts = {
+        **loaded.counts,
+        **{f"state_{k}": v for k, v in classified.states.items()},
+        "changes": loaded.changes,
+        "report_items_added": len(new_items),
+        "manual_operations_confirmed": confirmed,
+        "unresolved_grants": loaded.unresolved_grants,
+        "baseline": int(baseline),
+    }
+    run.state, run.finished_at = RunState.SUCCEEDED, utcnow()
+    app.status, app.status_reason, app.restricted_until = AppStatus.HEALTHY, None, None
+    app.last_check_at = run.finished_at
+    app.next_check_at = next_daily_check(app, run.finished_at)
+    _audit_finished(session, run)
+    return run
+
+
+def _audit_finished(session: Session, run: CheckRun) -> None:
+    record(
+        session,
+        workspace_id=run.workspace_id,
+        actor="system:check",
+        action=AuditAction.CHECK_FINISHED,
+        target=f"app:{run.app_id}",
+        details={
+            "run_id": run.id,
+            "state": run.state.value,
+            "trigger": run.trigger.value,
+            "counts": run.counts,
+            "error": run.error,
+        },
+    )
+
+
+def run_check(
+    runtime: Runtime,
+    *,
+    workspace_id: int,
+    app_id: int,
+    trigger: RunTrigger,
+    actor: Actor,
+    override_safeguard: bool = False,
+    progress: Progress = _silent,
+) -> CheckRun:
+    """Start and finish a check in this process (the job and ``bastion check --wait`` use it)."""
+    with runtime.sessions.begin() as session:
+        run = start_check(
+            session,
+            workspace_id=workspace_id,
+            app_id=app_id,
+            trigger=trigger,
+            actor=actor,
+            override_safeguard=override_safeguard,
+        )
+    return execute_check(runtime, run.id, progress)
+
+
+def due_apps(session: Session, now: datetime) -> list[tuple[int, int]]:
+    """(workspace id, app id) of connected apps whose next check time has come."""
+    rows = session.execute(
+        select(App.workspace_id, App.id).where(
+            App.disconnected_at.is_(None), App.next_check_at.is_not(None), App.next_check_at <= now
+        )
+    )
+    return list(rows)

@@ -1,0 +1,133 @@
+"""Match every present account to a directory person and sort it into its tab.
+
+Onboarded: matched to a directory person. Guest: matched to a guest user. Exempted: an admin
+exempted it (until the exemption's expiry, when it returns to the other tabs and the owners are
+told). Unmatched: nobody vouches for it. Accounts matched to a deprovisioned person stay linked,
+which is how the deprovisioning report finds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bastion.matching import DirectoryIndex, Identity, MatchingOptions, MatchRule, Person
+from bastion.storage.models import Account, App, AppMember, User, utcnow
+from bastion.storage.models.enums import (
+    AccountState,
+    AppRole,
+    LoginMethod,
+    OnboardingStatus,
+    UserSource,
+    UserStatus,
+    WorkspaceRole,
+)
+
+
+@dataclass
+class ClassifyResult:
+    states: dict[str, int] = field(default_factory=dict)
+    expired_exemptions: list[Account] = field(default_factory=list)
+
+
+def directory_people(session: Session, workspace_id: int) -> tuple[list[Person], dict[int, User]]:
+    users = {
+        u.id: u for u in session.scalars(select(User).where(User.workspace_id == workspace_id))
+    }
+    people = [
+        Person(
+            user_id=user.id,
+            email=user.email,
+            other_emails=tuple(e.email for e in user.emails if not e.primary),
+            name=user.display_name,
+            active=user.status == UserStatus.ACTIVE,
+        )
+        for user in users.values()
+    ]
+    return people, users
+
+
+def is_guest(user: User) -> bool:
+    return user.role == WorkspaceRole.GUEST or user.source in (UserSource.GUEST, UserSource.PARTNER)
+
+
+def classify_accounts(
+    session: Session, app: App, options: MatchingOptions | None = None
+) -> ClassifyResult:
+    people, users = directory_people(session, app.workspace_id)
+    index = DirectoryIndex(people, options)
+    now = utcnow()
+    result = ClassifyResult()
+    accounts = session.scalars(
+        select(Account).where(Account.app_id == app.id, Account.present.is_(True))
+    ).all()
+    for account in accounts:
+        manual = account.matched_user_id if account.match_rule == MatchRule.MANUAL else None
+        match = index.match(Identity(account.id, account.email, account.name, manual))
+        if match is None:
+            if account.matched_user_id is not None:
+                account.matched_user_id = None
+                account.match_rule = account.match_confidence = account.matched_at = None
+        elif (account.matched_user_id, account.match_rule) != (match.user_id, match.rule.value):
+            account.matched_user_id = match.user_id
+            account.match_rule = match.rule.value
+            account.match_confidence = match.confidence
+            account.matched_at = now
+            if match.rule != MatchRule.MANUAL:
+                account.matched_by_id = None
+        expiry = account.exemption_expires_at
+        if account.exemption_reason and expiry is not None and expiry <= now:
+            result.expired_exemptions.append(account)
+            account.exemption_reason = None
+            account.exempted_at = account.exempted_by_id = None
+            account.exemption_expires_at = None
+        if account.exemption_reason:
+            state = AccountState.EXEMPTED
+        elif match is None:
+            state = AccountState.UNMATCHED
+        elif is_guest(users[match.user_id]):
+            state = AccountState.GUEST
+        else:
+            state = AccountState.ONBOARDED
+        if account.state != state:
+            account.state = state
+        result.states[state.value] = result.states.get(state.value, 0) + 1
+    _update_members(session, app, accounts)
+    session.flush()
+    return result
+
+
+def _update_members(session: Session, app: App, accounts: Sequence[Account]) -> None:
+    """Every matched person is a member of the app; their onboarding status follows the seat."""
+    with_seat = {
+        a.matched_user_id
+        for a in accounts
+        if a.matched_user_id is not None and a.state != AccountState.EXEMPTED
+    }
+    members = {
+        m.user_id: m for m in session.scalars(select(AppMember).where(AppMember.app_id == app.id))
+    }
+    seated_status = (
+        OnboardingStatus.SSO
+        if app.login_method == LoginMethod.SSO
+        else OnboardingStatus.PENDING_ONBOARDING
+    )
+    for user_id in with_seat - members.keys():
+        session.add(
+            AppMember(
+                workspace_id=app.workspace_id,
+                app_id=app.id,
+                user_id=user_id,
+                role=AppRole.COLLABORATOR,
+                onboarding_status=seated_status,
+            )
+        )
+    for user_id, member in members.items():
+        if user_id not in with_seat:
+            if member.onboarding_status != OnboardingStatus.MANAGED_OUTSIDE:
+                member.onboarding_status = OnboardingStatus.BASTION_ONLY
+        elif member.onboarding_status == OnboardingStatus.BASTION_ONLY:
+            member.onboarding_status = seated_status

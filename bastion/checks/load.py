@@ -1,0 +1,550 @@
+"""Load a snapshot into the app's tables and record every difference as a Change.
+
+The load is an idempotent upsert by external id. What the snapshot lacks is marked gone; that is
+safe because a Snapshot only exists when every read of the import succeeded. Rows are compared
+as plain tuples and written with bulk statements, so an unchanged re-check of a large business
+touches one UPDATE per table (the run stamp) and writes no Change.
+
+The first check of an app is a baseline: it imports everything and counts it, but writes no
+Change rows (every row would read "added", which tells nobody anything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from bastion.connectors.base import AccountRecord, AssetRecord, GrantRecord, Snapshot
+from bastion.matching import email_key
+from bastion.storage.models import (
+    Account,
+    App,
+    Asset,
+    Change,
+    CheckRun,
+    Grant,
+    Operation,
+    Partner,
+    PartnerGrant,
+    utcnow,
+)
+from bastion.storage.models.enums import ChangeKind, OperationKind, OperationState
+
+
+@dataclass
+class LoadResult:
+    counts: dict[str, int] = field(default_factory=dict)
+    changes: int = 0
+    unresolved_grants: int = 0
+
+    def add(self, key: str, amount: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + amount
+
+
+# Which of Bastion's operations can cause each kind of change.
+EXPLAINED_BY: dict[ChangeKind, tuple[OperationKind, ...]] = {
+    ChangeKind.ACCOUNT_REMOVED: (OperationKind.REMOVE, OperationKind.CANCEL_INVITATION),
+    ChangeKind.ROLE_CHANGED: (OperationKind.SET_ROLE,),
+    ChangeKind.GRANT_ADDED: (OperationKind.GRANT_TASKS,),
+    ChangeKind.GRANT_CHANGED: (OperationKind.GRANT_TASKS, OperationKind.REVOKE_TASKS),
+    ChangeKind.GRANT_REMOVED: (OperationKind.REVOKE_TASKS, OperationKind.REMOVE),
+}
+
+
+@dataclass(frozen=True)
+class Explanations:
+    """Which differences Bastion's own operations since the last check account for."""
+
+    by_target: dict[tuple[OperationKind, str], int]
+    invites_by_email: dict[str, int]
+
+    def find(self, kind: ChangeKind, external_id: str, email: str | None = None) -> int | None:
+        for op_kind in EXPLAINED_BY.get(kind, ()):
+            found = self.by_target.get((op_kind, external_id))
+            if found is not None:
+                return found
+        if kind == ChangeKind.GRANT_REMOVED and "/" in external_id:
+            # Removing a person takes their asset tasks with them.
+            found = self.by_target.get((OperationKind.REMOVE, external_id.split("/", 1)[0]))
+            if found is not None:
+                return found
+        if kind == ChangeKind.ACCOUNT_ADDED and email:
+            return self.invites_by_email.get(email_key(email) or "")
+        return None
+
+
+def explanations_since(session: Session, app_id: int, since: datetime | None) -> Explanations:
+    query = select(Operation).where(
+        Operation.app_id == app_id, Operation.state == OperationState.SUCCEEDED
+    )
+    if since is not None:
+        query = query.where(Operation.finished_at >= since)
+    by_target: dict[tuple[OperationKind, str], int] = {}
+    invites: dict[str, int] = {}
+    for op in session.scalars(query):
+        if op.target_external_id:
+            by_target[(op.kind, op.target_external_id)] = op.id
+            asset = op.parameters.get("asset_external_id")
+            if asset:
+                by_target[(op.kind, f"{op.target_external_id}/{asset}")] = op.id
+        if op.kind == OperationKind.INVITE and op.parameters.get("email"):
+            invites[email_key(op.parameters["email"]) or ""] = op.id
+    return Explanations(by_target, invites)
+
+
+class SnapshotLoader:
+    def __init__(
+        self,
+        session: Session,
+        app: App,
+        run: CheckRun,
+        *,
+        baseline: bool,
+        explanations: Explanations,
+    ) -> None:
+        self.session = session
+        self.app = app
+        self.run = run
+        self.baseline = baseline
+        self.explanations = explanations
+        self.now = utcnow()
+        self.result = LoadResult()
+        self._changes: list[dict[str, Any]] = []
+
+    # -- changes ------------------------------------------------------------------------------
+
+    def _change(
+        self,
+        kind: ChangeKind,
+        summary: str,
+        *,
+        key: str,
+        email: str | None = None,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        account_id: int | None = None,
+        asset_id: int | None = None,
+        partner_id: int | None = None,
+    ) -> None:
+        self.result.add(kind.value)
+        if self.baseline:
+            return
+        operation_id = self.explanations.find(kind, key, email)
+        self._changes.append(
+            {
+                "workspace_id": self.app.workspace_id,
+                "app_id": self.app.id,
+                "run_id": self.run.id,
+                "kind": kind,
+                "summary": summary[:500],
+                "before": before,
+                "after": after,
+                "account_id": account_id,
+                "asset_id": asset_id,
+                "partner_id": partner_id,
+                "outside_bastion": operation_id is None,
+                "operation_id": operation_id,
+                "created_at": self.now,
+            }
+        )
+
+    # -- the load -----------------------------------------------------------------------------
+
+    def load(self, snapshot: Snapshot) -> LoadResult:
+        account_ids = self._load_accounts(snapshot.accounts)
+        asset_ids = self._load_assets(snapshot.assets)
+        self._load_grants(snapshot.grants, account_ids, asset_ids)
+        self._load_partners(snapshot, asset_ids)
+        if self._changes:
+            self.session.execute(insert(Change), self._changes)
+        self.result.changes = len(self._changes)
+        for model in (Account, Asset, Grant, Partner):
+            self.session.execute(
+                update(model)
+                .where(model.app_id == self.app.id, model.present.is_(True))
+                .values(last_seen_run_id=self.run.id)
+                .execution_options(synchronize_session=False)
+            )
+        return self.result
+
+    def _load_accounts(self, records: Iterable[AccountRecord]) -> dict[str, int]:
+        existing = {
+            row.external_id: row
+            for row in self.session.execute(
+                select(
+                    Account.id,
+                    Account.external_id,
+                    Account.kind,
+                    Account.name,
+                    Account.email,
+                    Account.app_role,
+                    Account.details,
+                    Account.present,
+                ).where(Account.app_id == self.app.id)
+            )
+        }
+        seen: dict[str, int] = {}
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for record in records:
+            details = _account_details(record)
+            values = {
+                "kind": record.kind,
+                "name": record.name or "",
+                "email": record.email,
+                "email_key": email_key(record.email),
+                "app_role": record.role,
+                "details": details,
+            }
+            old = existing.get(record.external_id)
+            label = record.name or record.email or record.external_id
+            if old is None:
+                inserts.append(
+                    {
+                        **values,
+                        "workspace_id": self.app.workspace_id,
+                        "app_id": self.app.id,
+                        "external_id": record.external_id,
+                        "present": True,
+                        "first_seen_run_id": self.run.id,
+                        "created_at": self.now,
+                        "updated_at": self.now,
+                    }
+                )
+                continue
+            seen[record.external_id] = old.id
+            if not old.present:
+                updates.append({"id": old.id, **values, "present": True, "gone_at": None})
+                self._change(
+                    ChangeKind.ACCOUNT_ADDED,
+                    f"{label} is back ({record.kind}, {record.role})",
+                    key=record.external_id,
+                    email=record.email,
+                    after={"role": record.role},
+                    account_id=old.id,
+                )
+                continue
+            if old.app_role != record.role:
+                self._change(
+                    ChangeKind.ROLE_CHANGED,
+                    f"{label}: role {old.app_role} → {record.role}",
+                    key=record.external_id,
+                    before={"role": old.app_role},
+                    after={"role": record.role},
+                    account_id=old.id,
+                )
+            if (old.name, old.email, old.app_role, old.details) != (
+                values["name"],
+                values["email"],
+                values["app_role"],
+                details,
+            ) or old.kind != record.kind:
+                updates.append({"id": old.id, **values, "updated_at": self.now})
+        if inserts:
+            self.session.execute(insert(Account), inserts)
+            ids = dict(
+                self.session.execute(
+                    select(Account.external_id, Account.id).where(Account.app_id == self.app.id)
+                ).all()
+            )
+            for new in inserts:
+                seen[new["external_id"]] = ids[new["external_id"]]
+                self._change(
+                    ChangeKind.ACCOUNT_ADDED,
+                    f"{new['name'] or new['email'] or new['external_id']} added "
+                    f"({new['kind']}, {new['app_role']})",
+                    key=new["external_id"],
+                    email=new["email"],
+                    after={"role": new["app_role"], "kind": new["kind"]},
+                    account_id=ids[new["external_id"]],
+                )
+        self.result.add("accounts", len(seen))
+        gone = [row for ext, row in existing.items() if row.present and ext not in seen]
+        for row in gone:
+            updates.append({"id": row.id, "present": False, "gone_at": self.now})
+            self._change(
+                ChangeKind.ACCOUNT_REMOVED,
+                f"{row.name or row.email or row.external_id} no longer has access",
+                key=row.external_id,
+                before={"role": row.app_role, "kind": row.kind},
+                account_id=row.id,
+            )
+        if updates:
+            self.session.execute(update(Account), updates)
+        return seen
+
+    def _load_assets(self, records: Iterable[AssetRecord]) -> dict[str, int]:
+        existing = {
+            row.external_id: row
+            for row in self.session.execute(
+                select(
+                    Asset.id,
+                    Asset.external_id,
+                    Asset.name,
+                    Asset.type,
+                    Asset.ownership,
+                    Asset.owner_business_id,
+                    Asset.present,
+                ).where(Asset.app_id == self.app.id)
+            )
+        }
+        seen: dict[str, int] = {}
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for record in records:
+            values = {
+                "name": record.name or "",
+                "type": record.type,
+                "ownership": record.ownership,
+                "owner_business_id": record.owner_business_id,
+            }
+            old = existing.get(record.external_id)
+            if old is None:
+                inserts.append(
+                    {
+                        **values,
+                        "workspace_id": self.app.workspace_id,
+                        "app_id": self.app.id,
+                        "external_id": record.external_id,
+                        "present": True,
+                        "first_seen_run_id": self.run.id,
+                        "created_at": self.now,
+                        "updated_at": self.now,
+                    }
+                )
+                continue
+            seen[record.external_id] = old.id
+            if not old.present:
+                updates.append({"id": old.id, **values, "present": True, "gone_at": None})
+                self._change(
+                    ChangeKind.ASSET_ADDED,
+                    f"{record.type} {record.name or record.external_id} is back",
+                    key=record.external_id,
+                    asset_id=old.id,
+                )
+            elif (old.name, old.type, old.ownership, old.owner_business_id) != tuple(
+                values.values()
+            ):
+                updates.append({"id": old.id, **values, "updated_at": self.now})
+        if inserts:
+            self.session.execute(insert(Asset), inserts)
+            ids = dict(
+                self.session.execute(
+                    select(Asset.external_id, Asset.id).where(Asset.app_id == self.app.id)
+                ).all()
+            )
+            for new in inserts:
+                seen[new["external_id"]] = ids[new["external_id"]]
+                self._change(
+                    ChangeKind.ASSET_ADDED,
+                    f"{new['type']} {new['name'] or new['external_id']} added",
+                    key=new["external_id"],
+                    asset_id=ids[new["external_id"]],
+                )
+        self.result.add("assets", len(seen))
+        for ext, row in existing.items():
+            if row.present and ext not in seen:
+                updates.append({"id": row.id, "present": False, "gone_at": self.now})
+                self._change(
+                    ChangeKind.ASSET_REMOVED,
+                    f"{row.type} {row.name or ext} is no longer reachable",
+                    key=ext,
+                    asset_id=row.id,
+                )
+        if updates:
+            self.session.execute(update(Asset), updates)
+        return seen
+
+    def _load_grants(
+        self,
+        records: Iterable[GrantRecord],
+        account_ids: dict[str, int],
+        asset_ids: dict[str, int],
+    ) -> None:
+        accounts_by_id = {v: k for k, v in account_ids.items()}
+        assets_by_id = {v: k for k, v in asset_ids.items()}
+        existing = {
+            (row.account_id, row.asset_id): row
+            for row in self.session.execute(
+                select(
+                    Grant.id, Grant.account_id, Grant.asset_id, Grant.tasks, Grant.present
+                ).where(Grant.app_id == self.app.id)
+            )
+        }
+        seen: set[tuple[int, int]] = set()
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for record in records:
+            account_id = account_ids.get(record.account_external_id)
+            asset_id = asset_ids.get(record.asset_external_id)
+            if account_id is None or asset_id is None:
+                self.result.unresolved_grants += 1
+                continue
+            key = (account_id, asset_id)
+            if key in seen:
+                continue
+            seen.add(key)
+            tasks = sorted(record.tasks)
+            change_key = f"{record.account_external_id}/{record.asset_external_id}"
+            old = existing.get(key)
+            if old is None:
+                inserts.append(
+                    {
+                        "workspace_id": self.app.workspace_id,
+                        "app_id": self.app.id,
+                        "account_id": account_id,
+                        "asset_id": asset_id,
+                        "tasks": tasks,
+                        "present": True,
+                        "first_seen_run_id": self.run.id,
+                        "created_at": self.now,
+                        "updated_at": self.now,
+                    }
+                )
+                self._change(
+                    ChangeKind.GRANT_ADDED,
+                    f"{record.account_external_id} got {', '.join(tasks)} on "
+                    f"{record.asset_external_id}",
+                    key=change_key,
+                    after={"tasks": tasks},
+                    account_id=account_id,
+                    asset_id=asset_id,
+                )
+            elif not old.present or list(old.tasks) != tasks:
+                updates.append({"id": old.id, "tasks": tasks, "present": True, "gone_at": None})
+                kind = ChangeKind.GRANT_ADDED if not old.present else ChangeKind.GRANT_CHANGED
+                self._change(
+                    kind,
+                    f"{record.account_external_id} on {record.asset_external_id}: "
+                    f"{', '.join(old.tasks) if old.present else 'nothing'} → {', '.join(tasks)}",
+                    key=change_key,
+                    before={"tasks": list(old.tasks)} if old.present else None,
+                    after={"tasks": tasks},
+                    account_id=account_id,
+                    asset_id=asset_id,
+                )
+        if inserts:
+            self.session.execute(insert(Grant), inserts)
+        self.result.add("grants", len(seen))
+        for key, row in existing.items():
+            if row.present and key not in seen:
+                updates.append({"id": row.id, "present": False, "gone_at": self.now})
+                account_ext = accounts_by_id.get(row.account_id, str(row.account_id))
+                asset_ext = assets_by_id.get(row.asset_id, str(row.asset_id))
+                self._change(
+                    ChangeKind.GRANT_REMOVED,
+                    f"{account_ext} lost {', '.join(row.tasks)} on {asset_ext}",
+                    key=f"{account_ext}/{asset_ext}",
+                    before={"tasks": list(row.tasks)},
+                    account_id=row.account_id,
+                    asset_id=row.asset_id,
+                )
+        if updates:
+            self.session.execute(update(Grant), updates)
+
+    def _load_partners(self, snapshot: Snapshot, asset_ids: dict[str, int]) -> None:
+        existing = {
+            (p.external_id, p.relation.value): p
+            for p in self.session.scalars(select(Partner).where(Partner.app_id == self.app.id))
+        }
+        seen: set[tuple[str, str]] = set()
+        for record in snapshot.partners:
+            key: tuple[str, str] = (record.external_id, record.relation)
+            seen.add(key)
+            partner = existing.get(key)
+            if partner is None:
+                partner = Partner(
+                    workspace_id=self.app.workspace_id,
+                    app_id=self.app.id,
+                    external_id=record.external_id,
+                    name=record.name or "",
+                    relation=record.relation,
+                    first_seen_run_id=self.run.id,
+                )
+                self.session.add(partner)
+                self.session.flush()
+                self._change(
+                    ChangeKind.PARTNER_ADDED,
+                    f"{record.relation} {record.name or record.external_id} added",
+                    key=record.external_id,
+                    partner_id=partner.id,
+                )
+            elif not partner.present:
+                partner.present, partner.gone_at = True, None
+                self._change(
+                    ChangeKind.PARTNER_ADDED,
+                    f"{record.relation} {record.name or record.external_id} is back",
+                    key=record.external_id,
+                    partner_id=partner.id,
+                )
+            if record.name and partner.name != record.name:
+                partner.name = record.name
+            self._load_partner_grants(partner, record.asset_tasks, asset_ids)
+        self.result.add("partners", len(seen))
+        for key, partner in existing.items():
+            if partner.present and key not in seen:
+                partner.present, partner.gone_at = False, self.now
+                self._change(
+                    ChangeKind.PARTNER_REMOVED,
+                    f"{partner.relation.value} {partner.name or partner.external_id} removed",
+                    key=partner.external_id,
+                    partner_id=partner.id,
+                )
+        self.session.flush()
+
+    def _load_partner_grants(
+        self, partner: Partner, asset_tasks: Iterable[Any], asset_ids: dict[str, int]
+    ) -> None:
+        existing = {
+            g.asset_id: g
+            for g in self.session.scalars(
+                select(PartnerGrant).where(PartnerGrant.partner_id == partner.id)
+            )
+        }
+        seen: set[int] = set()
+        for item in asset_tasks:
+            asset_id = asset_ids.get(item.asset_external_id)
+            if asset_id is None:
+                continue
+            seen.add(asset_id)
+            tasks = sorted(item.tasks)
+            grant = existing.get(asset_id)
+            if grant is None:
+                self.session.add(
+                    PartnerGrant(
+                        workspace_id=self.app.workspace_id,
+                        partner_id=partner.id,
+                        asset_id=asset_id,
+                        tasks=tasks,
+                        first_seen_run_id=self.run.id,
+                        last_seen_run_id=self.run.id,
+                    )
+                )
+            else:
+                if list(grant.tasks) != tasks or not grant.present:
+                    grant.tasks, grant.present, grant.gone_at = tasks, True, None
+                grant.last_seen_run_id = self.run.id
+        for asset_id, grant in existing.items():
+            if grant.present and asset_id not in seen:
+                grant.present, grant.gone_at = False, self.now
+
+
+def _account_details(record: AccountRecord) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "first_name": record.first_name,
+        "last_name": record.last_name,
+        "two_factor_status": record.two_factor_status,
+        "finance_permission": record.finance_permission,
+        "ads_rights_permission": record.ads_rights_permission,
+        "invitation_status": record.invitation_status,
+        "invitation_expires_at": (
+            record.invitation_expires_at.isoformat() if record.invitation_expires_at else None
+        ),
+        "partner_external_id": record.partner_external_id,
+    }
+    return {k: v for k, v in details.items() if v is not None}

@@ -1,0 +1,172 @@
+"""The deprovisioning report: accounts of people who left that still hold a seat.
+
+Each account matched to a deprovisioned person and still present in the app becomes an item of
+the app's one open report, once. An item an owner dismissed after the person left is not raised
+again; one whose removal failed is raised again by the next check.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bastion.notify import queue_email
+from bastion.settings import Settings
+from bastion.storage.models import (
+    Account,
+    App,
+    AppMember,
+    Grant,
+    Report,
+    ReportItem,
+    User,
+)
+from bastion.storage.models.enums import (
+    AccountState,
+    AppRole,
+    ReportItemState,
+    ReportState,
+    UserStatus,
+    WorkspaceRole,
+)
+
+
+@dataclass(frozen=True)
+class NewItem:
+    item: ReportItem
+    account: Account
+    user: User
+    asset_count: int
+
+
+def open_report(session: Session, app: App) -> Report:
+    report = session.scalars(
+        select(Report).where(Report.app_id == app.id, Report.state == ReportState.OPEN)
+    ).first()
+    if report is None:
+        report = Report(workspace_id=app.workspace_id, app_id=app.id)
+        session.add(report)
+        session.flush()
+    return report
+
+
+def update_deprovisioning_report(session: Session, app: App) -> list[NewItem]:
+    rows = session.execute(
+        select(Account, User)
+        .join(User, User.id == Account.matched_user_id)
+        .where(
+            Account.app_id == app.id,
+            Account.present.is_(True),
+            Account.state != AccountState.EXEMPTED,
+            User.status == UserStatus.DEPROVISIONED,
+        )
+        .order_by(Account.id)
+    ).all()
+    if not rows:
+        return []
+    account_ids = [account.id for account, _user in rows]
+    previous: dict[int, list[ReportItem]] = {}
+    for item in session.scalars(select(ReportItem).where(ReportItem.account_id.in_(account_ids))):
+        previous.setdefault(item.account_id, []).append(item)
+    asset_counts = dict(
+        session.execute(
+            select(Grant.account_id, func.count())
+            .where(Grant.account_id.in_(account_ids), Grant.present.is_(True))
+            .group_by(Grant.account_id)
+        ).all()
+    )
+    created: list[NewItem] = []
+    report: Report | None = None
+    for account, user in rows:
+        if any(_still_covers(item, user) for item in previous.get(account.id, [])):
+            continue
+        report = report or open_report(session, app)
+        since = user.status_changed_at.date().isoformat() if user.status_changed_at else "recently"
+        item = ReportItem(
+            workspace_id=app.workspace_id,
+            report_id=report.id,
+            account_id=account.id,
+            user_id=user.id,
+            reason=f"{user.display_name or user.email} was deprovisioned on {since}"
+            + (f" ({user.status_changed_by})" if user.status_changed_by else ""),
+        )
+        session.add(item)
+        created.append(NewItem(item, account, user, asset_counts.get(account.id, 0)))
+    session.flush()
+    return created
+
+
+def _still_covers(item: ReportItem, user: User) -> bool:
+    """Whether an earlier item already answers for this deprovisioning."""
+    if item.state in (ReportItemState.PENDING, ReportItemState.APPLYING):
+        return True
+    if item.state == ReportItemState.DISMISSED:
+        return user.status_changed_at is None or item.updated_at >= user.status_changed_at
+    return False
+
+
+def owner_emails(session: Session, app: App) -> list[str]:
+    owners = session.scalars(
+        select(User.email)
+        .join(AppMember, AppMember.user_id == User.id)
+        .where(AppMember.app_id == app.id, AppMember.role == AppRole.OWNER)
+        .where(User.status == UserStatus.ACTIVE)
+    ).all()
+    if not owners:
+        owners = session.scalars(
+            select(User.email).where(
+                User.workspace_id == app.workspace_id,
+                User.role == WorkspaceRole.ADMIN,
+                User.status == UserStatus.ACTIVE,
+            )
+        ).all()
+    return [email for email in owners if email]
+
+
+def email_new_items(session: Session, app: App, items: list[NewItem], settings: Settings) -> None:
+    report_id = items[0].item.report_id
+    link = f"{settings.base_url}/apps/{app.id}/report"
+    lines = [
+        f"- {i.user.display_name or i.user.email} <{i.account.email or i.account.external_id}>: "
+        f"{i.account.app_role or 'no role'}, {i.asset_count} asset(s). {i.item.reason}."
+        for i in items
+    ]
+    text = (
+        f"{len(items)} person(s) who left still hold access to {app.label}.\n\n"
+        + "\n".join(lines)
+        + f"\n\nReview and apply the deprovisioning report: {link}\n"
+    )
+    rows = "".join(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+            *(
+                html.escape(str(v))
+                for v in (
+                    i.user.display_name or i.user.email,
+                    i.account.email or i.account.external_id,
+                    i.account.app_role or "",
+                    i.asset_count,
+                    i.item.reason,
+                )
+            )
+        )
+        for i in items
+    )
+    body = (
+        f"<p>{len(items)} person(s) who left still hold access to "
+        f"<strong>{html.escape(app.label)}</strong>.</p>"
+        "<table><tr><th>Person</th><th>Account</th><th>Role</th><th>Assets</th>"
+        f"<th>Since</th></tr>{rows}</table>"
+        f'<p><a href="{html.escape(link)}">Review and apply the report</a></p>'
+    )
+    queue_email(
+        session,
+        workspace_id=app.workspace_id,
+        kind=f"report:{report_id}",
+        recipients=owner_emails(session, app),
+        subject=f"[Bastion] {app.label}: {len(items)} departed person(s) still have access",
+        text=text,
+        html=body,
+    )

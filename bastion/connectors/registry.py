@@ -1,0 +1,84 @@
+"""Open the connector for an app kind. The only place that maps an app kind to a connector."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from bastion.connectors.base import ConnectionCheck, OperationRequest, OperationResult, Snapshot
+from bastion.errors import ConfigurationError, InvalidInput
+
+
+class Counters(Protocol):
+    http_requests: int
+    graph_operations: int
+
+
+class Connector(Protocol):
+    """What checks, the operations engine and the connect wizard need from any connector."""
+
+    async def validate(self) -> ConnectionCheck: ...
+    async def fetch_snapshot(self) -> Snapshot: ...
+    async def perform(
+        self, operation: OperationRequest, *, resumed: bool = False
+    ) -> OperationResult: ...
+    async def aclose(self) -> None: ...
+
+    @property
+    def counters(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ConnectorOptions:
+    """How connectors reach the outside world in this process."""
+
+    base_url: str | None = None
+    api_version: str = "v25.0"
+    concurrency: int = 8
+    timeout_seconds: float = 30.0
+    # Tests and the demo hand in an in-process transport to a simulator.
+    transport: httpx.AsyncBaseTransport | None = None
+    retry: Any = None
+
+
+# The settings each app kind needs, with the label a person sees when one is missing.
+REQUIRED_SETTINGS: dict[str, dict[str, str]] = {
+    "meta_business": {"business_id": "Business ID", "app_id": "App ID"},
+}
+
+
+def validate_app_settings(kind: str, settings: dict[str, Any]) -> dict[str, str]:
+    required = REQUIRED_SETTINGS.get(kind)
+    if required is None:
+        raise InvalidInput("kind", f"unknown app kind {kind!r}")
+    cleaned: dict[str, str] = {}
+    for key, label in required.items():
+        value = str(settings.get(key) or "").strip()
+        if not value:
+            raise InvalidInput(key, f"{label} is required")
+        if not value.isdigit():
+            raise InvalidInput(key, f"{label} must be a number, as shown in Business Settings")
+        cleaned[key] = value
+    return cleaned
+
+
+def open_connector(
+    kind: str, settings: dict[str, Any], token: str, options: ConnectorOptions
+) -> Connector:
+    if kind == "meta_business":
+        from bastion.connectors.meta import MetaConnector
+
+        return MetaConnector(
+            token=token,
+            business_id=str(settings["business_id"]),
+            app_id=str(settings["app_id"]),
+            base_url=options.base_url,
+            api_version=options.api_version,
+            concurrency=options.concurrency,
+            timeout=options.timeout_seconds,
+            transport=options.transport,
+            retry=options.retry,
+        )
+    raise ConfigurationError(f"no connector for app kind {kind!r}")

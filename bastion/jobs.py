@@ -1,0 +1,151 @@
+"""Background work on huey 3: checks, operations, e-mail, and the minute tick that drives them.
+
+Queues:
+    embedded   ``SqliteHuey`` in the data directory; ``bastion serve`` runs consumer threads.
+    scale-out  ``BASTION_QUEUE_URL=redis://…`` (``RedisHuey``) or ``postgresql://…``
+               (``PostgresHuey``); ``bastion worker`` runs consumers on any number of machines
+               and ``bastion serve --no-worker`` serves the web only.
+
+Every consumer schedules the minute tick, and the tick takes a lock in the queue's storage, so
+exactly one tick's work runs per minute however many consumers there are. Checks never overlap
+for one app because the database allows one running CheckRun per app; operations are claimed
+with a compare-and-set, so a task delivered twice performs nothing twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+from huey import Huey, PostgresHuey, RedisHuey, SqliteHuey, crontab
+from huey.exceptions import TaskLockedException
+from sqlalchemy import select, update
+
+from bastion.actions.actors import Actor
+from bastion.actions.checks import due_apps, reap_dead_runs, run_check
+from bastion.actions.operations import due_operation_ids, execute_operation
+from bastion.errors import BastionError
+from bastion.logs import get_logger
+from bastion.notify import send_due_notifications
+from bastion.runtime import Runtime
+from bastion.storage.models import App, utcnow
+from bastion.storage.models.enums import AppStatus, RunTrigger
+
+log = get_logger(__name__)
+# A due check is leased for this long once queued, so the tick does not queue it again while
+# it waits for a worker; the finished check sets the real next time.
+CHECK_LEASE = timedelta(minutes=30)
+
+
+def make_huey(runtime: Runtime, *, immediate: bool = False) -> Huey:
+    settings = runtime.settings
+    url = settings.queue_url.get_secret_value() if settings.queue_url else None
+    if url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(
+            "bastion", filename=str(settings.data_dir / "queue.db"), immediate=immediate
+        )
+    if url.startswith(("redis://", "rediss://")):
+        return RedisHuey("bastion", url=url, immediate=immediate)
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresHuey("bastion", dsn=url, immediate=immediate)
+    raise BastionError("BASTION_QUEUE_URL: use redis://… or postgresql://…")
+
+
+class Jobs:
+    """The queue and its tasks, bound to one Runtime."""
+
+    def __init__(self, runtime: Runtime, *, immediate: bool = False) -> None:
+        self.runtime = runtime
+        self.huey = make_huey(runtime, immediate=immediate)
+        huey = self.huey
+
+        def run_check_task(
+            workspace_id: int, app_id: int, trigger: str, user_id: int | None = None
+        ) -> str:
+            actor = Actor.user(user_id) if user_id else Actor.system("scheduler")
+            try:
+                run = run_check(
+                    runtime,
+                    workspace_id=workspace_id,
+                    app_id=app_id,
+                    trigger=RunTrigger(trigger),
+                    actor=actor,
+                )
+            except BastionError as exc:
+                log.info("check not run", app_id=app_id, reason=exc.message)
+                return "skipped"
+            return run.state.value
+
+        def run_operation_task(operation_id: int) -> str | None:
+            operation = execute_operation(runtime, operation_id)
+            return operation.state.value if operation else None
+
+        def tick() -> None:
+            try:
+                with huey.lock_task("bastion.tick"):
+                    self.tick()
+            except TaskLockedException:
+                log.debug("tick already running elsewhere")
+
+        # huey's decorators are untyped; registering by call keeps these functions typed.
+        self.run_check_task: Any = huey.task(name="bastion.run_check")(run_check_task)
+        self.run_operation_task: Any = huey.task(name="bastion.run_operation")(run_operation_task)
+        self.tick_task: Any = huey.periodic_task(crontab(minute="*"), name="bastion.tick")(tick)
+
+    def tick(self) -> dict[str, int]:
+        """Queue due checks and operations, send due e-mail, free dead checks' locks."""
+        now = utcnow()
+        with self.runtime.sessions.begin() as session:
+            reaped = reap_dead_runs(session)
+            due = due_apps(session, now)
+            statuses = dict(
+                session.execute(
+                    select(App.id, App.status).where(App.id.in_([a for _w, a in due]))
+                ).all()
+            )
+            for _workspace_id, app_id in due:
+                session.execute(
+                    update(App).where(App.id == app_id).values(next_check_at=now + CHECK_LEASE)
+                )
+            operations = due_operation_ids(session)
+        for workspace_id, app_id in due:
+            trigger = (
+                RunTrigger.DIRECTORY
+                if statuses.get(app_id) == AppStatus.REQUIRES_CHECK
+                else RunTrigger.SCHEDULED
+            )
+            self.run_check_task(workspace_id, app_id, trigger.value)
+        for operation_id in operations:
+            self.run_operation_task(operation_id)
+        sent = send_due_notifications(self.runtime.sessions, self.runtime.settings)
+        return {"checks": len(due), "operations": len(operations), "emails": sent, "reaped": reaped}
+
+    def enqueue_check(
+        self, *, workspace_id: int, app_id: int, trigger: RunTrigger, user_id: int | None
+    ) -> Any:
+        return self.run_check_task(workspace_id, app_id, trigger.value, user_id)
+
+    def enqueue_operation(self, operation_id: int) -> Any:
+        return self.run_operation_task(operation_id)
+
+
+class EmbeddedConsumer:
+    """Consumer threads inside ``bastion serve`` (no signal handlers: the web server owns them)."""
+
+    def __init__(self, jobs: Jobs, workers: int = 2) -> None:
+        self._consumer = jobs.huey.create_consumer(
+            workers=workers, worker_type="thread", periodic=True, check_worker_health=False
+        )
+        self._started = threading.Event()
+
+    def start(self) -> None:
+        self._consumer.scheduler.start()
+        for _worker, thread in self._consumer.worker_threads:
+            thread.start()
+        self._started.set()
+
+    def stop(self) -> None:
+        if self._started.is_set():
+            self._consumer.stop(graceful=True)
