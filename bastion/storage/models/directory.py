@@ -62,8 +62,12 @@ class User(TenantMixin, TimestampMixin, Base):
     # reports and app accounts that still point at it, but SCIM no longer shows it.
     removed_at: Mapped[datetime | None]
 
+    # In the order the directory listed them (SCIM returns them as sent).
     emails: Mapped[list[UserEmail]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="user",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="UserEmail.id",
     )
 
 
@@ -82,7 +86,7 @@ class UserEmail(TenantMixin, Base):
     email_key: Mapped[str] = mapped_column(String(320))
     type: Mapped[str | None] = mapped_column(String(32))
     # None when the directory did not say (SCIM keeps "not stated" apart from false).
-    primary: Mapped[bool | None] = mapped_column(Boolean, default=False)
+    primary: Mapped[bool | None] = mapped_column(Boolean)
     # SCIM's human-readable label for the address, kept so a PUT reads back as sent.
     display: Mapped[str | None] = mapped_column(String(320))
 
