@@ -7,14 +7,16 @@ import hmac
 import json
 
 import pytest
-from conftest import Graph, error_of
+from simulator_support import Graph, error_of
 
 from bastion.connectors.meta.simulator import Simulator
 from bastion.connectors.meta.simulator.limits import EDGE_LIMIT_CAPS
 
 
 def test_business_node_returns_requested_fields(graph: Graph, sim: Simulator) -> None:
-    response = graph.get(sim.business_id, fields="id,name,two_factor_type,verification_status,created_time")
+    response = graph.get(
+        sim.business_id, fields="id,name,two_factor_type,verification_status,created_time"
+    )
     body = response.json()
     assert response.status_code == 200
     assert body["id"] == sim.business_id
@@ -34,7 +36,9 @@ def test_unknown_field_is_code_100(graph: Graph, sim: Simulator) -> None:
 
 @pytest.mark.parametrize("version", ["v22.0", "v25.0", "v27.0"])
 def test_supported_versions_and_trailing_slash(graph: Graph, sim: Simulator, version: str) -> None:
-    response = graph.client.get(f"/{version}/{sim.business_id}/", params={"access_token": sim.token})
+    response = graph.client.get(
+        f"/{version}/{sim.business_id}/", params={"access_token": sim.token}
+    )
     assert response.status_code == 200
     assert response.headers["facebook-api-version"] == version
 
@@ -183,7 +187,9 @@ def test_inline_assigned_users_needs_business(graph: Graph, sim: Simulator) -> N
 @pytest.mark.parametrize("asset_type", ["page", "ad_account", "catalog", "pixel", "instagram"])
 def test_assigned_users_per_asset(graph: Graph, sim: Simulator, asset_type: str) -> None:
     asset = next(
-        a for a in sim.state.assets.values() if a.type == asset_type and a.id in sim.state.asset_users
+        a
+        for a in sim.state.assets.values()
+        if a.type == asset_type and a.id in sim.state.asset_users
     )
     assert error_of(graph.get(f"{asset.id}/assigned_users"))["code"] == 100
     body = graph.get(
@@ -265,10 +271,14 @@ def test_debug_token(graph: Graph, sim: Simulator) -> None:
 
 def test_missing_permissions_answer_200_or_10(graph: Graph, sim: Simulator) -> None:
     no_business = sim.make_token(scopes=["pages_show_list"])
-    assert error_of(graph.get(f"{sim.business_id}/business_users", token=no_business))["code"] == 200
+    assert (
+        error_of(graph.get(f"{sim.business_id}/business_users", token=no_business))["code"] == 200
+    )
     no_metadata = sim.make_token(scopes=["business_management", "pages_show_list"])
     page = next(a for a in sim.state.assets.values() if a.type == "page")
-    error = error_of(graph.get(f"{page.id}/assigned_users", token=no_metadata, business=sim.business_id))
+    error = error_of(
+        graph.get(f"{page.id}/assigned_users", token=no_metadata, business=sim.business_id)
+    )
     assert error["code"] == 10
     no_ads = sim.make_token(scopes=["business_management"])
     assert error_of(graph.get(f"{sim.business_id}/owned_ad_accounts", token=no_ads))["code"] == 200

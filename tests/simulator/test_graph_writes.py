@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Graph, error_of
+from simulator_support import Graph, error_of
 
 from bastion.connectors.meta.simulator import Simulator
 
@@ -29,9 +29,10 @@ def test_invite_creates_a_pending_invitation_not_a_person(graph: Graph, sim: Sim
     assert pending["data"][0]["status"] == "PENDING"
     person_id = sim.accept_invitation(invitation_id)
     assert graph.get(person_id, fields="email,role").json()["email"] == "new.hire@example.com"
-    assert graph.get(f"{sim.business_id}/pending_users", email="new.hire@example.com").json()[
-        "data"
-    ] == []
+    assert (
+        graph.get(f"{sim.business_id}/pending_users", email="new.hire@example.com").json()["data"]
+        == []
+    )
 
 
 def test_inviting_twice_returns_the_same_invitation(graph: Graph, sim: Simulator) -> None:
@@ -154,9 +155,10 @@ def test_restricted_window_is_a_scenario_setting(graph: Graph, sim: Simulator) -
 
 def test_two_factor_required_for_configured_actions(graph: Graph, sim: Simulator) -> None:
     sim.update_settings(two_factor_required_for=["invite", "remove_user", "catalog_grant"])
-    assert error_of(graph.post(f"{sim.business_id}/business_users", email="t@example.com"))[
-        "code"
-    ] == 415
+    assert (
+        error_of(graph.post(f"{sim.business_id}/business_users", email="t@example.com"))["code"]
+        == 415
+    )
     catalog = next(a for a in sim.state.assets.values() if a.type == "catalog")
     person = next(iter(sim.state.people))
     response = graph.post(f"{catalog.id}/assigned_users", user=person, tasks='["MANAGE"]')
@@ -179,7 +181,12 @@ def test_assign_tasks_replaces_and_is_idempotent(graph: Graph, sim: Simulator) -
 
 @pytest.mark.parametrize(
     ("asset_type", "tasks"),
-    [("page", ["MANAGE"]), ("catalog", ["MANAGE"]), ("pixel", ["EDIT"]), ("instagram", ["ADVERTISE"])],
+    [
+        ("page", ["MANAGE"]),
+        ("catalog", ["MANAGE"]),
+        ("pixel", ["EDIT"]),
+        ("instagram", ["ADVERTISE"]),
+    ],
 )
 def test_assign_every_asset_type(
     graph: Graph, sim: Simulator, asset_type: str, tasks: list[str]
@@ -205,7 +212,12 @@ def test_assign_with_indexed_form_arrays(graph: Graph, sim: Simulator) -> None:
     person = next(iter(sim.state.people))
     response = graph.client.post(
         f"/v25.0/{asset.id}/assigned_users",
-        data={"access_token": sim.token, "user": person, "tasks[0]": "ANALYZE", "tasks[1]": "CONTENT"},
+        data={
+            "access_token": sim.token,
+            "user": person,
+            "tasks[0]": "ANALYZE",
+            "tasks[1]": "CONTENT",
+        },
     )
     assert response.json() == {"success": True}
     assert {"ANALYZE", "CONTENT"} <= set(sim.state.asset_users[asset.id][person])
@@ -214,9 +226,10 @@ def test_assign_with_indexed_form_arrays(graph: Graph, sim: Simulator) -> None:
 def test_page_assignment_needs_business(graph: Graph, sim: Simulator) -> None:
     page = next(a for a in sim.state.assets.values() if a.type == "page")
     person = next(iter(sim.state.people))
-    assert error_of(graph.post(f"{page.id}/assigned_users", user=person, tasks="ANALYZE"))[
-        "code"
-    ] == 100
+    assert (
+        error_of(graph.post(f"{page.id}/assigned_users", user=person, tasks="ANALYZE"))["code"]
+        == 100
+    )
 
 
 def test_global_user_id_is_not_business_scoped(graph: Graph, sim: Simulator) -> None:
@@ -250,7 +263,9 @@ def test_write_permissions(graph: Graph, sim: Simulator) -> None:
     catalog = next(a for a in sim.state.assets.values() if a.type == "catalog")
     person = next(iter(sim.state.people))
     read_only = sim.make_token(scopes=["business_management", "ads_management"])
-    response = graph.post(f"{catalog.id}/assigned_users", token=read_only, user=person, tasks="MANAGE")
+    response = graph.post(
+        f"{catalog.id}/assigned_users", token=read_only, user=person, tasks="MANAGE"
+    )
     assert error_of(response)["code"] == 200
     no_business = sim.make_token(scopes=["ads_management"])
     response = graph.post(f"{sim.business_id}/business_users", token=no_business, email="a@b.co")
