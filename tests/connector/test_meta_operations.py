@@ -150,6 +150,26 @@ def test_removing_someone_already_gone_is_already_done(
     assert result.outcome == "already_done"
 
 
+def test_a_system_user_cannot_be_removed_through_the_api(
+    sim: Simulator, connect: ConnectorFactory
+) -> None:
+    system_user = next(
+        s["id"] for s in sim.dump()["system_users"] if s["id"] != sim.admin_system_user_id
+    )
+    with pytest.raises(BadRequest) as caught:
+        perform(connect(), OperationRequest.remove(account_id=system_user))
+    assert "System users" in caught.value.message
+
+
+def test_cancelling_an_invitation_already_accepted_is_already_done(
+    sim: Simulator, connect: ConnectorFactory
+) -> None:
+    pending = next(i for i in sim.dump()["invitations"] if i["status"] == "PENDING")
+    sim.accept_invitation(pending["id"])
+    result = perform(connect(), OperationRequest.cancel_invitation(invitation_id=pending["id"]))
+    assert result.outcome == "already_done"
+
+
 def test_changing_a_role(sim: Simulator, connect: ConnectorFactory) -> None:
     person = person_with_tasks(sim)
     result = perform(connect(), OperationRequest.set_role(account_id=person["id"], role="ADMIN"))

@@ -28,6 +28,7 @@ from bastion.connectors.base import (
 )
 from bastion.connectors.meta.client import GraphClient
 
+OPEN_INVITATION_STATUSES = frozenset({"PENDING", "EXPIRED"})
 MANUAL_STEPS = {
     "invite": "invite {email} as {role} in Business settings > People > Add",
     "cancel_invitation": "cancel the invitation in Business settings > People > Pending",
@@ -144,27 +145,51 @@ async def _invite(ctx: OperationContext, request: OperationRequest) -> Operation
 
 async def _cancel_invitation(ctx: OperationContext, request: OperationRequest) -> OperationResult:
     invitation_id = _required(request.account_external_id, "an invitation id")
-    return await _delete_node(ctx, "cancel_invitation", invitation_id, "The invitation")
+
+    async def gone() -> bool:
+        # A cancelled, declined or accepted invitation still reads back, but is no longer open.
+        try:
+            node = await ctx.client.get(invitation_id, {"fields": "id,status"})
+        except NotFound:
+            return True
+        return str(node.get("status") or "").upper() not in OPEN_INVITATION_STATUSES
+
+    return await _delete_node(ctx, "cancel_invitation", invitation_id, "The invitation", gone)
 
 
 async def _remove(ctx: OperationContext, request: OperationRequest) -> OperationResult:
     person_id = _required(request.account_external_id, "a person id")
+
+    async def gone() -> bool:
+        try:
+            await ctx.client.get(person_id, {"fields": "id"})
+        except NotFound:
+            return True
+        return False
+
     # Meta removes a person's asset tasks together with the seat (the simulator does too).
-    return await _delete_node(ctx, "remove", person_id, "The person")
+    return await _delete_node(ctx, "remove", person_id, "The person", gone)
 
 
 async def _delete_node(
-    ctx: OperationContext, kind: OperationKind, node_id: str, label: str
+    ctx: OperationContext,
+    kind: OperationKind,
+    node_id: str,
+    label: str,
+    gone: Callable[[], Awaitable[bool]],
 ) -> OperationResult:
     async def act() -> None:
         await ctx.client.delete(node_id)
 
-    async def done() -> bool:
-        return not await _exists(ctx, node_id)
-
     try:
-        outcome = await _until_done(ctx, already_done=done, act=act)
+        outcome = await _until_done(ctx, already_done=gone, act=act)
     except NotFound:
+        if not await gone():
+            # Meta refuses to delete some accounts at all, e.g. system users (reference §2.4).
+            raise BadRequest(
+                f"{label} cannot be removed through Meta's API (system users can only be "
+                "removed in Business settings > Users > System users)."
+            ) from None
         return OperationResult(
             kind=kind,
             outcome="already_done",
@@ -174,14 +199,6 @@ async def _delete_node(
     return OperationResult(
         kind=kind, outcome=outcome, external_id=node_id, detail=f"{label} was removed."
     )
-
-
-async def _exists(ctx: OperationContext, node_id: str) -> bool:
-    try:
-        await ctx.client.get(node_id, {"fields": "id"})
-    except NotFound:
-        return False
-    return True
 
 
 async def _set_role(ctx: OperationContext, request: OperationRequest) -> OperationResult:
