@@ -7,25 +7,15 @@ so a test can see that the client did wait.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from meta_harness import BASE_URL, ConnectorFactory, Waits
 
-from bastion.connectors.base import OperationRequest, OperationResult, Snapshot
 from bastion.connectors.meta import MetaConnector, RetryPolicy
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
-
-BASE_URL = "http://graph.simulator"
-
-
-class Waits(list[float]):
-    """The waits the client asked for, slept instantly."""
-
-    async def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 @pytest.fixture
@@ -36,9 +26,6 @@ def sim() -> Iterator[Simulator]:
 @pytest.fixture
 def waits() -> Waits:
     return Waits()
-
-
-ConnectorFactory = Callable[..., MetaConnector]
 
 
 @pytest.fixture
@@ -60,120 +47,3 @@ def connect(sim: Simulator, waits: Waits) -> ConnectorFactory:
         return MetaConnector(**options)
 
     return factory
-
-
-def run(meta: MetaConnector, work: Callable[[MetaConnector], Awaitable[Any]]) -> Any:
-    """Run one piece of connector work to completion, closing the connector after it."""
-
-    async def scoped() -> Any:
-        async with meta:
-            return await work(meta)
-
-    return asyncio.run(scoped())
-
-
-def import_business(meta: MetaConnector) -> Snapshot:
-    return run(meta, lambda m: m.fetch_snapshot())  # type: ignore[no-any-return]
-
-
-def perform(meta: MetaConnector, request: OperationRequest) -> OperationResult:
-    return run(meta, lambda m: m.perform(request))  # type: ignore[no-any-return]
-
-
-def expected_snapshot(dump: dict[str, Any]) -> dict[str, Any]:
-    """What an import must hold, read straight from the simulator's state dump."""
-    listed = [i for i in dump["invitations"] if i["status"] in ("PENDING", "EXPIRED")]
-    assets = [a for group in dump["assets"].values() for a in group]
-    agencies: dict[str, set[tuple[str, tuple[str, ...]]]] = {}
-    for asset in assets:
-        for access in asset["agencies"]:
-            agencies.setdefault(access["business_id"], set()).add(
-                (asset["id"], tuple(sorted(access["permitted_tasks"])))
-            )
-    return {
-        "business": (dump["business"]["id"], dump["business"]["name"]),
-        "people": {
-            (
-                p["id"],
-                p["email"],
-                p["role"],
-                p["name"],
-                p["two_fac_status"],
-                p["finance_permission"],
-                p["ip_permission"],
-            )
-            for p in dump["people"]
-        },
-        "invitations": {
-            (i["id"], i["email"], i["role"], i["status"], i["expiration_time"]) for i in listed
-        },
-        "system_users": {(s["id"], s["name"], s["role"]) for s in dump["system_users"]},
-        "assets": {
-            (a["id"], a["name"], TYPES[a["type"]], a["ownership"], a["owner_business_id"])
-            for a in assets
-        },
-        "grants": {
-            (holder["user_id"], a["id"], tuple(sorted(holder["tasks"])))
-            for a in assets
-            for holder in a["assigned_users"]
-        },
-        "partners": {(p["id"], p["name"], p["relation"]) for p in dump["partners"]},
-        "agency_tasks": agencies,
-    }
-
-
-def observed_snapshot(snapshot: Snapshot) -> dict[str, Any]:
-    """The same view of an imported snapshot."""
-    accounts = snapshot.accounts
-    agencies: dict[str, set[tuple[str, tuple[str, ...]]]] = {}
-    for partner in snapshot.partners:
-        if partner.relation == "agency" and partner.asset_tasks:
-            agencies[partner.external_id] = {
-                (a.asset_external_id, a.tasks) for a in partner.asset_tasks
-            }
-    return {
-        "business": (snapshot.business.external_id, snapshot.business.name),
-        "people": {
-            (
-                a.external_id,
-                a.email,
-                a.role,
-                a.name,
-                a.two_factor_status,
-                a.finance_permission,
-                a.ads_rights_permission,
-            )
-            for a in accounts
-            if a.kind == "person"
-        },
-        "invitations": {
-            (
-                a.external_id,
-                a.email,
-                a.role,
-                a.invitation_status,
-                int(a.invitation_expires_at.timestamp()) if a.invitation_expires_at else None,
-            )
-            for a in accounts
-            if a.kind == "invitation"
-        },
-        "system_users": {
-            (a.external_id, a.name, a.role) for a in accounts if a.kind == "system_user"
-        },
-        "assets": {
-            (a.external_id, a.name, a.type, a.ownership, a.owner_business_id)
-            for a in snapshot.assets
-        },
-        "grants": {(g.account_external_id, g.asset_external_id, g.tasks) for g in snapshot.grants},
-        "partners": {(p.external_id, p.name, p.relation) for p in snapshot.partners},
-        "agency_tasks": agencies,
-    }
-
-
-TYPES = {
-    "page": "page",
-    "ad_account": "ad_account",
-    "catalog": "catalog",
-    "pixel": "pixel",
-    "instagram": "instagram_asset",
-}

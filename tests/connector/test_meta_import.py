@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ConnectorFactory, expected_snapshot, import_business, observed_snapshot
+from meta_harness import ConnectorFactory, expected_snapshot, import_business, observed_snapshot
 
 from bastion.connectors.meta.simulator import Simulator, generate_scenario
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import ConnectorFactory, perform
+from meta_harness import ConnectorFactory, perform
 
 from bastion.connectors.base import (
     BadRequest,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import (
+from meta_harness import (
     ConnectorFactory,
     Waits,
     expected_snapshot,

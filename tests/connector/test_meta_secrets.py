@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
-from conftest import ConnectorFactory, import_business, perform
+from meta_harness import ConnectorFactory, import_business, perform
 
 from bastion.connectors.base import ConnectorError, OperationRequest
 from bastion.connectors.meta import RetryPolicy

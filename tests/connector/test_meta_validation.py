@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from conftest import ConnectorFactory, run
+from meta_harness import ConnectorFactory, run
 
 from bastion.connectors.base import ConnectionCheck
 from bastion.connectors.meta.graph_errors import REQUIRED_PERMISSIONS
