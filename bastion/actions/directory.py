@@ -111,10 +111,11 @@ def _write_person(user: User, person: PersonRecord) -> list[str]:
     emails = [(e.value, e.type, e.primary, e.display) for e in person.emails]
     if current != emails:
         changed.append("emails")
-        user.emails.clear()
-        # Flushing the removals first keeps the (user, email_key) constraint from seeing an
-        # address that is only being re-typed as a duplicate.
-        Session.object_session(user).flush()  # type: ignore[union-attr]
+        if current:
+            user.emails.clear()
+            # Flushing the removals first keeps the (user, email_key) constraint from seeing an
+            # address that is only being re-typed as a duplicate.
+            Session.object_session(user).flush()  # type: ignore[union-attr]
         user.emails.extend(
             UserEmail(
                 workspace_id=user.workspace_id,

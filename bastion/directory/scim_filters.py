@@ -21,7 +21,7 @@ from scim2_models.path import (
     Present,
     ValuePath,
 )
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 
 from bastion.directory.scim_mapping import parse_id
 from bastion.storage.models import Team, User, UserEmail
@@ -106,10 +106,11 @@ class _UserFilter(FilterVisitor[Clause]):
 
     @staticmethod
     def _email(value: str, email_type: str | None) -> Clause:
-        criteria = [UserEmail.user_id == User.id, UserEmail.email_key == value.strip().lower()]
+        criteria = [UserEmail.email_key == value.strip().lower()]
         if email_type is not None:
             criteria.append(func.lower(UserEmail.type) == email_type.lower())
-        return exists(select(UserEmail.id).where(*criteria))
+        # An IN over the indexed e-mail key, not a correlated EXISTS (a scan of every user).
+        return User.id.in_(select(UserEmail.user_id).where(*criteria))
 
     def visit_present(self, node: Present) -> Clause:
         raise _Untranslatable

@@ -102,7 +102,7 @@ def user_resource(
             "userName": row.user_name,
         }
     )
-    if row.status == UserStatus.DEPROVISIONED or not active_unstated:
+    if not active_unstated:  # the status itself is unchanged by an unstated `active`
         data["active"] = row.status != UserStatus.DEPROVISIONED
     if name:
         data["name"] = name

@@ -180,7 +180,10 @@ class DirectoryStorage(ScimStorage):
         count = search_request.count
         if count == 0:
             return SearchPage(total, [])
-        page = query.order_by(model.id).offset(start)
+        # With a filter, ``id + 0`` stops SQLite from walking the whole table in id order to
+        # honour ORDER BY … LIMIT instead of using the filter's index (then sorting a few rows).
+        order = model.id if scim_filter is None else model.id + 0
+        page = query.order_by(order).offset(start)
         if count is not None:
             page = page.limit(count)
         rows = list(self.session.scalars(page))
@@ -224,7 +227,8 @@ class DirectoryStorage(ScimStorage):
                     actor=self.actor,
                     check_delay=self.check_delay,
                 )
-                return self._users([user])[0]
+                # A new person belongs to no group yet (groups are read-only on a User).
+                return user_resource(user, [], self.user_model)
             team = actions.create_team(
                 self.session,
                 workspace_id=self.tenant.workspace_id,
