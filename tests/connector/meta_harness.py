@@ -8,6 +8,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
+
 from bastion.connectors.base import OperationRequest, OperationResult, Snapshot
 from bastion.connectors.meta import MetaConnector
 
@@ -139,3 +141,19 @@ TYPES = {
     "pixel": "pixel",
     "instagram": "instagram_asset",
 }
+
+
+class DetachedASGITransport(httpx.AsyncBaseTransport):
+    """The simulator in-process, but with a socket's behaviour on timeouts: the server finishes
+    a request even after the client stopped waiting for the answer (``ASGITransport`` alone
+    cancels the server's work together with the client's wait)."""
+
+    def __init__(self, app: Any) -> None:
+        self._inner = httpx.ASGITransport(app=app)
+        self._running: set[asyncio.Task[httpx.Response]] = set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        task = asyncio.ensure_future(self._inner.handle_async_request(request))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return await asyncio.shield(task)

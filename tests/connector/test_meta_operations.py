@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from meta_harness import ConnectorFactory, perform
+from meta_harness import BASE_URL, ConnectorFactory, DetachedASGITransport, Waits, perform
 
 from bastion.connectors.base import (
     BadRequest,
@@ -19,7 +19,8 @@ from bastion.connectors.base import (
     Restricted,
     TwoFactorRequired,
 )
-from bastion.connectors.meta.simulator import Simulator
+from bastion.connectors.meta import MetaConnector, RetryPolicy
+from bastion.connectors.meta.simulator import Simulator, create_simulator_app
 
 
 def person_with_tasks(sim: Simulator) -> dict[str, Any]:
@@ -53,6 +54,16 @@ def requests_to(sim: Simulator, method: str, path: str) -> list[dict[str, Any]]:
 
 
 # --- invitations -----------------------------------------------------------------------------
+
+
+def test_a_rate_limited_invite_waits_then_invites_once(
+    sim: Simulator, connect: ConnectorFactory, waits: Waits
+) -> None:
+    sim.inject_fault("rate_limit", method="POST", path="/business_users")
+    result = perform(connect(), OperationRequest.invite(email="wait@example.com", role="EMPLOYEE"))
+    assert result.outcome == "applied"
+    assert waits == [300.0]
+    assert [i["email"] for i in sim.dump()["invitations"]].count("wait@example.com") == 1
 
 
 def test_inviting_a_person_creates_a_pending_invitation(
@@ -139,6 +150,26 @@ def test_a_removal_that_timed_out_then_retried_removes_exactly_once(
     # Before repeating the removal, the connector read whether the person was still there.
     reads = requests_to(sim, "GET", f"/{person['id']}")
     assert reads and reads[0]["time"] <= removals[0]["time"]
+
+
+def test_a_removal_whose_answer_was_lost_is_not_sent_again(sim: Simulator) -> None:
+    """The removal reaches Meta and is done, but the answer comes after the client gave up."""
+    person = person_with_tasks(sim)
+    sim.inject_fault("hang", method="DELETE", path=f"/{person['id']}", hang_seconds=0.3)
+    meta = MetaConnector(
+        token=sim.token,
+        business_id=sim.business_id,
+        app_id=sim.app_id,
+        base_url=BASE_URL,
+        transport=DetachedASGITransport(create_simulator_app(sim)),
+        timeout=0.1,
+        # A real (short) backoff, so the lost removal has finished before the connector checks.
+        retry=RetryPolicy(base_delay=0.8, jitter=lambda: 0.5),
+    )
+    result = perform(meta, OperationRequest.remove(account_id=person["id"]))
+    assert result.outcome == "applied"
+    assert person["id"] not in {p["id"] for p in sim.dump()["people"]}
+    assert [r["status"] for r in requests_to(sim, "DELETE", f"/{person['id']}")] == [200]
 
 
 def test_removing_someone_already_gone_is_already_done(

@@ -222,6 +222,8 @@ class GraphClient:
                 break
             if retry:
                 await self.retry.sleep(max(wait, self.retry.backoff(attempt)))
+                if wait:
+                    self._slowdown = 0.0
             pending = retry
         return [
             r if r is not None else Transient("Meta did not complete a batched request.")
@@ -289,6 +291,9 @@ class GraphClient:
                 if too_long or rate_limit_tries >= self.retry.rate_limit_attempts:
                     raise
                 await self.retry.sleep(wait)
+                self._slowdown = (
+                    0.0  # Meta's figures predate the wait; the next answer updates them
+                )
             except Transient:
                 transient_tries += 1
                 if not idempotent or transient_tries >= self.retry.transient_attempts:
