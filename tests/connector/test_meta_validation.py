@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
-from meta_harness import ConnectorFactory, run
+import httpx
+from meta_harness import BASE_URL, ConnectorFactory, run
 
 from bastion.connectors.base import ConnectionCheck
+from bastion.connectors.meta import validate_connection
 from bastion.connectors.meta.graph_errors import REQUIRED_PERMISSIONS
-from bastion.connectors.meta.simulator import Simulator
+from bastion.connectors.meta.simulator import Simulator, create_simulator_app
 
 
 def validate(connect: ConnectorFactory, **overrides: object) -> ConnectionCheck:
@@ -78,3 +81,13 @@ def test_a_token_for_another_app_is_reported(connect: ConnectorFactory) -> None:
     check = validate(connect, app_id="999")
     assert not check.ok
     assert any("999" in problem for problem in check.problems)
+
+
+def test_the_connect_form_can_check_a_connection_in_one_call(sim: Simulator) -> None:
+    transport = httpx.ASGITransport(app=create_simulator_app(sim))
+    check = asyncio.run(
+        validate_connection(
+            sim.token, sim.business_id, sim.app_id, base_url=BASE_URL, transport=transport
+        )
+    )
+    assert check.ok

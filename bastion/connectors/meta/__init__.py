@@ -5,6 +5,8 @@
         snapshot = await meta.fetch_snapshot()
         result = await meta.perform(OperationRequest.remove(account_id="..."))
 
+    check = await validate_connection(token, business_id, app_id)   # connect-app form
+
 Settings arrive as plain arguments (``bastion.settings`` has ``graph_url``,
 ``graph_api_version``, ``graph_concurrency``, ``graph_timeout_seconds``); tests pass an
 ``httpx.ASGITransport`` to the simulator and a ``RetryPolicy`` with an instant ``sleep``.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -32,9 +35,9 @@ from bastion.connectors.meta.client import (
 )
 from bastion.connectors.meta.operations import OperationContext, perform_operation
 from bastion.connectors.meta.sync import fetch_snapshot
-from bastion.connectors.meta.validation import validate_connection
+from bastion.connectors.meta.validation import validate_connection as _validate_with
 
-__all__ = ["CallCounters", "MetaConnector", "RetryPolicy"]
+__all__ = ["CallCounters", "MetaConnector", "RetryPolicy", "validate_connection"]
 
 
 class MetaConnector:
@@ -91,7 +94,7 @@ class MetaConnector:
         return self.client.counters
 
     async def validate(self) -> ConnectionCheck:
-        return await validate_connection(
+        return await _validate_with(
             self.client, token=self._token, business_id=self.business_id, app_id=self.app_id
         )
 
@@ -105,3 +108,16 @@ class MetaConnector:
         so the business is read first and nothing is done twice."""
         context = OperationContext(self.client, self.business_id, resumed=resumed)
         return await perform_operation(context, operation)
+
+
+async def validate_connection(
+    token: str, business_id: str, app_id: str, **options: Any
+) -> ConnectionCheck:
+    """Check a connection before it is stored (the connect-app action and wizard).
+
+    ``options`` are MetaConnector's settings (base_url, api_version, timeout, transport, …).
+    """
+    async with MetaConnector(
+        token=token, business_id=business_id, app_id=app_id, **options
+    ) as meta:
+        return await meta.validate()
