@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from meta_harness import BASE_URL, ConnectorFactory, DetachedASGITransport, Waits, perform
+from meta_harness import BASE_URL, ConnectorFactory, DetachedASGITransport, Waits, perform, run
 
 from bastion.connectors.base import (
     BadRequest,
@@ -170,6 +170,30 @@ def test_a_removal_whose_answer_was_lost_is_not_sent_again(sim: Simulator) -> No
     assert result.outcome == "applied"
     assert person["id"] not in {p["id"] for p in sim.dump()["people"]}
     assert [r["status"] for r in requests_to(sim, "DELETE", f"/{person['id']}")] == [200]
+
+
+def test_a_removal_resumed_after_a_crash_checks_before_it_acts(
+    sim: Simulator, connect: ConnectorFactory
+) -> None:
+    person = person_with_tasks(sim)
+    sim.remove_person(person["id"])  # the crashed attempt's call had gone through
+    result = run(
+        connect(),
+        lambda m: m.perform(OperationRequest.remove(account_id=person["id"]), resumed=True),
+    )
+    assert result.outcome == "already_done"
+    assert requests_to(sim, "DELETE", f"/{person['id']}") == []
+
+
+def test_an_invite_resumed_after_a_crash_is_not_sent_twice(
+    sim: Simulator, connect: ConnectorFactory
+) -> None:
+    request = OperationRequest.invite(email="crash@example.com", role="EMPLOYEE")
+    first = perform(connect(), request)
+    again = run(connect(), lambda m: m.perform(request, resumed=True))
+    assert again.outcome == "already_done"
+    assert again.external_id == first.external_id
+    assert len([e for e in requests_to(sim, "POST", f"/{sim.business_id}/business_users")]) == 1
 
 
 def test_removing_someone_already_gone_is_already_done(
