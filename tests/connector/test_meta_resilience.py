@@ -11,7 +11,7 @@ from meta_harness import (
     observed_snapshot,
 )
 
-from bastion.connectors.base import PermissionMissing, RateLimited, Transient
+from bastion.connectors.base import PermissionMissing, RateLimited, TokenInvalid, Transient
 from bastion.connectors.meta import RetryPolicy
 from bastion.connectors.meta.simulator import Simulator, generate_scenario
 
@@ -124,3 +124,23 @@ def test_a_failed_follow_up_page_fails_the_import_naming_what_was_read(
     with pytest.raises(PermissionMissing) as caught:
         import_business(connect())
     assert "business_users" in caught.value.message
+
+
+def test_a_token_without_a_permission_cannot_import_and_names_it(
+    sim: Simulator, connect: ConnectorFactory
+) -> None:
+    scopes = ["business_management", "pages_show_list", "catalog_management"]
+    with pytest.raises(PermissionMissing) as caught:
+        import_business(connect(token=sim.make_token(scopes=scopes)))
+    assert caught.value.permission in {"ads_management", "pages_manage_metadata"}
+    assert caught.value.permission in caught.value.message
+
+
+def test_an_expired_token_stops_the_import_and_says_it_expired(
+    sim: Simulator, connect: ConnectorFactory
+) -> None:
+    token = sim.make_token(expires_at=int(sim.now()) + 60)
+    sim.advance_clock(120)
+    with pytest.raises(TokenInvalid) as caught:
+        import_business(connect(token=token))
+    assert "expired" in caught.value.message
