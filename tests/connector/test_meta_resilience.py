@@ -107,6 +107,15 @@ def test_a_batch_element_meta_did_not_complete_is_asked_again(
     assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
 
 
+def test_when_the_one_big_read_keeps_failing_each_edge_is_read_on_its_own(
+    sim: Simulator, connect: ConnectorFactory
+) -> None:
+    busy(sim)
+    sim.inject_fault("http_500", count=4, method="GET", path=f"/{sim.business_id}")
+    snapshot = import_business(connect())
+    assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
+
+
 def test_a_server_that_keeps_failing_fails_the_import_as_a_whole(
     sim: Simulator, connect: ConnectorFactory
 ) -> None:

@@ -8,6 +8,8 @@ How few (reference §1, Field expansion and Pagination; §2.9, Batch):
    operation, sent in rounds: all pages known in a round go out together in batches of 50,
    batches concurrently under the client's bound, so independent edges advance side by side.
 So the import costs one operation plus one per extra page, the lower bound for cursor paging.
+If Meta refuses the expanded read as too large, each edge's first page is read on its own
+instead (one operation more per edge).
 Any failure fails the whole import, naming what was being read, so nothing downstream mistakes
 "not fetched" for "gone".
 """
@@ -18,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bastion.connectors.base import AssetType, ConnectorError, Ownership, Snapshot
+from bastion.connectors.base import AssetType, ConnectorError, Ownership, Snapshot, Transient
 from bastion.connectors.meta.client import GraphCall, GraphClient, JSONObject
 from bastion.connectors.meta.transform import FetchedAsset, FetchedBusiness, snapshot_from_graph
 
@@ -103,23 +105,37 @@ async def fetch_snapshot(client: GraphClient, business_id: str) -> Snapshot:
 
 async def fetch_business(client: GraphClient, business_id: str) -> FetchedBusiness:
     """One read of the business node with every edge expanded, then every further page."""
-    fields = ",".join(
-        [
-            BUSINESS_FIELDS,
-            *(f"{edge}.limit({size}){{{f}}}" for edge, (f, size) in LIST_EDGES.items()),
-            *(
-                f"{e.edge}.limit({INVENTORY_PAGE_SIZE}){{{_asset_fields(business_id, e)}}}"
-                for e in ASSET_EDGES
-            ),
-        ]
+    edge_fields = {edge: f"{f}" for edge, (f, _) in LIST_EDGES.items()} | {
+        e.edge: _asset_fields(business_id, e) for e in ASSET_EDGES
+    }
+    sizes = {edge: size for edge, (_, size) in LIST_EDGES.items()} | {
+        e.edge: INVENTORY_PAGE_SIZE for e in ASSET_EDGES
+    }
+    expanded = ",".join(
+        [BUSINESS_FIELDS, *(f"{e}.limit({sizes[e]}){{{f}}}" for e, f in edge_fields.items())]
     )
-    try:
-        root = await client.get(business_id, {"fields": fields})
-    except ConnectorError as exc:
-        raise exc.during("Reading the business") from exc
     collected = _Collected()
     pending: list[tuple[_Sink, GraphCall]] = []
-    for edge in (*LIST_EDGES, *(e.edge for e in ASSET_EDGES)):
+    try:
+        root = await client.get(business_id, {"fields": expanded})
+    except Transient:
+        # Meta may refuse a read this large ("reduce the amount of data", code 1) on a big
+        # portfolio; then every edge's first page is read on its own, batched: one more
+        # operation per edge, nothing else changes.
+        try:
+            root = await client.get(business_id, {"fields": BUSINESS_FIELDS})
+        except ConnectorError as exc:
+            raise exc.during("Reading the business") from exc
+        pending = [
+            (
+                _Sink(edge),
+                GraphCall("GET", f"{business_id}/{edge}", {"fields": f, "limit": str(sizes[edge])}),
+            )
+            for edge, f in edge_fields.items()
+        ]
+    except ConnectorError as exc:
+        raise exc.during("Reading the business") from exc
+    for edge in edge_fields:
         inline = root.get(edge)
         page = inline if isinstance(inline, Mapping) else {}
         pending += collected.take(client, _Sink(edge), page)
