@@ -149,8 +149,10 @@ def record(
         raise InvalidInput("details", f"{action.value} does not log {', '.join(unknown)}")
     # The workspace row holds the chain's head; locking it serialises writers (PostgreSQL) and
     # lets verify_chain notice when the newest events were deleted.
+    # FOR NO KEY UPDATE: rows inserted elsewhere hold KEY SHARE locks on the workspace through
+    # their foreign keys, and a plain FOR UPDATE would deadlock with them on PostgreSQL.
     workspace = session.execute(
-        select(Workspace).where(Workspace.id == workspace_id).with_for_update()
+        select(Workspace).where(Workspace.id == workspace_id).with_for_update(key_share=True)
     ).scalar_one()
     seq, prev_hash = workspace.audit_seq + 1, workspace.audit_head
     occurred_at = utcnow()

@@ -74,9 +74,10 @@ def check(
         if not wait:
             if override_safeguard:
                 fail("--override-safeguard needs --wait")
-            Jobs(runtime).enqueue_check(
-                workspace_id=ws.id, app_id=app.id, trigger=RunTrigger.MANUAL, user_id=None
-            )
+            with Jobs(runtime) as jobs:
+                jobs.enqueue_check(
+                    workspace_id=ws.id, app_id=app.id, trigger=RunTrigger.MANUAL, user_id=None
+                )
             typer.echo(f"check of {app.label} queued; `bastion runs list {app.id}` shows it")
             return
         with Progress(
@@ -197,9 +198,9 @@ def report_apply(
                 session, workspace_id=ws.id, report_id=report_id, actor=Actor.cli(), item_ids=item
             )
             operation_ids = [i.operation_id for i in applied if i.operation_id]
-        jobs = Jobs(runtime)
-        for operation_id in operation_ids:
-            jobs.enqueue_operation(operation_id)
+        with Jobs(runtime) as jobs:
+            for operation_id in operation_ids:
+                jobs.enqueue_operation(operation_id)
         typer.echo(f"{len(applied)} removal(s) queued")
 
 
@@ -266,7 +267,8 @@ def operations_retry(
             retry_operation(
                 session, workspace_id=ws.id, operation_id=operation_id, actor=Actor.cli()
             )
-        Jobs(runtime).enqueue_operation(operation_id)
+        with Jobs(runtime) as jobs:
+            jobs.enqueue_operation(operation_id)
         typer.echo(f"operation {operation_id} queued")
 
 

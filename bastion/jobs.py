@@ -130,6 +130,16 @@ class Jobs:
     def enqueue_operation(self, operation_id: int) -> Any:
         return self.run_operation_task(operation_id)
 
+    def close(self) -> None:
+        """Close the queue's storage connection (a PostgreSQL or Redis client holds one)."""
+        self.huey.storage.close()
+
+    def __enter__(self) -> Jobs:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
 
 class EmbeddedConsumer:
     """Consumer threads inside ``bastion serve`` (no signal handlers: the web server owns them)."""

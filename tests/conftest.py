@@ -87,8 +87,13 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @pytest.fixture
-def key_ring() -> KeyRing:
-    return KeyRing.parse(new_key_entry("k1"))
+def key_entry() -> str:
+    return new_key_entry("k1")
+
+
+@pytest.fixture
+def key_ring(key_entry: str) -> KeyRing:
+    return KeyRing.parse(key_entry)
 
 
 def table_names(engine: Engine) -> set[str]:

@@ -103,6 +103,9 @@ def start_check(
             session.add(run)
     except IntegrityError:
         raise Conflict(f"a check of {app.label!r} is already running") from None
+    # On PostgreSQL the insert may have waited for a finishing run to commit: the run starts
+    # now, when it holds the lock, not when the row was first built.
+    run.started_at = run.heartbeat_at = utcnow()
     return run
 
 
@@ -162,8 +165,14 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
             snapshot = run_sync(fetch())
         except ConnectorError as exc:
             return _fail(runtime, run_id, exc)
-        with runtime.sessions.begin() as session:
-            return _apply(runtime, session, run_id, snapshot, progress)
+        try:
+            with runtime.sessions.begin() as session:
+                return _apply(runtime, session, run_id, snapshot, progress)
+        except Exception as exc:
+            # Nothing of the load was committed; free the app's lock with the reason at once
+            # instead of leaving the run to expire.
+            _fail(runtime, run_id, ConnectorError(f"Bastion failed to apply the check: {exc!r}"))
+            raise
 
 
 def _fail(runtime: Runtime, run_id: int, exc: ConnectorError) -> CheckRun:

@@ -3,9 +3,12 @@ from the scenario, an app connected with the simulator's token, and a real SMTP 
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email import message_from_bytes
@@ -15,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select
 
@@ -170,3 +174,45 @@ def directory_user(world: World, email: str) -> User:
     with world.runtime.sessions() as session:
         user = session.scalars(select(User).where(User.email_key == email.lower())).one()
         return user
+
+
+@contextmanager
+def simulator_on_socket(sim: Simulator) -> Iterator[str]:
+    """Serve the simulator over loopback for workers in other processes; yields its base URL."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_simulator_app(sim),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            ws="none",
+            timeout_graceful_shutdown=1,
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def worker_env(world: World, graph_url: str, key_entry: str) -> dict[str, str]:
+    """The environment of a `bastion worker` process sharing this test's database and queue."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BASTION_")}
+    env |= {
+        "BASTION_DATA_DIR": str(world.runtime.settings.data_dir),
+        "BASTION_DATABASE_URL": world.runtime.engine.url.render_as_string(hide_password=False),
+        "BASTION_SECRET_KEYS": key_entry,
+        "BASTION_GRAPH_URL": graph_url,
+        "BASTION_LOG_LEVEL": "warning",
+    }
+    if world.runtime.settings.queue_url is not None:
+        env["BASTION_QUEUE_URL"] = world.runtime.settings.queue_url.get_secret_value()
+    return env

@@ -1,0 +1,205 @@
+"""The operations outbox against the simulator: deferrals, manual steps, crash recovery."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from bastion.actions.actors import Actor
+from bastion.actions.operations import queue_operation, run_due_operations
+from bastion.jobs import Jobs
+from bastion.storage.models import App, Operation, utcnow
+from bastion.storage.models.enums import OperationKind, OperationState
+from tests.checks.conftest import World, simulator_on_socket, worker_env
+
+
+def _employee(world: World) -> dict[str, str]:
+    return next(p for p in world.sim.dump()["people"] if p["role"] == "EMPLOYEE")
+
+
+def _queue_removal(world: World, person_id: str) -> int:
+    with world.runtime.sessions.begin() as session:
+        app = session.get_one(App, world.app_id)
+        return queue_operation(
+            session,
+            app=app,
+            kind=OperationKind.REMOVE,
+            actor=Actor.user(world.admin_id),
+            target_external_id=person_id,
+        ).id
+
+
+def _operation(world: World, operation_id: int) -> Operation:
+    with world.runtime.sessions() as session:
+        return session.get_one(Operation, operation_id)
+
+
+def _time_passes(world: World, operation_id: int) -> None:
+    """Make a deferred operation due, as if its next attempt time had come."""
+    with world.runtime.sessions.begin() as session:
+        session.execute(
+            update(Operation)
+            .where(Operation.id == operation_id)
+            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
+
+
+def _deletes(world: World) -> int:
+    routes = world.sim.request_log.summary()["by_route"]
+    return sum(count for route, count in routes.items() if route.startswith("DELETE"))
+
+
+def test_a_rate_limited_removal_is_deferred_then_succeeds(world: World) -> None:
+    world.check()
+    person = _employee(world)
+    operation_id = _queue_removal(world, person["id"])
+    world.sim.inject_fault("rate_limit", method="DELETE", code=80004)
+
+    assert run_due_operations(world.runtime) == {"deferred": 1}
+    deferred = _operation(world, operation_id)
+    assert deferred.state == OperationState.DEFERRED
+    assert deferred.next_attempt_at is not None and deferred.next_attempt_at > utcnow()
+    assert run_due_operations(world.runtime) == {}  # not due yet: nothing is sent
+
+    _time_passes(world, operation_id)
+    assert run_due_operations(world.runtime) == {"succeeded": 1}
+    assert person["id"] not in {p["id"] for p in world.sim.dump()["people"]}
+
+
+def test_a_restricted_business_defers_the_removal_and_shows_until_when(world: World) -> None:
+    world.check()
+    person = _employee(world)
+    operation_id = _queue_removal(world, person["id"])
+    world.sim.inject_fault("restricted", method="DELETE")
+
+    assert run_due_operations(world.runtime) == {"deferred": 1}
+    operation = _operation(world, operation_id)
+    assert "Deferred" not in (operation.last_error or "")
+    assert operation.last_error
+    app = world.app()
+    assert app.status.value == "restricted"
+    assert app.restricted_until is not None
+    assert operation.next_attempt_at is not None
+    assert operation.next_attempt_at >= app.restricted_until - timedelta(seconds=1)
+
+    _time_passes(world, operation_id)
+    assert run_due_operations(world.runtime) == {"succeeded": 1}
+
+
+def test_two_factor_makes_a_manual_step_that_the_next_check_confirms(world: World) -> None:
+    world.check()
+    person = _employee(world)
+    operation_id = _queue_removal(world, person["id"])
+    world.sim.inject_fault("two_factor", method="DELETE")
+
+    assert run_due_operations(world.runtime) == {"manual": 1}
+    manual = _operation(world, operation_id)
+    assert manual.manual_steps and "Business" in manual.manual_steps
+
+    world.sim.remove_person(person["id"])  # an admin does it by hand in Business Manager
+    run = world.check()
+    assert run.counts["manual_operations_confirmed"] == 1
+    confirmed = _operation(world, operation_id)
+    assert confirmed.state == OperationState.SUCCEEDED
+    assert confirmed.result == {"outcome": "confirmed_by_check"}
+
+
+def test_a_failed_removal_can_be_retried(world: World) -> None:
+    from bastion.actions.operations import retry_operation
+
+    world.check()
+    operation_id = _queue_removal(world, "999999999")  # nobody: Meta says it does not exist
+    counts = run_due_operations(world.runtime)
+    operation = _operation(world, operation_id)
+    # A removal of someone already gone is done, not failed.
+    assert counts == {"succeeded": 1}, operation.last_error
+    assert operation.result and operation.result["outcome"] == "already_done"
+    with world.runtime.sessions.begin() as session:
+        try:
+            retry_operation(
+                session,
+                workspace_id=world.workspace_id,
+                operation_id=operation_id,
+                actor=Actor.user(world.admin_id),
+            )
+        except Exception as exc:  # noqa: BLE001
+            assert "only failed or deferred" in str(exc)
+        else:
+            raise AssertionError("a succeeded operation must not be retried")
+
+
+def test_an_operation_is_written_once_per_idempotency_key(world: World) -> None:
+    with world.runtime.sessions.begin() as session:
+        app = session.get_one(App, world.app_id)
+        first = queue_operation(
+            session,
+            app=app,
+            kind=OperationKind.REMOVE,
+            actor=Actor.user(world.admin_id),
+            target_external_id="123",
+            idempotency_key="key-1",
+        )
+        again = queue_operation(
+            session,
+            app=app,
+            kind=OperationKind.REMOVE,
+            actor=Actor.user(world.admin_id),
+            target_external_id="123",
+            idempotency_key="key-1",
+        )
+    assert first.id == again.id
+
+
+def test_a_worker_killed_mid_removal_is_resumed_without_a_second_delete(
+    world: World, key_entry: str
+) -> None:
+    world.check()
+    person = _employee(world)
+    operation_id = _queue_removal(world, person["id"])
+    # The DELETE reaches Meta and is applied, but the answer takes 3 s: the worker dies waiting.
+    world.sim.inject_fault("hang", method="DELETE", hang_seconds=3)
+    with simulator_on_socket(world.sim) as graph_url:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "bastion", "worker", "--workers", "1"],
+            env=worker_env(world, graph_url, key_entry),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            with Jobs(world.runtime) as jobs:
+                jobs.enqueue_operation(operation_id)
+            deadline = time.monotonic() + 60
+            while world.sim.faults.faults:  # the hang fault is consumed when the DELETE arrives
+                assert worker.poll() is None, "the worker stopped by itself"
+                assert time.monotonic() < deadline, "the worker never sent the DELETE"
+                time.sleep(0.02)
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=10)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait(timeout=10)
+        stuck = _operation(world, operation_id)
+        assert stuck.state == OperationState.RUNNING
+        deadline = time.monotonic() + 10
+        while person["id"] in {p["id"] for p in world.sim.dump()["people"]}:
+            assert time.monotonic() < deadline, "the hung DELETE never completed"
+            time.sleep(0.05)
+
+    # Later, the stale claim is taken over by another worker (here, this process).
+    with world.runtime.sessions.begin() as session:
+        session.execute(
+            update(Operation)
+            .where(Operation.id == operation_id)
+            .values(started_at=utcnow() - timedelta(hours=1))
+        )
+    assert run_due_operations(world.runtime) == {"succeeded": 1}
+    resumed = _operation(world, operation_id)
+    assert resumed.result is not None and resumed.result["outcome"] == "already_done"
+    assert resumed.attempts == 2
+    assert _deletes(world) == 1
