@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.types import ASGIApp
 
 from bastion import __version__
 from bastion.directory.scim import DirectoryScimApp
@@ -46,7 +48,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         response.headers["X-Frame-Options"] = "DENY"
         return response
 
-    app.mount("/scim/v2", DirectoryScimApp(runtime))
+    # scim2-server types the ASGI triple with plain dicts; it is an ASGI app all the same.
+    app.mount("/scim/v2", cast(ASGIApp, DirectoryScimApp(runtime)))
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -7,6 +7,7 @@ Redis when BASTION_TEST_REDIS_URL is set (CI requires it).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import signal
 import subprocess
@@ -141,7 +142,7 @@ def test_two_workers_never_overlap_checks_of_one_app_and_run_two_apps_in_paralle
     first = [r for r in runs if r.app_id == first_app]
     second = [r for r in runs if r.app_id == second_app]
     assert 1 <= len(first) <= 2 and len(second) == 1
-    for earlier, later in zip(first, first[1:], strict=False):
+    for earlier, later in itertools.pairwise(first):
         assert earlier.finished_at is not None and earlier.finished_at <= later.started_at
     other = second[0]
     assert other.finished_at is not None and first[0].finished_at is not None

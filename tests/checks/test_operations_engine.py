@@ -8,10 +8,12 @@ import sys
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from bastion.actions.actors import Actor
 from bastion.actions.operations import queue_operation, run_due_operations
+from bastion.errors import Conflict
 from bastion.jobs import Jobs
 from bastion.storage.models import App, Operation, utcnow
 from bastion.storage.models.enums import OperationKind, OperationState
@@ -119,18 +121,16 @@ def test_a_failed_removal_can_be_retried(world: World) -> None:
     # A removal of someone already gone is done, not failed.
     assert counts == {"succeeded": 1}, operation.last_error
     assert operation.result and operation.result["outcome"] == "already_done"
-    with world.runtime.sessions.begin() as session:
-        try:
-            retry_operation(
-                session,
-                workspace_id=world.workspace_id,
-                operation_id=operation_id,
-                actor=Actor.user(world.admin_id),
-            )
-        except Exception as exc:  # noqa: BLE001
-            assert "only failed or deferred" in str(exc)
-        else:
-            raise AssertionError("a succeeded operation must not be retried")
+    with (
+        pytest.raises(Conflict, match="only failed or deferred"),
+        world.runtime.sessions.begin() as session,
+    ):
+        retry_operation(
+            session,
+            workspace_id=world.workspace_id,
+            operation_id=operation_id,
+            actor=Actor.user(world.admin_id),
+        )
 
 
 def test_an_operation_is_written_once_per_idempotency_key(world: World) -> None:
