@@ -3,7 +3,15 @@
 from bastion.storage.models.apps import Account, App, AppMember, Asset, Grant, Partner, PartnerGrant
 from bastion.storage.models.audit import AuditEvent
 from bastion.storage.models.base import Base, utcnow
-from bastion.storage.models.directory import ApiToken, Team, TeamMember, User, UserEmail, Workspace
+from bastion.storage.models.directory import (
+    ApiToken,
+    Team,
+    TeamMember,
+    User,
+    UserEmail,
+    WebSession,
+    Workspace,
+)
 from bastion.storage.models.notifications import Notification
 from bastion.storage.models.runs import Change, CheckRun, Operation, Report, ReportItem
 from bastion.storage.models.secrets import Secret
@@ -30,6 +38,7 @@ __all__ = [
     "TeamMember",
     "User",
     "UserEmail",
+    "WebSession",
     "Workspace",
     "utcnow",
 ]
