@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     graph_timeout_seconds: float = Field(default=30.0, gt=0)
     # How soon after a directory deprovisioning the apps holding the person's seats are checked.
     deprovision_check_delay_minutes: int = Field(default=5, ge=0, le=24 * 60)
+    # E-mail normalisations the matching may use (see bastion/matching.py).
+    match_strip_plus_addressing: bool = True
+    match_fold_googlemail: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = None

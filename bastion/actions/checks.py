@@ -36,6 +36,7 @@ from bastion.connectors.base import (
 )
 from bastion.errors import Conflict
 from bastion.logs import get_logger
+from bastion.matching import MatchingOptions
 from bastion.notify import queue_email
 from bastion.runtime import Runtime
 from bastion.storage.models import App, CheckRun, utcnow
@@ -249,7 +250,14 @@ def _apply(
     )
     loaded = loader.load(snapshot)
     progress("matching")
-    classified = classify_accounts(session, app)
+    classified = classify_accounts(
+        session,
+        app,
+        MatchingOptions(
+            strip_plus_addressing=runtime.settings.match_strip_plus_addressing,
+            fold_googlemail=runtime.settings.match_fold_googlemail,
+        ),
+    )
     confirmed = confirm_manual_operations(session, app)
     progress("reporting")
     new_items = update_deprovisioning_report(session, app)
