@@ -34,6 +34,8 @@ class AuditAction(StrEnum):
     USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105 - an action name
     USER_SIGNED_IN = "user.signed_in"
     USER_SIGN_IN_FAILED = "user.sign_in_failed"
+    USER_SIGNED_OUT = "user.signed_out"
+    USER_PASSWORD_CHANGED = "user.password_changed"  # noqa: S105 - an action name
     TOKEN_CREATED = "token.created"  # noqa: S105 - an action name
     TOKEN_REVOKED = "token.revoked"  # noqa: S105 - an action name
     SECRETS_ROTATED = "secrets.rotated"
@@ -54,6 +56,18 @@ class AuditAction(StrEnum):
     OPERATION_MANUAL_DONE = "operation.manual_done"
     REPORT_APPLIED = "report.applied"
     REPORT_ITEM_DISMISSED = "report.item_dismissed"
+    ACCOUNT_MATCHED = "account.matched"
+    ACCOUNT_UNMATCHED = "account.unmatched"
+    ACCOUNT_EXEMPTED = "account.exempted"
+    ACCOUNT_UNEXEMPTED = "account.unexempted"
+    ACCOUNT_REMOVAL_REQUESTED = "account.removal_requested"
+    ACCOUNT_ROLE_CHANGE_REQUESTED = "account.role_change_requested"
+    ACCOUNT_TASKS_CHANGE_REQUESTED = "account.tasks_change_requested"
+    PERSON_INVITED = "app.person_invited"
+    INVITATION_CANCEL_REQUESTED = "app.invitation_cancel_requested"
+    GUEST_INVITED = "guest.invited"
+    GUEST_PASSWORD_SET = "guest.password_set"  # noqa: S105 - an action name
+    LOCAL_PARTNER_CREATED = "partner.created"
 
 
 _COMMON = frozenset({"reason"})
@@ -65,6 +79,8 @@ ALLOWED_DETAILS: dict[AuditAction, frozenset[str]] = {
     AuditAction.USER_PASSWORD_RESET: frozenset(),
     AuditAction.USER_SIGNED_IN: frozenset({"ip"}),
     AuditAction.USER_SIGN_IN_FAILED: frozenset({"ip", "email"}),
+    AuditAction.USER_SIGNED_OUT: frozenset(),
+    AuditAction.USER_PASSWORD_CHANGED: frozenset(),
     AuditAction.TOKEN_CREATED: frozenset({"kind", "name", "prefix", "expires_at"}),
     AuditAction.TOKEN_REVOKED: frozenset({"kind", "name", "prefix"}),
     AuditAction.SECRETS_ROTATED: frozenset({"count", "key_id"}),
@@ -78,7 +94,7 @@ ALLOWED_DETAILS: dict[AuditAction, frozenset[str]] = {
         {"file", "created", "updated", "deprovisioned", "reactivated", "skipped"}
     ),
     AuditAction.APP_CONNECTED: frozenset({"label", "kind", "business_id", "login_method"}),
-    AuditAction.APP_UPDATED: frozenset({"fields"}),
+    AuditAction.APP_UPDATED: frozenset({"fields", "token_replaced"}),
     AuditAction.APP_DISCONNECTED: frozenset({"label"}),
     AuditAction.CHECK_FINISHED: frozenset({"run_id", "state", "counts", "error", "trigger"}),
     AuditAction.OPERATION_QUEUED: frozenset({"operation_id", "kind", "target", "parameters"}),
@@ -87,6 +103,22 @@ ALLOWED_DETAILS: dict[AuditAction, frozenset[str]] = {
     AuditAction.OPERATION_MANUAL_DONE: frozenset({"operation_id", "kind"}),
     AuditAction.REPORT_APPLIED: frozenset({"report_id", "items", "operations"}),
     AuditAction.REPORT_ITEM_DISMISSED: frozenset({"report_id", "item_id", "account"}),
+    AuditAction.ACCOUNT_MATCHED: frozenset({"account", "user_id", "role", "rule"}),
+    AuditAction.ACCOUNT_UNMATCHED: frozenset({"account", "user_id"}),
+    AuditAction.ACCOUNT_EXEMPTED: frozenset({"account", "expires_at"}),
+    AuditAction.ACCOUNT_UNEXEMPTED: frozenset({"account"}),
+    AuditAction.ACCOUNT_REMOVAL_REQUESTED: frozenset(
+        {"account", "operation_id", "forced", "orphaned_assets"}
+    ),
+    AuditAction.ACCOUNT_ROLE_CHANGE_REQUESTED: frozenset(
+        {"account", "operation_id", "before", "after"}
+    ),
+    AuditAction.ACCOUNT_TASKS_CHANGE_REQUESTED: frozenset({"account", "operations", "assets"}),
+    AuditAction.PERSON_INVITED: frozenset({"email", "role", "assets", "operation_id"}),
+    AuditAction.INVITATION_CANCEL_REQUESTED: frozenset({"account", "operation_id", "stale"}),
+    AuditAction.GUEST_INVITED: frozenset({"email", "partner_id", "account", "invitation_id"}),
+    AuditAction.GUEST_PASSWORD_SET: frozenset({"invitation_id"}),
+    AuditAction.LOCAL_PARTNER_CREATED: frozenset({"name"}),
 }
 
 

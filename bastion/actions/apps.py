@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
+from bastion.actions.permissions import MANAGE_APP, require
 from bastion.actions.secrets import read_secret, store_secret
 from bastion.audit import AuditAction, record
 from bastion.concurrency import run_sync
@@ -17,7 +18,7 @@ from bastion.connectors.registry import (
     open_connector,
     validate_app_settings,
 )
-from bastion.errors import BastionError, InvalidInput
+from bastion.errors import BastionError, Conflict, InvalidInput
 from bastion.logs import register_secret
 from bastion.security.vault import KeyRing
 from bastion.storage.models import App, AppMember, utcnow
@@ -95,6 +96,7 @@ def connect_app(
 
     Raises ConnectionRefused (with every problem found) when the app refuses the token.
     """
+    require(session, actor=actor, app=None, action=MANAGE_APP)
     kind, label, _settings, login_method = _clean(request)
     check, settings = validate_connection(request, options)
     if not check.ok:
@@ -150,3 +152,116 @@ def connector_for(
     session: Session, ring: KeyRing, options: ConnectorOptions, app: App
 ) -> Connector:
     return open_connector(app.kind.value, app.settings, app_token(session, ring, app), options)
+
+
+@dataclass(frozen=True)
+class AppChanges:
+    """Settings to change; None leaves a setting as it is."""
+
+    label: str | None = None
+    daily_check_minute: int | None = None
+    on_demand_only: bool = False
+    safeguard_threshold_percent: int | None = None
+    login_method: str | None = None
+    token: str | None = None
+
+
+def update_app(
+    session: Session,
+    ring: KeyRing,
+    options: ConnectorOptions,
+    *,
+    workspace_id: int,
+    app_id: int,
+    changes: AppChanges,
+    actor: Actor,
+) -> App:
+    """Edit an app's settings; a replacement token is validated like a new connection first."""
+    tenant = Tenant(session, workspace_id)
+    app = tenant.get(App, app_id)
+    require(session, actor=actor, app=app, action=MANAGE_APP)
+    if app.disconnected_at is not None:
+        raise Conflict(f"app {app.label!r} is disconnected")
+    changed: list[str] = []
+    if changes.label is not None:
+        label = changes.label.strip()
+        if not label or len(label) > 200:
+            raise InvalidInput("label", "must be 1 to 200 characters")
+        if label != app.label:
+            app.label = label
+            changed.append("label")
+    if changes.on_demand_only:
+        if app.daily_check_minute is not None:
+            app.daily_check_minute, app.next_check_at = None, None
+            changed.append("daily_check_minute")
+    elif changes.daily_check_minute is not None:
+        if not 0 <= changes.daily_check_minute < 24 * 60:
+            raise InvalidInput("daily_check_minute", "must be between 0 and 1439")
+        if changes.daily_check_minute != app.daily_check_minute:
+            app.daily_check_minute = changes.daily_check_minute
+            changed.append("daily_check_minute")
+    if changes.safeguard_threshold_percent is not None:
+        if not 0 <= changes.safeguard_threshold_percent <= 100:
+            raise InvalidInput("safeguard_threshold_percent", "must be between 0 and 100")
+        if changes.safeguard_threshold_percent != app.safeguard_threshold_percent:
+            app.safeguard_threshold_percent = changes.safeguard_threshold_percent
+            changed.append("safeguard_threshold_percent")
+    if changes.login_method is not None:
+        try:
+            method = LoginMethod(changes.login_method)
+        except ValueError:
+            raise InvalidInput("login_method", "must be sso or password") from None
+        if method != app.login_method:
+            app.login_method = method
+            changed.append("login_method")
+    token_replaced = changes.token is not None
+    if changes.token is not None:
+        request = ConnectRequest(
+            kind=app.kind.value,
+            label=app.label,
+            token=changes.token,
+            settings={k: v for k, v in app.settings.items() if k != "business_name"},
+            login_method=app.login_method.value,
+        )
+        _clean(request)
+        check, _settings = validate_connection(request, options)
+        if not check.ok:
+            raise ConnectionRefused(check)
+        secret = store_secret(
+            session, ring, workspace_id=workspace_id, purpose=TOKEN_PURPOSE, value=changes.token
+        )
+        app.token_secret_id, app.token_set_at = secret.id, utcnow()
+        app.token_set_by_id = actor.user_id
+        app.status, app.status_reason, app.next_check_at = AppStatus.REQUIRES_CHECK, None, utcnow()
+    if changed or token_replaced:
+        record(
+            session,
+            workspace_id=workspace_id,
+            actor=actor.label,
+            action=AuditAction.APP_UPDATED,
+            target=f"app:{app.id}",
+            details={"fields": changed, "token_replaced": token_replaced},
+            request_id=actor.request_id,
+        )
+    session.flush()
+    return app
+
+
+def disconnect_app(session: Session, *, workspace_id: int, app_id: int, actor: Actor) -> App:
+    """Stop managing the app: nothing changes in the app itself, and its history is kept."""
+    app = Tenant(session, workspace_id).get(App, app_id)
+    require(session, actor=actor, app=app, action=MANAGE_APP)
+    if app.disconnected_at is not None:
+        raise Conflict(f"app {app.label!r} is already disconnected")
+    app.disconnected_at, app.next_check_at = utcnow(), None
+    record(
+        session,
+        workspace_id=workspace_id,
+        actor=actor.label,
+        action=AuditAction.APP_DISCONNECTED,
+        target=f"app:{app.id}",
+        details={"label": app.label},
+        request_id=actor.request_id,
+    )
+    session.flush()
+    return app

@@ -13,6 +13,11 @@ from bastion.storage.models.directory import (
     Workspace,
 )
 from bastion.storage.models.notifications import Notification
+from bastion.storage.models.partners_local import (
+    GuestInvitation,
+    LocalPartner,
+    LocalPartnerMember,
+)
 from bastion.storage.models.runs import Change, CheckRun, Operation, Report, ReportItem
 from bastion.storage.models.secrets import Secret
 
@@ -27,6 +32,9 @@ __all__ = [
     "Change",
     "CheckRun",
     "Grant",
+    "GuestInvitation",
+    "LocalPartner",
+    "LocalPartnerMember",
     "Notification",
     "Operation",
     "Partner",

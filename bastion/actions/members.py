@@ -1,0 +1,372 @@
+"""What an admin does to an app's accounts: match, exempt, remove, change access, invite.
+
+Each action checks the caller's role itself (``permissions.require``), writes an audit event,
+and never talks to the app: anything for the app is an Operation in the outbox, which the
+interface then hands to a worker (``Jobs(runtime).enqueue_operation``). Callers commit.
+
+This module holds matching and exemptions; removal, roles and asset tasks live in
+``removal.py``, invitations in ``invitations.py``, guests and local partners in ``guests.py``.
+They are all importable from here, the one door the interfaces use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bastion.actions.account_steps import (
+    AccountResult,
+    account_and_app,
+    audit_event,
+    for_each_account,
+    require_present,
+    state_for,
+)
+from bastion.actions.actors import Actor
+from bastion.actions.guests import (
+    GuestInvite,
+    create_local_partner,
+    invite_guest,
+    invite_partner_guest,
+    redeem_guest_invite,
+)
+from bastion.actions.invitations import (
+    cancel_invitation,
+    cancel_stale_invitations,
+    invite_person,
+)
+from bastion.actions.permissions import MANAGE_MEMBERS, require
+from bastion.actions.removal import (
+    BlastRadius,
+    OrphanedAsset,
+    blast_radius,
+    change_role,
+    remove_account,
+    set_asset_tasks,
+)
+from bastion.audit import AuditAction
+from bastion.errors import Conflict, InvalidInput
+from bastion.matching import MatchRule
+from bastion.notify import queue_email
+from bastion.storage.models import Account, AppMember, User, utcnow
+from bastion.storage.models.enums import (
+    AccountKind,
+    AccountState,
+    AppRole,
+    LoginMethod,
+    OnboardingStatus,
+    UserStatus,
+)
+from bastion.storage.tenancy import Tenant
+
+__all__ = [
+    "AccountResult",
+    "BlastRadius",
+    "GuestInvite",
+    "OrphanedAsset",
+    "blast_radius",
+    "bulk_exempt",
+    "bulk_match",
+    "bulk_remove",
+    "bulk_unmatch",
+    "cancel_invitation",
+    "cancel_stale_invitations",
+    "change_role",
+    "claim_owner",
+    "create_local_partner",
+    "exempt_account",
+    "invite_guest",
+    "invite_partner_guest",
+    "invite_person",
+    "match_account",
+    "redeem_guest_invite",
+    "remove_account",
+    "set_asset_tasks",
+    "unexempt_account",
+    "unmatch_account",
+]
+
+MAX_EXEMPTION_REASON = 500
+
+
+def match_account(
+    session: Session,
+    *,
+    workspace_id: int,
+    account_id: int,
+    user_id: int,
+    role: AppRole,
+    actor: Actor,
+) -> Account:
+    """Link an account to a directory person by hand; the person becomes a member of the app.
+
+    A manual link wins over every e-mail rule and survives later checks (see matching.py).
+    """
+    tenant = Tenant(session, workspace_id)
+    account, app = account_and_app(tenant, account_id)
+    require(session, actor=actor, app=app, action=MANAGE_MEMBERS)
+    require_present(account)
+    role = _app_role(role)
+    user = tenant.get(User, user_id)
+    if user.status != UserStatus.ACTIVE or user.removed_at is not None:
+        raise InvalidInput("user_id", f"{user.display_name or user.email} is not active")
+    if account.kind == AccountKind.INVITATION:
+        raise Conflict("an invitation cannot be matched; match the person once they accept it")
+    now = utcnow()
+    account.matched_user_id, account.match_rule = user.id, MatchRule.MANUAL.value
+    account.match_confidence, account.matched_by_id, account.matched_at = 1.0, actor.user_id, now
+    account.exemption_reason = account.exempted_by_id = None
+    account.exempted_at = account.exemption_expires_at = None
+    account.state = state_for(user)
+    member = tenant.find(AppMember, AppMember.app_id == app.id, AppMember.user_id == user.id)
+    status = (
+        OnboardingStatus.SSO
+        if app.login_method == LoginMethod.SSO
+        else OnboardingStatus.INVITE_SENT
+    )
+    if member is None:
+        tenant.add(AppMember(app_id=app.id, user_id=user.id, role=role, onboarding_status=status))
+    else:
+        member.role = role
+        if member.onboarding_status in (
+            OnboardingStatus.BASTION_ONLY,
+            OnboardingStatus.PENDING_ONBOARDING,
+        ):
+            member.onboarding_status = status
+    queue_email(
+        session,
+        workspace_id=workspace_id,
+        kind=f"member-access:{app.id}:{user.id}",
+        recipients=[user.email or ""],
+        subject=f"[Bastion] You have access to {app.label}",
+        text=f"Your account {account.email or account.name} in {app.label} is now managed "
+        f"through Bastion; your role there is {role.value}.",
+        html=f"<p>Your account <b>{account.email or account.name}</b> in {app.label} is now "
+        f"managed through Bastion; your role there is {role.value}.</p>",
+    )
+    session.flush()
+    audit_event(
+        session,
+        app,
+        actor,
+        AuditAction.ACCOUNT_MATCHED,
+        f"account:{account.id}",
+        {"account": account.id, "user_id": user.id, "role": role.value, "rule": "manual"},
+    )
+    return account
+
+
+def _app_role(role: AppRole | str) -> AppRole:
+    try:
+        return AppRole(role)
+    except ValueError:
+        raise InvalidInput("role", "must be owner or collaborator") from None
+
+
+def unmatch_account(
+    session: Session, *, workspace_id: int, account_id: int, actor: Actor
+) -> Account:
+    """Re-assign: the account goes back to Unmatched and its manual link is dropped.
+
+    The person keeps their Bastion role on the app; without a seat they show as Bastion-only.
+    """
+    tenant = Tenant(session, workspace_id)
+    account, app = account_and_app(tenant, account_id)
+    require(session, actor=actor, app=app, action=MANAGE_MEMBERS)
+    previous = account.matched_user_id
+    if previous is None:
+        raise Conflict(f"account {account.id} is not matched to anyone")
+    account.matched_user_id = account.match_rule = account.match_confidence = None
+    account.matched_by_id = account.matched_at = None
+    account.state = AccountState.EXEMPTED if account.exemption_reason else AccountState.UNMATCHED
+    session.flush()
+    member = tenant.find(AppMember, AppMember.app_id == app.id, AppMember.user_id == previous)
+    seat = tenant.find(
+        Account,
+        Account.app_id == app.id,
+        Account.matched_user_id == previous,
+        Account.present.is_(True),
+    )
+    if member is not None and seat is None:
+        member.onboarding_status = OnboardingStatus.BASTION_ONLY
+    audit_event(
+        session,
+        app,
+        actor,
+        AuditAction.ACCOUNT_UNMATCHED,
+        f"account:{account.id}",
+        {"account": account.id, "user_id": previous},
+    )
+    return account
+
+
+def claim_owner(session: Session, *, workspace_id: int, account_id: int, actor: Actor) -> Account:
+    """The signed-in admin takes an account as their own, as Owner (their e-mails differ)."""
+    if actor.user_id is None:
+        raise InvalidInput("actor", "only a signed-in person can claim an account")
+    return match_account(
+        session,
+        workspace_id=workspace_id,
+        account_id=account_id,
+        user_id=actor.user_id,
+        role=AppRole.OWNER,
+        actor=actor,
+    )
+
+
+# --- exemptions ---------------------------------------------------------------------------------
+
+
+def exempt_account(
+    session: Session,
+    *,
+    workspace_id: int,
+    account_id: int,
+    reason: str,
+    expires_at: datetime | None,
+    actor: Actor,
+) -> Account:
+    """Keep the seat, unmanaged, for a stated reason (and optionally until a date)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("reason", "say why this account stays unmanaged")
+    if len(reason) > MAX_EXEMPTION_REASON:
+        raise InvalidInput("reason", f"must be at most {MAX_EXEMPTION_REASON} characters")
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise InvalidInput("expires_at", "must carry a time zone (e.g. 2030-01-01T00:00Z)")
+        if expires_at <= utcnow():
+            raise InvalidInput("expires_at", "must be in the future")
+    tenant = Tenant(session, workspace_id)
+    account, app = account_and_app(tenant, account_id)
+    require(session, actor=actor, app=app, action=MANAGE_MEMBERS)
+    require_present(account)
+    account.exemption_reason, account.exemption_expires_at = reason, expires_at
+    account.exempted_by_id, account.exempted_at = actor.user_id, utcnow()
+    account.state = AccountState.EXEMPTED
+    session.flush()
+    audit_event(
+        session,
+        app,
+        actor,
+        AuditAction.ACCOUNT_EXEMPTED,
+        f"account:{account.id}",
+        {
+            "account": account.id,
+            "reason": reason,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
+    return account
+
+
+def unexempt_account(
+    session: Session, *, workspace_id: int, account_id: int, actor: Actor
+) -> Account:
+    tenant = Tenant(session, workspace_id)
+    account, app = account_and_app(tenant, account_id)
+    require(session, actor=actor, app=app, action=MANAGE_MEMBERS)
+    if not account.exemption_reason:
+        raise Conflict(f"account {account.id} is not exempted")
+    account.exemption_reason = account.exempted_by_id = None
+    account.exempted_at = account.exemption_expires_at = None
+    user = session.get(User, account.matched_user_id) if account.matched_user_id else None
+    account.state = state_for(user)
+    session.flush()
+    audit_event(
+        session,
+        app,
+        actor,
+        AuditAction.ACCOUNT_UNEXEMPTED,
+        f"account:{account.id}",
+        {"account": account.id},
+    )
+    return account
+
+
+# --- bulk variants: a result per account, one failure does not stop the rest -----------------
+
+
+def bulk_match(
+    session: Session,
+    *,
+    workspace_id: int,
+    matches: Iterable[tuple[int, int]],
+    role: AppRole,
+    actor: Actor,
+) -> list[AccountResult]:
+    """Match each (account id, user id) pair."""
+    users = dict(matches)
+    return for_each_account(
+        session,
+        users,
+        lambda account_id: match_account(
+            session,
+            workspace_id=workspace_id,
+            account_id=account_id,
+            user_id=users[account_id],
+            role=role,
+            actor=actor,
+        ),
+    )
+
+
+def bulk_unmatch(
+    session: Session, *, workspace_id: int, account_ids: Iterable[int], actor: Actor
+) -> list[AccountResult]:
+    return for_each_account(
+        session,
+        account_ids,
+        lambda account_id: unmatch_account(
+            session, workspace_id=workspace_id, account_id=account_id, actor=actor
+        ),
+    )
+
+
+def bulk_exempt(
+    session: Session,
+    *,
+    workspace_id: int,
+    account_ids: Iterable[int],
+    reason: str,
+    expires_at: datetime | None,
+    actor: Actor,
+) -> list[AccountResult]:
+    return for_each_account(
+        session,
+        account_ids,
+        lambda account_id: exempt_account(
+            session,
+            workspace_id=workspace_id,
+            account_id=account_id,
+            reason=reason,
+            expires_at=expires_at,
+            actor=actor,
+        ),
+    )
+
+
+def bulk_remove(
+    session: Session,
+    *,
+    workspace_id: int,
+    account_ids: Iterable[int],
+    actor: Actor,
+    force: bool = False,
+    idempotency_key: str | None = None,
+) -> list[AccountResult]:
+    """Queue a removal per account; with a key, each account's operation gets ``key:<id>``."""
+    return for_each_account(
+        session,
+        account_ids,
+        lambda account_id: remove_account(
+            session,
+            workspace_id=workspace_id,
+            account_id=account_id,
+            actor=actor,
+            force=force,
+            idempotency_key=f"{idempotency_key}:{account_id}" if idempotency_key else None,
+        ),
+    )

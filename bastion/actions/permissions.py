@@ -1,0 +1,115 @@
+"""Who may do what: one table of roles, asked by every action before it writes.
+
+    workspace admin      everything
+    app owner            every action on that app and its report
+    app collaborator     sees the app and their own account; changes nothing
+    workspace member     sees their own accounts across apps
+    guest                sees their own accounts only
+
+Actions call ``require`` themselves, so the API, the CLI and the web pages cannot forget a
+check. A refusal names the role that would have been enough.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bastion.actions.actors import Actor
+from bastion.errors import PermissionDenied
+from bastion.storage.models import Account, App, AppMember, User
+from bastion.storage.models.enums import AppRole, UserStatus, WorkspaceRole
+
+VIEW_APP = "view_app"
+CHECK = "check"
+MANAGE_MEMBERS = "manage_members"
+APPLY_REPORT = "apply_report"
+MANAGE_OPERATIONS = "manage_operations"
+MANAGE_APP = "manage_app"
+MANAGE_DIRECTORY = "manage_directory"
+
+APP_OWNER_ACTIONS = frozenset(
+    {VIEW_APP, CHECK, MANAGE_MEMBERS, APPLY_REPORT, MANAGE_OPERATIONS, MANAGE_APP}
+)
+ACTIONS = APP_OWNER_ACTIONS | {MANAGE_DIRECTORY}
+
+_WHAT = {
+    VIEW_APP: "Seeing this app",
+    CHECK: "Checking this app for updates",
+    MANAGE_MEMBERS: "Changing this app's accounts",
+    APPLY_REPORT: "Applying this app's report",
+    MANAGE_OPERATIONS: "Managing this app's operations",
+    MANAGE_APP: "Changing this app's settings",
+    MANAGE_DIRECTORY: "Managing the directory and workspace",
+}
+
+
+def app_role(session: Session, *, user: User, app: App) -> AppRole | None:
+    """The user's Bastion role on the app, if they are one of its members."""
+    return session.scalar(
+        select(AppMember.role).where(AppMember.app_id == app.id, AppMember.user_id == user.id)
+    )
+
+
+def holds_account(session: Session, *, user: User, app: App) -> bool:
+    """Whether one of the app's present accounts is matched to this person."""
+    return (
+        session.scalar(
+            select(Account.id)
+            .where(
+                Account.app_id == app.id,
+                Account.matched_user_id == user.id,
+                Account.present.is_(True),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def can(session: Session, *, user: User, app: App | None, action: str) -> bool:
+    """Whether this person may do ``action`` (on ``app``, or workspace-wide when None)."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    if user.status != UserStatus.ACTIVE or user.removed_at is not None:
+        return False
+    if app is not None and app.workspace_id != user.workspace_id:
+        return False
+    if user.role == WorkspaceRole.ADMIN:
+        return True
+    if app is None or action == MANAGE_DIRECTORY:
+        return False
+    role = app_role(session, user=user, app=app)
+    if role == AppRole.OWNER and user.role != WorkspaceRole.GUEST:
+        return True
+    if action == VIEW_APP:
+        return role == AppRole.COLLABORATOR or holds_account(session, user=user, app=app)
+    return False
+
+
+def sees_every_account(session: Session, *, user: User, app: App) -> bool:
+    """Owners and admins see every account of the app; everyone else only their own."""
+    return can(session, user=user, app=app, action=MANAGE_MEMBERS)
+
+
+def role_needed(app: App | None, action: str) -> str:
+    if app is None or action == MANAGE_DIRECTORY:
+        return "the workspace admin role"
+    if action == VIEW_APP:
+        return "a role on this app or an account in it"
+    return "the app owner role (or workspace admin)"
+
+
+def require(session: Session, *, actor: Actor, app: App | None, action: str) -> None:
+    """Raise PermissionDenied unless the actor may do ``action``.
+
+    Actors without a user (the CLI run by the operator, Bastion's own jobs) act with the
+    installation's authority.
+    """
+    if actor.user_id is None:
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r}")
+        return
+    user = session.get(User, actor.user_id)
+    if user is None or not can(session, user=user, app=app, action=action):
+        raise PermissionDenied(f"{_WHAT[action]} needs {role_needed(app, action)}")
