@@ -13,7 +13,6 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -132,29 +131,19 @@ class ChainProblem:
         return f"audit event #{self.seq}: {self.problem}"
 
 
-def _digest(
-    *,
-    workspace_id: int,
-    seq: int,
-    occurred_at: datetime,
-    actor: str,
-    action: str,
-    target: str | None,
-    details: dict[str, Any],
-    request_id: str | None,
-    prev_hash: str,
-) -> str:
+def _digest(event: AuditEvent) -> str:
+    """The hash of an event's content and its link to the previous event."""
     body = json.dumps(
         [
-            workspace_id,
-            seq,
-            occurred_at.isoformat(timespec="microseconds"),
-            actor,
-            action,
-            target,
-            details,
-            request_id,
-            prev_hash,
+            event.workspace_id,
+            event.seq,
+            event.occurred_at.isoformat(timespec="microseconds"),
+            event.actor,
+            event.action,
+            event.target,
+            event.details,
+            event.request_id,
+            event.prev_hash,
         ],
         sort_keys=True,
         separators=(",", ":"),
@@ -187,31 +176,19 @@ def record(
         select(Workspace).where(Workspace.id == workspace_id).with_for_update(key_share=True)
     ).scalar_one()
     seq, prev_hash = workspace.audit_seq + 1, workspace.audit_head
-    occurred_at = utcnow()
-    # Round-trip through JSON so the hash covers exactly what the database will return.
-    details = json.loads(json.dumps(details, default=str))
     event = AuditEvent(
         workspace_id=workspace_id,
         seq=seq,
-        occurred_at=occurred_at,
+        occurred_at=utcnow(),
         actor=actor,
         action=action.value,
         target=target,
-        details=details,
+        # Round-trip through JSON so the hash covers exactly what the database will return.
+        details=json.loads(json.dumps(details, default=str)),
         request_id=request_id,
         prev_hash=prev_hash,
-        hash=_digest(
-            workspace_id=workspace_id,
-            seq=seq,
-            occurred_at=occurred_at,
-            actor=actor,
-            action=action.value,
-            target=target,
-            details=details,
-            request_id=request_id,
-            prev_hash=prev_hash,
-        ),
     )
+    event.hash = _digest(event)
     session.add(event)
     workspace.audit_seq, workspace.audit_head = seq, event.hash
     session.flush()
@@ -246,17 +223,7 @@ def _walk(events: Iterable[AuditEvent]) -> tuple[ChainProblem | None, int, str]:
             return ChainProblem(expected_seq, None, "missing (deleted from the database)"), 0, ""
         if event.prev_hash != prev_hash:
             return ChainProblem(event.seq, event.id, "does not follow the previous event"), 0, ""
-        digest = _digest(
-            workspace_id=event.workspace_id,
-            seq=event.seq,
-            occurred_at=event.occurred_at,
-            actor=event.actor,
-            action=event.action,
-            target=event.target,
-            details=event.details,
-            request_id=event.request_id,
-            prev_hash=event.prev_hash,
-        )
+        digest = _digest(event)
         if digest != event.hash:
             return ChainProblem(event.seq, event.id, "was changed after it was written"), 0, ""
         expected_seq, prev_hash = event.seq + 1, event.hash

@@ -153,6 +153,24 @@ class SnapshotLoader:
             }
         )
 
+    def _new_row(self, values: dict[str, Any], external_id: str) -> dict[str, Any]:
+        return {
+            **values,
+            "workspace_id": self.app.workspace_id,
+            "app_id": self.app.id,
+            "external_id": external_id,
+            "present": True,
+            "first_seen_run_id": self.run.id,
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+
+    def _external_ids(self, model: type[Account] | type[Asset]) -> dict[str, int]:
+        rows = self.session.execute(
+            select(model.external_id, model.id).where(model.app_id == self.app.id)
+        )
+        return {external_id: row_id for external_id, row_id in rows}
+
     # -- the load -----------------------------------------------------------------------------
 
     def load(self, snapshot: Snapshot) -> LoadResult:
@@ -204,18 +222,7 @@ class SnapshotLoader:
             old = existing.get(record.external_id)
             label = record.name or record.email or record.external_id
             if old is None:
-                inserts.append(
-                    {
-                        **values,
-                        "workspace_id": self.app.workspace_id,
-                        "app_id": self.app.id,
-                        "external_id": record.external_id,
-                        "present": True,
-                        "first_seen_run_id": self.run.id,
-                        "created_at": self.now,
-                        "updated_at": self.now,
-                    }
-                )
+                inserts.append(self._new_row(values, record.external_id))
                 continue
             seen[record.external_id] = old.id
             if not old.present:
@@ -247,11 +254,7 @@ class SnapshotLoader:
                 updates.append({"id": old.id, **values, "updated_at": self.now})
         if inserts:
             self.session.execute(insert(Account), inserts)
-            ids = dict(
-                self.session.execute(
-                    select(Account.external_id, Account.id).where(Account.app_id == self.app.id)
-                ).all()
-            )
+            ids = self._external_ids(Account)
             for new in inserts:
                 seen[new["external_id"]] = ids[new["external_id"]]
                 self._change(
@@ -305,18 +308,7 @@ class SnapshotLoader:
             }
             old = existing.get(record.external_id)
             if old is None:
-                inserts.append(
-                    {
-                        **values,
-                        "workspace_id": self.app.workspace_id,
-                        "app_id": self.app.id,
-                        "external_id": record.external_id,
-                        "present": True,
-                        "first_seen_run_id": self.run.id,
-                        "created_at": self.now,
-                        "updated_at": self.now,
-                    }
-                )
+                inserts.append(self._new_row(values, record.external_id))
                 continue
             seen[record.external_id] = old.id
             if not old.present:
@@ -333,11 +325,7 @@ class SnapshotLoader:
                 updates.append({"id": old.id, **values, "updated_at": self.now})
         if inserts:
             self.session.execute(insert(Asset), inserts)
-            ids = dict(
-                self.session.execute(
-                    select(Asset.external_id, Asset.id).where(Asset.app_id == self.app.id)
-                ).all()
-            )
+            ids = self._external_ids(Asset)
             for new in inserts:
                 seen[new["external_id"]] = ids[new["external_id"]]
                 self._change(
