@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -11,7 +13,16 @@ from bastion.actions.operations import run_due_operations
 from bastion.actions.reports import apply_report
 from bastion.errors import Conflict
 from bastion.notify import send_due_notifications
-from bastion.storage.models import Account, Asset, Change, CheckRun, Grant, Report, ReportItem
+from bastion.storage.models import (
+    Account,
+    Asset,
+    Change,
+    CheckRun,
+    Grant,
+    Report,
+    ReportItem,
+    utcnow,
+)
 from bastion.storage.models.enums import (
     AccountState,
     ChangeKind,
@@ -250,3 +261,27 @@ def test_exempted_and_unmatched_accounts_keep_their_state_across_checks(world: W
     world.check()
     with world.runtime.sessions() as session:
         assert session.get_one(Account, account_id).state == AccountState.EXEMPTED
+
+
+def test_an_expired_exemption_returns_the_account_to_unmatched_and_tells_the_owners(
+    world: World,
+) -> None:
+    world.check()
+    send_due_notifications(world.runtime.sessions, world.runtime.settings)
+    world.mailbox.messages.clear()
+    with world.runtime.sessions.begin() as session:
+        account = session.scalars(
+            select(Account).where(Account.state == AccountState.UNMATCHED).limit(1)
+        ).one()
+        account.exemption_reason = "Temporary agency seat"
+        account.exemption_expires_at = utcnow() - timedelta(minutes=1)
+        account.state = AccountState.EXEMPTED
+        account_id = account.id
+    run = world.check()
+    with world.runtime.sessions() as session:
+        account = session.get_one(Account, account_id)
+    assert account.state == AccountState.UNMATCHED
+    assert account.exemption_reason is None
+    assert run.counts["changes"] == 0
+    assert send_due_notifications(world.runtime.sessions, world.runtime.settings) == 1
+    assert "exemptions expired" in world.mailbox.messages[0]["Subject"]
