@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
-from bastion.actions.permissions import MANAGE_APP, require
+from bastion.actions.permissions import CHECK, MANAGE_APP, require
 from bastion.actions.secrets import read_secret, store_secret
 from bastion.audit import AuditAction, record
 from bastion.concurrency import run_sync
@@ -264,4 +264,23 @@ def disconnect_app(session: Session, *, workspace_id: int, app_id: int, actor: A
         request_id=actor.request_id,
     )
     session.flush()
+    return app
+
+
+def request_check(session: Session, *, workspace_id: int, app_id: int, actor: Actor) -> App:
+    """Ask for a check now; the interface then queues the job (``Jobs.enqueue_check``)."""
+    app = Tenant(session, workspace_id).get(App, app_id)
+    require(session, actor=actor, app=app, action=CHECK)
+    if app.disconnected_at is not None:
+        raise Conflict(f"app {app.label!r} is disconnected")
+    app.next_check_at = utcnow()
+    record(
+        session,
+        workspace_id=workspace_id,
+        actor=actor.label,
+        action=AuditAction.APP_CHECK_REQUESTED,
+        target=f"app:{app.id}",
+        details={"user": actor.user_id, "next_check_at": app.next_check_at.isoformat()},
+        request_id=actor.request_id,
+    )
     return app

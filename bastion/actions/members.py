@@ -70,6 +70,7 @@ __all__ = [
     "bulk_exempt",
     "bulk_match",
     "bulk_remove",
+    "bulk_unexempt",
     "bulk_unmatch",
     "cancel_invitation",
     "cancel_stale_invitations",
@@ -368,5 +369,17 @@ def bulk_remove(
             actor=actor,
             force=force,
             idempotency_key=f"{idempotency_key}:{account_id}" if idempotency_key else None,
+        ),
+    )
+
+
+def bulk_unexempt(
+    session: Session, *, workspace_id: int, account_ids: Iterable[int], actor: Actor
+) -> list[AccountResult]:
+    return for_each_account(
+        session,
+        account_ids,
+        lambda account_id: unexempt_account(
+            session, workspace_id=workspace_id, account_id=account_id, actor=actor
         ),
     )

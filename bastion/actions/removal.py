@@ -87,7 +87,7 @@ def blast_radius(session: Session, *, workspace_id: int, account_id: int) -> Bla
                     Grant.present.is_(True),
                     Asset.present.is_(True),
                 )
-            ).tuples()
+            ).all()
             if FULL_CONTROL_TASK in grant.tasks
         ]
     orphaned = [

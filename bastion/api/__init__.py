@@ -1,0 +1,37 @@
+"""The REST API under ``/api/v1``: one router per resource, each module listing its endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from bastion.api import (
+    account_actions,
+    accounts,
+    apps,
+    assets,
+    audit_events,
+    directory,
+    operations,
+    partners,
+    reports,
+)
+from bastion.api.rate_limit import enforce_rate_limit
+
+API_PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(enforce_rate_limit)])
+    for module in (
+        apps,
+        accounts,
+        account_actions,
+        assets,
+        partners,
+        reports,
+        operations,
+        directory,
+        audit_events,
+    ):
+        router.include_router(module.router)
+    return router

@@ -1,0 +1,42 @@
+"""A per-caller request budget for the API (429 when spent), on slowapi's ``limits`` engine.
+
+The caller is their bearer token (hashed) or, without one, their address, so one busy script
+does not starve the web pages of others.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from bastion.errors import BastionError
+from bastion.security.tokens import hash_token
+
+DEFAULT_LIMIT = "600/minute"
+
+
+class TooManyRequests(BastionError):
+    code = "rate_limited"
+
+
+class ApiRateLimit:
+    def __init__(self, limit: str = DEFAULT_LIMIT) -> None:
+        self.item = parse(limit)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def __call__(self, request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        caller = (
+            "token:" + hash_token(header)[:32]
+            if header
+            else "ip:" + (request.client.host if request.client else "unknown")
+        )
+        if not self.limiter.hit(self.item, caller):
+            raise TooManyRequests("too many requests; slow down and retry in a minute")
+
+
+async def enforce_rate_limit(request: Request) -> None:
+    limit: ApiRateLimit = request.app.state.api_rate_limit
+    limit(request)
