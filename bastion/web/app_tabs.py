@@ -1,0 +1,254 @@
+"""An app's read-mostly tabs: Assets, Partners, History, Report and Operations.
+
+Routes:
+    GET  /apps/{app_id}/assets                     every asset with its type, owner and holders
+    GET  /apps/{app_id}/assets/{asset_id}          who holds which tasks on one asset
+    GET  /apps/{app_id}/partners                   agencies and clients, and what they hold
+    GET  /apps/{app_id}/history                    check runs with counts and duration
+    GET  /apps/{app_id}/history/{run_id}           the changes of one run (outside-Bastion marked)
+    GET  /apps/{app_id}/report                     the open deprovisioning report
+    POST /apps/{app_id}/report/apply               apply all or the selected items
+    POST /apps/{app_id}/report/dismiss             dismiss the selected items with a reason
+    GET  /apps/{app_id}/operations                 queued, deferred, manual, failed, done
+    POST /apps/{app_id}/operations/{op_id}/retry   retry a failed or deferred operation
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from bastion.actions.operations import retry_operation
+from bastion.actions.permissions import APPLY_REPORT, MANAGE_OPERATIONS, require
+from bastion.actions.reports import apply_report, dismiss_items
+from bastion.errors import NotFound
+from bastion.queries import current_report, list_changes
+from bastion.storage.models import Asset, CheckRun
+from bastion.storage.models.enums import ReportItemState, ReportState
+from bastion.storage.tenancy import Tenant
+from bastion.web.context import DB, Me, PageRoute, allowed, app_for, jobs_of, redirect, render
+from bastion.web.reads import (
+    accounts_by_id,
+    asset_holders,
+    asset_partners,
+    assets_with_counts,
+    holdings_by_account,
+    operations_by_state,
+    partners_with_assets,
+    runs_page,
+    user_names,
+)
+
+router = APIRouter(route_class=PageRoute)
+
+
+@router.get("/apps/{app_id}/assets")
+def assets_tab(request: Request, db: DB, me: Me, app_id: int) -> Response:
+    app = app_for(db, me, app_id)
+    rows = assets_with_counts(db, app.id)
+    return render(request, "apps/assets.html", {"app": app, "tab": "assets", "rows": rows}, me=me)
+
+
+@router.get("/apps/{app_id}/assets/{asset_id}")
+def asset_detail(request: Request, db: DB, me: Me, app_id: int, asset_id: int) -> Response:
+    app = app_for(db, me, app_id)
+    asset = Tenant(db, me.workspace_id).get(Asset, asset_id)
+    if asset.app_id != app.id:
+        raise NotFound(f"Asset {asset_id} not found")
+    return render(
+        request,
+        "apps/asset.html",
+        {
+            "app": app,
+            "tab": "assets",
+            "asset": asset,
+            "holders": asset_holders(db, asset.id),
+            "partners": asset_partners(db, asset.id),
+        },
+        me=me,
+    )
+
+
+@router.get("/apps/{app_id}/partners")
+def partners_tab(request: Request, db: DB, me: Me, app_id: int) -> Response:
+    app = app_for(db, me, app_id)
+    return render(
+        request,
+        "apps/partners.html",
+        {"app": app, "tab": "partners", "rows": partners_with_assets(db, app.id)},
+        me=me,
+    )
+
+
+@router.get("/apps/{app_id}/history")
+def history_tab(request: Request, db: DB, me: Me, app_id: int) -> Response:
+    app = app_for(db, me, app_id)
+    runs = runs_page(db, app.id)
+    return render(
+        request,
+        "apps/history.html",
+        {
+            "app": app,
+            "tab": "history",
+            "runs": runs,
+            "people": user_names(db, {r.requested_by_id for r in runs}),
+        },
+        me=me,
+    )
+
+
+@router.get("/apps/{app_id}/history/{run_id}")
+def run_detail(request: Request, db: DB, me: Me, app_id: int, run_id: int) -> Response:
+    app = app_for(db, me, app_id)
+    run = Tenant(db, me.workspace_id).get(CheckRun, run_id)
+    if run.app_id != app.id:
+        raise NotFound(f"Check {run_id} not found")
+    changes = list_changes(db, app.id, run.id)
+    return render(
+        request,
+        "apps/run.html",
+        {
+            "app": app,
+            "tab": "history",
+            "run": run,
+            "changes": changes,
+            "outside": sum(1 for c in changes if c.outside_bastion),
+        },
+        me=me,
+    )
+
+
+@router.get("/apps/{app_id}/report")
+def report_tab(request: Request, db: DB, me: Me, app_id: int) -> Response:
+    app = app_for(db, me, app_id)
+    found = current_report(db, app.id)
+    report, items = found if found is not None else (None, [])
+    pending = [
+        row for row in items if row[0].state in (ReportItemState.PENDING, ReportItemState.FAILED)
+    ]
+    applying = any(row[0].state == ReportItemState.APPLYING for row in items)
+    return render(
+        request,
+        "apps/report.html",
+        {
+            "app": app,
+            "tab": "report",
+            "report": report if report is not None and report.state == ReportState.OPEN else None,
+            "last_closed": report
+            if report is not None and report.state != ReportState.OPEN
+            else None,
+            "items": items,
+            "pending": pending,
+            "applying": applying,
+            "holdings": holdings_by_account(db, [row[1].id for row in items]),
+            "can_apply": allowed(db, me, app, APPLY_REPORT),
+        },
+        me=me,
+    )
+
+
+def _item_ids(values: list[str]) -> list[int]:
+    return [int(v) for v in values if v.isdigit()]
+
+
+@router.post("/apps/{app_id}/report/apply")
+def report_apply(
+    request: Request,
+    db: DB,
+    me: Me,
+    app_id: int,
+    report_id: Annotated[int, Form()],
+    scope: Annotated[str, Form()] = "all",
+    item_id: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    app = app_for(db, me, app_id)
+    require(db, actor=me.actor, app=app, action=APPLY_REPORT)
+    selected = _item_ids(item_id or []) if scope == "selected" else None
+    if selected is not None and not selected:
+        return redirect(request, f"/apps/{app_id}/report", "Select at least one person.", "error")
+    applied = apply_report(
+        db, workspace_id=me.workspace_id, report_id=report_id, actor=me.actor, item_ids=selected
+    )
+    db.commit()
+    jobs = jobs_of(request)
+    for item in applied:
+        if item.operation_id is not None:
+            jobs.enqueue_operation(item.operation_id)
+    count = len(applied)
+    return redirect(
+        request,
+        f"/apps/{app_id}/report",
+        f"{count} removal{'s' if count != 1 else ''} queued. Progress shows on each line."
+        if count
+        else "Nothing left to apply.",
+        "success" if count else "info",
+    )
+
+
+@router.post("/apps/{app_id}/report/dismiss")
+def report_dismiss(
+    request: Request,
+    db: DB,
+    me: Me,
+    app_id: int,
+    report_id: Annotated[int, Form()],
+    reason: Annotated[str, Form()] = "",
+    item_id: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    app = app_for(db, me, app_id)
+    require(db, actor=me.actor, app=app, action=APPLY_REPORT)
+    ids = _item_ids(item_id or [])
+    if not ids:
+        return redirect(request, f"/apps/{app_id}/report", "Select at least one person.", "error")
+    dismissed = dismiss_items(
+        db,
+        workspace_id=me.workspace_id,
+        report_id=report_id,
+        item_ids=ids,
+        reason=reason,
+        actor=me.actor,
+    )
+    db.commit()
+    return redirect(
+        request,
+        f"/apps/{app_id}/report",
+        f"{len(dismissed)} dismissed; those accounts stay.",
+    )
+
+
+@router.get("/apps/{app_id}/operations")
+def operations_tab(request: Request, db: DB, me: Me, app_id: int) -> Response:
+    app = app_for(db, me, app_id)
+    grouped = operations_by_state(db, app.id)
+    every = [op for ops in grouped.values() for op in ops]
+    return render(
+        request,
+        "apps/operations.html",
+        {
+            "app": app,
+            "tab": "operations",
+            "grouped": grouped,
+            "accounts": accounts_by_id(db, {op.account_id for op in every}),
+            "people": user_names(db, {op.requested_by_id for op in every}),
+            "can_manage": allowed(db, me, app, MANAGE_OPERATIONS),
+        },
+        me=me,
+    )
+
+
+@router.post("/apps/{app_id}/operations/{operation_id}/retry")
+def operation_retry(request: Request, db: DB, me: Me, app_id: int, operation_id: int) -> Response:
+    app = app_for(db, me, app_id)
+    require(db, actor=me.actor, app=app, action=MANAGE_OPERATIONS)
+    operation = retry_operation(
+        db, workspace_id=me.workspace_id, operation_id=operation_id, actor=me.actor
+    )
+    if operation.app_id != app.id:
+        raise NotFound(f"Operation {operation_id} not found")
+    db.commit()
+    jobs_of(request).enqueue_operation(operation.id)
+    return redirect(
+        request, f"/apps/{app_id}/operations", f"Operation {operation_id} queued again."
+    )

@@ -1,0 +1,292 @@
+"""The apps list, the connect-app wizard, an app's Settings tab and Check for updates.
+
+Routes:
+    GET  /apps                          one card per connected app
+    GET  /apps/connect                  step 1: pick an app from the catalog
+    GET  /apps/connect/meta_business    step 2: label, token, business id, app id, login method
+    POST /apps/connect/meta_business    validate; refused → each problem; accepted → first check
+    GET  /apps/{app_id}                 → the Members tab
+    GET  /apps/{app_id}/settings        fields, token "set on … by …", schedule, safeguard, status
+    POST /apps/{app_id}/settings        save the settings (a new token is validated first)
+    POST /apps/{app_id}/disconnect      stop managing the app (nothing changes in Meta)
+    POST /apps/{app_id}/check           queue a check for updates; answers with the progress box
+    GET  /apps/{app_id}/progress        the progress box (htmx polls it while a check runs)
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from bastion.actions.apps import (
+    AppChanges,
+    ConnectionRefused,
+    ConnectRequest,
+    connect_app,
+    disconnect_app,
+    update_app,
+    validate_connection,
+)
+from bastion.actions.permissions import CHECK, MANAGE_APP, MANAGE_MEMBERS, require
+from bastion.connectors.base import ConnectionCheck
+from bastion.errors import InvalidInput
+from bastion.queries import list_apps
+from bastion.storage.models.enums import RunState, RunTrigger
+from bastion.web.context import (
+    DB,
+    Me,
+    PageRoute,
+    allowed,
+    app_for,
+    jobs_of,
+    redirect,
+    render,
+    runtime_of,
+)
+from bastion.web.reads import app_summaries, latest_run, user_names
+
+router = APIRouter(route_class=PageRoute)
+
+CATALOG = [
+    (
+        "meta_business",
+        "Meta Business Manager",
+        "People, Pages, ad accounts, catalogs, pixels, "
+        "Instagram assets and partners of one business portfolio.",
+        True,
+    ),
+    ("tiktok", "TikTok Business Center", "Coming later.", False),
+    ("linkedin", "LinkedIn Campaign Manager", "Coming later.", False),
+]
+
+
+@router.get("/apps")
+def apps_list(request: Request, db: DB, me: Me) -> Response:
+    apps = [a for a in list_apps(db, me.workspace_id) if allowed(db, me, a, "view_app")]
+    return render(
+        request,
+        "apps/list.html",
+        {
+            "section": "apps",
+            "summaries": app_summaries(db, apps),
+            "can_connect": me.is_admin,
+        },
+        me=me,
+    )
+
+
+@router.get("/apps/connect")
+def connect_catalog(request: Request, db: DB, me: Me) -> Response:
+    require(db, actor=me.actor, app=None, action="manage_directory")
+    return render(request, "apps/catalog.html", {"section": "apps", "catalog": CATALOG}, me=me)
+
+
+def _form_values(label: str, business_id: str, app_id: str, login_method: str) -> dict[str, str]:
+    return {
+        "label": label,
+        "business_id": business_id,
+        "app_id": app_id,
+        "login_method": login_method or "sso",
+    }
+
+
+@router.get("/apps/connect/meta_business")
+def connect_form(request: Request, db: DB, me: Me) -> Response:
+    require(db, actor=me.actor, app=None, action="manage_directory")
+    return render(
+        request,
+        "apps/connect.html",
+        {"section": "apps", "values": _form_values("", "", "", "sso")},
+        me=me,
+    )
+
+
+@router.post("/apps/connect/meta_business")
+def connect_submit(
+    request: Request,
+    db: DB,
+    me: Me,
+    label: Annotated[str, Form()] = "",
+    token: Annotated[str, Form()] = "",
+    business_id: Annotated[str, Form()] = "",
+    app_id: Annotated[str, Form()] = "",
+    login_method: Annotated[str, Form()] = "sso",
+) -> Response:
+    """Validate then connect; the token is never echoed back into the form."""
+    require(db, actor=me.actor, app=None, action="manage_directory")
+    runtime = runtime_of(request)
+    values = _form_values(label, business_id, app_id, login_method)
+    connect = ConnectRequest(
+        kind="meta_business",
+        label=label,
+        token=token,
+        settings={"business_id": business_id, "app_id": app_id},
+        login_method=login_method,
+    )
+    check: ConnectionCheck | None = None
+    try:
+        check, _settings = validate_connection(connect, runtime.connector_options)
+        if not check.ok:
+            raise ConnectionRefused(check)
+        app = connect_app(
+            db,
+            runtime.require_key_ring(),
+            runtime.connector_options,
+            workspace_id=me.workspace_id,
+            request=connect,
+            actor=me.actor,
+        )
+    except InvalidInput as exc:
+        db.rollback()
+        return render(
+            request,
+            "apps/connect.html",
+            {"section": "apps", "values": values, "field": exc.field, "error": exc.message},
+            status_code=400,
+            me=me,
+        )
+    except ConnectionRefused as exc:
+        db.rollback()
+        return render(
+            request,
+            "apps/connect.html",
+            {"section": "apps", "values": values, "check": exc.check},
+            status_code=400,
+            me=me,
+        )
+    db.commit()
+    jobs_of(request).enqueue_check(
+        workspace_id=me.workspace_id, app_id=app.id, trigger=RunTrigger.CONNECT, user_id=me.user.id
+    )
+    return redirect(
+        request,
+        f"/apps/{app.id}/settings?after=0",
+        f"{app.label} is connected. The first check for updates is running.",
+    )
+
+
+@router.get("/apps/{app_id}")
+def app_home(app_id: int) -> Response:
+    return RedirectResponse(f"/apps/{app_id}/members", status_code=303)
+
+
+def _settings_context(db: DB, me: Me, app_id: int) -> dict[str, object]:
+    app = app_for(db, me, app_id)
+    people = user_names(db, {app.token_set_by_id})
+    return {
+        "app": app,
+        "tab": "settings",
+        "section": "apps",
+        "token_set_by": people.get(app.token_set_by_id or -1),
+        "can_manage": allowed(db, me, app, MANAGE_APP),
+        "can_check": allowed(db, me, app, CHECK),
+        "can_members": allowed(db, me, app, MANAGE_MEMBERS),
+        "run": latest_run(db, app.id),
+    }
+
+
+@router.get("/apps/{app_id}/settings")
+def settings_tab(
+    request: Request, db: DB, me: Me, app_id: int, after: int | None = None
+) -> Response:
+    context = _settings_context(db, me, app_id)
+    context["after"] = after
+    return render(request, "apps/settings.html", context, me=me)
+
+
+@router.post("/apps/{app_id}/settings")
+def settings_save(
+    request: Request,
+    db: DB,
+    me: Me,
+    app_id: int,
+    label: Annotated[str, Form()] = "",
+    schedule: Annotated[str, Form()] = "daily",
+    check_time: Annotated[str, Form()] = "06:00",
+    safeguard_threshold_percent: Annotated[str, Form()] = "20",
+    login_method: Annotated[str, Form()] = "sso",
+    token: Annotated[str, Form()] = "",
+) -> Response:
+    app = app_for(db, me, app_id, MANAGE_APP)
+    runtime = runtime_of(request)
+    try:
+        minute = _minute_of_day(check_time) if schedule == "daily" else None
+        try:
+            threshold = int(safeguard_threshold_percent)
+        except ValueError:
+            raise InvalidInput("safeguard_threshold_percent", "must be a whole number") from None
+        update_app(
+            db,
+            runtime.require_key_ring(),
+            runtime.connector_options,
+            workspace_id=me.workspace_id,
+            app_id=app.id,
+            changes=AppChanges(
+                label=label,
+                daily_check_minute=minute,
+                on_demand_only=schedule != "daily",
+                safeguard_threshold_percent=threshold,
+                login_method=login_method,
+                token=token.strip() or None,
+            ),
+            actor=me.actor,
+        )
+    except (InvalidInput, ConnectionRefused) as exc:
+        db.rollback()
+        context = _settings_context(db, me, app_id)
+        context["error"] = exc.message
+        context["check"] = exc.check if isinstance(exc, ConnectionRefused) else None
+        return render(request, "apps/settings.html", context, status_code=400, me=me)
+    db.commit()
+    return redirect(request, f"/apps/{app_id}/settings", "Settings saved.")
+
+
+def _minute_of_day(value: str) -> int:
+    hours, _, minutes = value.partition(":")
+    try:
+        minute = int(hours) * 60 + int(minutes or 0)
+    except ValueError:
+        raise InvalidInput("check_time", "use the form HH:MM (UTC)") from None
+    if not 0 <= minute < 24 * 60:
+        raise InvalidInput("check_time", "must be a time of day between 00:00 and 23:59")
+    return minute
+
+
+@router.post("/apps/{app_id}/disconnect")
+def disconnect(request: Request, db: DB, me: Me, app_id: int) -> Response:
+    app = app_for(db, me, app_id, MANAGE_APP)
+    disconnect_app(db, workspace_id=me.workspace_id, app_id=app.id, actor=me.actor)
+    db.commit()
+    return redirect(request, "/apps", f"{app.label} is disconnected. Nothing changed in Meta.")
+
+
+@router.post("/apps/{app_id}/check")
+def check_now(request: Request, db: DB, me: Me, app_id: int) -> Response:
+    app = app_for(db, me, app_id, CHECK)
+    before = latest_run(db, app.id)
+    if before is not None and before.state == RunState.RUNNING:
+        return _progress(request, db, me, app_id, after=before.id - 1)
+    jobs_of(request).enqueue_check(
+        workspace_id=me.workspace_id, app_id=app.id, trigger=RunTrigger.MANUAL, user_id=me.user.id
+    )
+    return _progress(request, db, me, app_id, after=before.id if before else 0)
+
+
+@router.get("/apps/{app_id}/progress")
+def progress(request: Request, db: DB, me: Me, app_id: int, after: int = 0) -> Response:
+    return _progress(request, db, me, app_id, after=after)
+
+
+def _progress(request: Request, db: DB, me: Me, app_id: int, *, after: int) -> Response:
+    """Queued (no newer run yet), running, or finished with its outcome; polling stops then."""
+    app = app_for(db, me, app_id)
+    run = latest_run(db, app.id)
+    current = run if run is not None and run.id > after else None
+    return render(
+        request,
+        "apps/_progress.html",
+        {"app": app, "run": current, "after": after},
+        me=me,
+    )

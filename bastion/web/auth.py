@@ -1,0 +1,142 @@
+"""Signing in and out, and choosing one's own password.
+
+Routes:
+    GET  /signin             the sign-in form
+    POST /signin             check the password (rate-limited), rotate the session cookie
+    POST /signout            end the session on the server, clear the cookie
+    GET  /account/password   the change-password form (forced after a one-time password)
+    POST /account/password   set the new password; the person's other sessions end
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from bastion.actions.sessions import (
+    SignInLimiter,
+    SignInRefused,
+    TooManyAttempts,
+    change_password,
+    sign_in,
+    sign_out,
+)
+from bastion.errors import InvalidInput
+from bastion.security.web_sessions import ABSOLUTE_TIMEOUT
+from bastion.web.context import DB, Me, PageRoute, is_secure, redirect, render, session_cookie
+
+router = APIRouter(route_class=PageRoute)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this site: an open redirect would make the sign-in page a phishing aid."""
+    if not value:
+        return "/apps"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
+        return "/apps"
+    return value
+
+
+@router.get("/signin")
+def signin_form(request: Request, next: str | None = None) -> Response:
+    return render(request, "signin.html", {"next": _safe_next(next), "email": ""})
+
+
+@router.post("/signin")
+def signin(
+    request: Request,
+    db: DB,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/apps",
+) -> Response:
+    limiter: SignInLimiter = request.app.state.sign_in_limiter
+    cookie = session_cookie(request)
+    try:
+        user, new = sign_in(
+            db,
+            limiter,
+            email=email,
+            password=password,
+            ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+            previous_token=request.cookies.get(cookie),
+            request_id=request.headers.get("x-request-id"),
+        )
+    except (SignInRefused, TooManyAttempts, InvalidInput) as exc:
+        db.commit()  # the failed attempt's audit event
+        status = 429 if isinstance(exc, TooManyAttempts) else 400
+        message = (
+            "Enter your e-mail and password." if isinstance(exc, InvalidInput) else exc.message
+        )
+        return render(
+            request,
+            "signin.html",
+            {"next": _safe_next(next), "email": email, "error": message},
+            status_code=status,
+        )
+    db.commit()
+    target = "/account/password" if user.must_change_password else _safe_next(next)
+    response = redirect(request, target)
+    response.set_cookie(
+        cookie,
+        new.token,
+        max_age=int(ABSOLUTE_TIMEOUT.total_seconds()),
+        path="/",
+        secure=is_secure(request),
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+@router.post("/signout")
+def signout(request: Request, db: DB) -> Response:
+    cookie = session_cookie(request)
+    sign_out(db, token=request.cookies.get(cookie))
+    db.commit()
+    response = redirect(request, "/signin", "You are signed out.", "info")
+    response.delete_cookie(cookie, path="/", secure=is_secure(request), httponly=True)
+    return response
+
+
+@router.get("/account/password")
+def password_form(request: Request, me: Me) -> Response:
+    return render(request, "password.html", {}, me=me)
+
+
+@router.post("/account/password")
+def password_change(
+    request: Request,
+    db: DB,
+    me: Me,
+    current_password: Annotated[str, Form()] = "",
+    new_password: Annotated[str, Form()] = "",
+    confirm_password: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        if new_password != confirm_password:
+            raise InvalidInput("confirm_password", "does not match the new password")
+        change_password(
+            db,
+            user=me.user,
+            current=current_password,
+            new=new_password,
+            keep=me.web_session,
+            actor=me.actor,
+        )
+    except InvalidInput as exc:
+        db.rollback()
+        return render(
+            request,
+            "password.html",
+            {"error": exc.message.split(": ", 1)[-1], "field": exc.field},
+            status_code=400,
+            me=me,
+        )
+    db.commit()
+    return redirect(request, "/apps", "Your password is set.")
