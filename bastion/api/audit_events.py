@@ -11,7 +11,7 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
@@ -80,16 +80,16 @@ def _query(
     return query
 
 
-Text = Query(None, max_length=200)
+Text = Annotated[str | None, Query(max_length=200)]
 
 
 @router.get("/audit-events", responses=READ_ERRORS)
 def audit_events(
     session: DB,
     principal: CurrentPrincipal,
-    actor: str | None = Text,
-    action: str | None = Text,
-    target: str | None = Text,
+    actor: Text = None,
+    action: Text = None,
+    target: Text = None,
     since: datetime | None = None,
     until: datetime | None = None,
     cursor: str | None = Query(None, max_length=1000),
@@ -124,9 +124,9 @@ def export_audit_events(
     session: DB,
     principal: CurrentPrincipal,
     format: Literal["jsonl", "csv"] = "jsonl",
-    actor: str | None = Text,
-    action: str | None = Text,
-    target: str | None = Text,
+    actor: Text = None,
+    action: Text = None,
+    target: Text = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> StreamingResponse:
