@@ -89,10 +89,8 @@ def serve(
 
 @app.command()
 def demo() -> None:
-    """Try Bastion on this machine: SQLite, a generated key, the first admin; then serve."""
-    from bastion.actions.workspaces import bootstrap_installation
-    from bastion.storage.db import transaction
-    from bastion.storage.schema import upgrade
+    """Try Bastion on this machine: SQLite, the Meta simulator, a directory, a checked app."""
+    from bastion.demo import prepare_demo
 
     settings = settings_or_exit()
     try:
@@ -101,9 +99,10 @@ def demo() -> None:
         fail(exc.message)
     with runtime_or_exit(settings) as runtime:
         runtime.key_ring = ring
-        upgrade(runtime.engine)
-        with transaction(runtime.sessions) as session:
-            boot = bootstrap_installation(session, admin_email="admin@example.com")
+        typer.echo("Preparing the demo: simulated Meta business, directory, first check…")
+        sys.stdout.flush()
+        demo = prepare_demo(runtime)
+        boot = demo.bootstrap
         typer.echo(f"Bastion is starting at {settings.base_url}")
         typer.echo(f"Data directory: {settings.data_dir}")
         if boot.one_time_password:
