@@ -18,6 +18,7 @@ from bastion.cli_checks import (
     worker,
 )
 from bastion.cli_common import fail, runtime_or_exit, settings_or_exit
+from bastion.cli_members import members_app
 from bastion.connectors.meta.simulator.cli import simulate_app
 from bastion.directory.cli import directory_app, scim_app
 from bastion.errors import BastionError
@@ -41,6 +42,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(operations_app, name="operations")
 app.add_typer(scim_app, name="scim")
 app.add_typer(directory_app, name="directory")
+app.add_typer(members_app, name="members")
 app.command()(check)
 app.command()(changes)
 app.command()(worker)
