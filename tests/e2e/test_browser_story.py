@@ -149,16 +149,20 @@ def test_the_whole_story_in_a_browser(tmp_path: Path) -> None:
             for p in sim.dump()["people"]
             if p["role"] == "EMPLOYEE" and p["email"] and p["id"] not in predicted
         )
-        scim = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
-        found = scim.get("/scim/v2/Users", params={"filter": f'userName eq "{leaver["email"]}"'})
-        user_id = found.json()["Resources"][0]["id"]
-        patched = scim.patch(
-            f"/scim/v2/Users/{user_id}",
-            json={
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "replace", "value": {"active": False}}],
-            },
-        )
+        with httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {token}"}
+        ) as scim:
+            found = scim.get(
+                "/scim/v2/Users", params={"filter": f'userName eq "{leaver["email"]}"'}
+            )
+            user_id = found.json()["Resources"][0]["id"]
+            patched = scim.patch(
+                f"/scim/v2/Users/{user_id}",
+                json={
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "value": {"active": False}}],
+                },
+            )
         assert patched.status_code in (200, 204), patched.text
 
         # Check: the report lists them; apply it; the seats are gone from Meta.
