@@ -15,13 +15,17 @@ from bastion.api import (
     partners,
     reports,
 )
+from bastion.api.input_guard import reject_nul_characters
 from bastion.api.rate_limit import enforce_rate_limit
 
 API_PREFIX = "/api/v1"
 
 
 def api_router() -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(enforce_rate_limit)])
+    router = APIRouter(
+        prefix=API_PREFIX,
+        dependencies=[Depends(enforce_rate_limit), Depends(reject_nul_characters)],
+    )
     for module in (
         apps,
         accounts,

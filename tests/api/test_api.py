@@ -230,3 +230,19 @@ def test_owner_edits_settings_and_disconnects_the_app(api: Api, world: World) ->
     gone = api.client.delete(url, headers=api.as_("owner"))
     assert gone.json()["disconnected_at"] is not None
     assert rows(world, Account) > 0  # history is kept
+
+
+def test_nul_characters_are_refused_naming_the_field_on_every_database(
+    api: Api, world: World
+) -> None:
+    search = api.client.get(
+        f"/api/v1/apps/{world.app_id}/accounts", params={"q": "a\x00b"}, headers=api.as_("admin")
+    )
+    assert (search.status_code, search.json()["error"]["field"]) == (422, "q")
+    target = accounts(world, state=AccountState.UNMATCHED)[0]
+    body = api.client.post(
+        f"/api/v1/accounts/{target.id}/exemption",
+        json={"reason": "bad\x00reason"},
+        headers=api.as_("admin"),
+    )
+    assert (body.status_code, body.json()["error"]["field"]) == (422, "body")
