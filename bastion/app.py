@@ -4,10 +4,14 @@ Endpoints:
     GET /healthz   the process is up
     GET /readyz    the database answers and its schema is at the newest migration
     /scim/v2/...   SCIM 2.0 for identity providers (bastion/directory/scim.py)
+    /api/v1/...    the REST API (bastion/api/; OpenAPI at /openapi.json, docs at /api/docs)
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import cast
@@ -19,17 +23,43 @@ from sqlalchemy import text
 from starlette.types import ASGIApp
 
 from bastion import __version__
+from bastion.api import api_router
+from bastion.api.errors import install_error_handlers
+from bastion.api.rate_limit import ApiRateLimit
 from bastion.directory.scim import DirectoryScimApp
+from bastion.jobs import Jobs
 from bastion.logs import get_logger
 from bastion.runtime import Runtime
 from bastion.storage.schema import is_current
+from bastion.web import install_web
+from bastion.web.context import SESSION_COOKIES
+from bastion.web.csrf import FormCSRFMiddleware
 
 log = get_logger(__name__)
+# Pages load only our own files; htmx needs no eval, and nothing may frame Bastion.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def _csrf_secret(runtime: Runtime) -> str:
+    """Stable across processes when a key ring is configured (tokens survive restarts)."""
+    if runtime.key_ring is None:
+        return secrets.token_urlsafe(32)
+    _kid, key = runtime.key_ring.keys[0]
+    return hashlib.sha256(b"bastion-csrf:" + key).hexdigest()
+
+
+def create_app(runtime: Runtime, *, jobs: Jobs | None = None) -> FastAPI:
     app = FastAPI(title="Bastion", version=__version__, docs_url="/api/docs", redoc_url=None)
     app.state.runtime = runtime
+    # Pages queue checks and operations here; None = the configured queue, opened on first use.
+    app.state.jobs = jobs
+    app.state.api_rate_limit = ApiRateLimit()
+    install_error_handlers(app)
+    app.include_router(api_router())
 
     @app.middleware("http")
     async def request_context(
@@ -46,7 +76,21 @@ def create_app(runtime: Runtime) -> FastAPI:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
+        if not request.url.path.startswith("/api/docs"):
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if request.url.scheme == "https":
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response
+
+    # Double-submit CSRF on every state-changing request that carries a session cookie (SCIM
+    # and token-authenticated API clients send none); sign-in is checked too (login CSRF).
+    app.add_middleware(
+        FormCSRFMiddleware,
+        secret=_csrf_secret(runtime),
+        sensitive_cookies=set(SESSION_COOKIES),
+        exempt_urls=[re.compile(r"^/scim/")],
+        required_urls=[re.compile(r"^/signin$")],
+    )
 
     # scim2-server types the ASGI triple with plain dicts; it is an ASGI app all the same.
     app.mount("/scim/v2", cast(ASGIApp, DirectoryScimApp(runtime)))
@@ -71,4 +115,5 @@ def create_app(runtime: Runtime) -> FastAPI:
             )
         return JSONResponse({"status": "ok", "database": "ok"})
 
+    install_web(app)
     return app
