@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
 from bastion.actions.apps import connector_for
+from bastion.actions.permissions import MANAGE_OPERATIONS, require
 from bastion.audit import AuditAction, record
 from bastion.concurrency import run_sync
 from bastion.connectors.base import (
@@ -349,7 +350,9 @@ def run_due_operations(runtime: Runtime, *, limit: int = 100) -> dict[str, int]:
 def retry_operation(
     session: Session, *, workspace_id: int, operation_id: int, actor: Actor
 ) -> Operation:
-    operation = Tenant(session, workspace_id).get(Operation, operation_id)
+    tenant = Tenant(session, workspace_id)
+    operation = tenant.get(Operation, operation_id)
+    require(session, actor=actor, app=tenant.get(App, operation.app_id), action=MANAGE_OPERATIONS)
     if operation.state not in (OperationState.FAILED, OperationState.DEFERRED):
         raise Conflict(
             f"operation {operation_id} is {operation.state.value}; only failed or deferred "

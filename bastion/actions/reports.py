@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
 from bastion.actions.operations import close_report_if_done, queue_operation
+from bastion.actions.permissions import APPLY_REPORT, require
 from bastion.audit import AuditAction, record
 from bastion.errors import Conflict, InvalidInput, NotFound
 from bastion.storage.models import Account, App, Operation, Report, ReportItem, utcnow
@@ -52,9 +53,10 @@ def apply_report(
     """
     tenant = Tenant(session, workspace_id)
     report = tenant.get(Report, report_id)
+    app = tenant.get(App, report.app_id)
+    require(session, actor=actor, app=app, action=APPLY_REPORT)
     if report.state != ReportState.OPEN:
         raise Conflict(f"report {report_id} is closed")
-    app = tenant.get(App, report.app_id)
     applied: list[ReportItem] = []
     for item in _items(session, report, item_ids):
         if item.state not in (ReportItemState.PENDING, ReportItemState.FAILED):
@@ -123,6 +125,7 @@ def dismiss_items(
         raise InvalidInput("reason", "must be at most 500 characters")
     tenant = Tenant(session, workspace_id)
     report = tenant.get(Report, report_id)
+    require(session, actor=actor, app=tenant.get(App, report.app_id), action=APPLY_REPORT)
     dismissed = []
     for item in _items(session, report, item_ids):
         if item.state not in (ReportItemState.PENDING, ReportItemState.FAILED):

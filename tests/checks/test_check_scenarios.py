@@ -285,3 +285,59 @@ def test_an_expired_exemption_returns_the_account_to_unmatched_and_tells_the_own
     assert run.counts["changes"] == 0
     assert send_due_notifications(world.runtime.sessions, world.runtime.settings) == 1
     assert "exemptions expired" in world.mailbox.messages[0]["Subject"]
+
+
+def test_only_an_owner_or_admin_applies_a_report_or_retries_an_operation(world: World) -> None:
+    from bastion.actions.operations import retry_operation
+    from bastion.actions.reports import dismiss_items
+    from bastion.errors import PermissionDenied
+    from bastion.storage.models import AppMember, Operation, User
+    from bastion.storage.models.enums import AppRole, OperationState
+
+    world.check()
+    with world.runtime.sessions.begin() as session:
+        member = session.scalars(
+            select(User).where(User.role == "member", User.status == "active").limit(1)
+        ).one()
+        membership = session.scalars(
+            select(AppMember).where(AppMember.user_id == member.id)
+        ).first() or AppMember(
+            workspace_id=world.workspace_id, app_id=world.app_id, user_id=member.id
+        )
+        membership.role = AppRole.COLLABORATOR
+        session.add(membership)
+        report = session.scalars(select(Report)).one()
+        item = session.scalars(select(ReportItem)).first()
+        assert item is not None
+        failed = Operation(
+            workspace_id=world.workspace_id,
+            app_id=world.app_id,
+            kind="remove",
+            target_external_id="1",
+            state=OperationState.FAILED,
+        )
+        session.add(failed)
+        session.flush()
+        ids = (member.id, report.id, item.id, failed.id)
+    member_id, report_id, item_id, operation_id = ids
+    collaborator = Actor.user(member_id)
+    for attempt in (
+        lambda s: apply_report(
+            s, workspace_id=world.workspace_id, report_id=report_id, actor=collaborator
+        ),
+        lambda s: dismiss_items(
+            s,
+            workspace_id=world.workspace_id,
+            report_id=report_id,
+            item_ids=[item_id],
+            reason="keep",
+            actor=collaborator,
+        ),
+        lambda s: retry_operation(
+            s, workspace_id=world.workspace_id, operation_id=operation_id, actor=collaborator
+        ),
+    ):
+        with pytest.raises(PermissionDenied, match="owner"), world.runtime.sessions.begin() as s:
+            attempt(s)
+    with world.runtime.sessions() as session:
+        assert session.get_one(ReportItem, item_id).state == ReportItemState.PENDING
