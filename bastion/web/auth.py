@@ -6,6 +6,8 @@ Routes:
     POST /signout            end the session on the server, clear the cookie
     GET  /account/password   the change-password form (forced after a one-time password)
     POST /account/password   set the new password; the person's other sessions end
+    GET  /guest/set-password the form an invited guest reaches from the e-mailed link
+    POST /guest/set-password set the guest's password with the link's token (once)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from bastion.actions.guests import redeem_guest_invite
 from bastion.actions.sessions import (
     SignInLimiter,
     SignInRefused,
@@ -24,7 +27,7 @@ from bastion.actions.sessions import (
     sign_in,
     sign_out,
 )
-from bastion.errors import InvalidInput
+from bastion.errors import InvalidInput, NotFound
 from bastion.security.web_sessions import ABSOLUTE_TIMEOUT
 from bastion.web.context import DB, Me, PageRoute, is_secure, redirect, render, session_cookie
 
@@ -140,3 +143,34 @@ def password_change(
         )
     db.commit()
     return redirect(request, "/apps", "Your password is set.")
+
+
+@router.get("/guest/set-password")
+def guest_password_form(request: Request, token: str = "") -> Response:
+    return render(request, "guest_password.html", {"token": token})
+
+
+@router.post("/guest/set-password")
+def guest_password_set(
+    request: Request,
+    db: DB,
+    token: Annotated[str, Form()] = "",
+    new_password: Annotated[str, Form()] = "",
+    confirm_password: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        if new_password != confirm_password:
+            raise InvalidInput("confirm_password", "does not match the new password")
+        user = redeem_guest_invite(db, token=token, password=new_password)
+    except (InvalidInput, NotFound) as exc:
+        db.rollback()
+        return render(
+            request,
+            "guest_password.html",
+            {"token": token, "error": exc.message, "expired": isinstance(exc, NotFound)},
+            status_code=400,
+        )
+    db.commit()
+    return redirect(
+        request, "/signin?next=/me", f"Your password is set; sign in as {user.email}.", "success"
+    )
