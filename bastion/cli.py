@@ -19,6 +19,7 @@ from bastion.cli_checks import (
 )
 from bastion.cli_common import fail, runtime_or_exit, settings_or_exit
 from bastion.cli_members import members_app
+from bastion.cli_tokens import tokens_app
 from bastion.connectors.meta.simulator.cli import simulate_app
 from bastion.directory.cli import directory_app, scim_app
 from bastion.errors import BastionError
@@ -33,6 +34,7 @@ users_app = typer.Typer(help="Manage local users.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage the keys that encrypt stored secrets.", no_args_is_help=True)
 audit_app = typer.Typer(help="Inspect the audit log.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(simulate_app, name="simulate")
