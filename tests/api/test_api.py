@@ -17,8 +17,9 @@ from bastion.actions.users import create_admin
 from bastion.app import create_app
 from bastion.storage.models import Account, AuditEvent, Operation
 from bastion.storage.models.enums import AccountState, TokenKind
-from tests.api.api_harness import Api, role_tokens, served
+from tests.api.api_harness import Api, role_tokens
 from tests.checks.conftest import World
+from tests.conftest import serve_on_loopback
 from tests.factories import make_workspace
 from tests.members.member_world import Cast, accounts, cast_roles
 
@@ -31,7 +32,10 @@ def cast(world: World) -> Cast:
 @pytest.fixture
 def api(world: World, cast: Cast) -> Iterator[Api]:
     tokens = role_tokens(world, cast)
-    with served(create_app(world.runtime)) as url, httpx.Client(base_url=url, timeout=60) as c:
+    with (
+        serve_on_loopback(create_app(world.runtime)) as url,
+        httpx.Client(base_url=url, timeout=60) as c,
+    ):
         yield Api(c, tokens)
 
 

@@ -15,8 +15,9 @@ from schemathesis.generation.case import Case
 
 from bastion.api.rate_limit import ApiRateLimit
 from bastion.app import create_app
-from tests.api.api_harness import role_tokens, served
+from tests.api.api_harness import role_tokens
 from tests.checks.conftest import World
+from tests.conftest import serve_on_loopback
 from tests.members.member_world import cast_roles
 
 CHECKS = [
@@ -32,7 +33,7 @@ def test_the_api_keeps_to_its_schema_whatever_it_is_sent(world: World) -> None:
     app = create_app(world.runtime)
     app.state.api_rate_limit = ApiRateLimit("100000/minute")
     headers = {"Authorization": f"Bearer {tokens['admin']}"}
-    with served(app) as base_url:
+    with serve_on_loopback(app) as base_url:
         schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json").include(
             path_regex="^/api/v1/"
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select
 
@@ -37,6 +35,7 @@ from bastion.settings import load_settings
 from bastion.storage.db import make_session_factory
 from bastion.storage.models import App, CheckRun, User
 from bastion.storage.models.enums import RunTrigger, UserSource
+from tests.conftest import serve_on_loopback
 from tests.factories import make_workspace
 
 
@@ -179,28 +178,8 @@ def directory_user(world: World, email: str) -> User:
 @contextmanager
 def simulator_on_socket(sim: Simulator) -> Iterator[str]:
     """Serve the simulator over loopback for workers in other processes; yields its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_simulator_app(sim),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="off",
-            ws="none",
-            timeout_graceful_shutdown=1,
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_on_loopback(create_simulator_app(sim)) as base_url:
+        yield base_url
 
 
 def worker_env(world: World, graph_url: str, key_entry: str) -> dict[str, str]:

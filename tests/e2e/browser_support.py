@@ -20,7 +20,7 @@ from bastion.demo import Demo, prepare_demo
 from bastion.jobs import Jobs
 from bastion.runtime import Runtime, load_key_ring
 from bastion.settings import load_settings
-from tests.web.web_support import serve
+from tests.conftest import serve_on_loopback
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -76,7 +76,7 @@ def demo_server(tmp_path: Path, *, connect: bool) -> Iterator[DemoServer]:
     demo = prepare_demo(runtime, admin_email="admin@acme.test", connect=connect)
     jobs = Jobs(runtime, immediate=True)
     try:
-        with serve(create_app(runtime, jobs=jobs)) as url:
+        with serve_on_loopback(create_app(runtime, jobs=jobs)) as url:
             yield DemoServer(url, demo, runtime)
     finally:
         jobs.close()

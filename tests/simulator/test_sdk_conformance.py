@@ -7,14 +7,11 @@ thread; ``FacebookSession.GRAPH`` is pointed at it on the session instance (no p
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-import uvicorn
 from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.adobjects.business import Business
 from facebook_business.adobjects.businessuser import BusinessUser
@@ -22,6 +19,7 @@ from facebook_business.api import FacebookAdsApi, FacebookResponse, FacebookSess
 from facebook_business.exceptions import FacebookRequestError
 
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
+from tests.conftest import serve_on_loopback
 
 
 def _free_port() -> int:
@@ -34,25 +32,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Simulator, str]]:
     simulator = Simulator(generate_scenario("small", seed=42))
-    port = _free_port()
-    config = uvicorn.Config(
-        create_simulator_app(simulator),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ws="none",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield simulator, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve_on_loopback(create_simulator_app(simulator)) as base_url:
+        yield simulator, base_url
 
 
 @pytest.fixture

@@ -11,14 +11,15 @@ import pytest
 from bastion.app import create_app
 from bastion.jobs import Jobs
 from tests.checks.conftest import World, mailbox, world  # noqa: F401 - fixtures used here
-from tests.web.web_support import serve, sign_in_admin
+from tests.conftest import serve_on_loopback
+from tests.web.web_support import sign_in_admin
 
 
 @pytest.fixture
 def client(world: World) -> Iterator[httpx.Client]:  # noqa: F811 - the imported fixture
     jobs = Jobs(world.runtime, immediate=True)
     with (
-        serve(create_app(world.runtime, jobs=jobs)) as base_url,
+        serve_on_loopback(create_app(world.runtime, jobs=jobs)) as base_url,
         httpx.Client(base_url=base_url, follow_redirects=False, timeout=60) as client,
     ):
         yield client
