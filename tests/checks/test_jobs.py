@@ -16,13 +16,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bastion.actions.actors import Actor
 from bastion.actions.apps import ConnectRequest, connect_app
 from bastion.jobs import Jobs
 from bastion.settings import load_settings
-from bastion.storage.models import CheckRun
+from bastion.storage.models import App, CheckRun
 from bastion.storage.models.enums import RunState, RunTrigger
 from tests.checks.conftest import World, simulator_on_socket, worker_env
 
@@ -87,6 +87,10 @@ def test_two_workers_never_overlap_checks_of_one_app_and_run_two_apps_in_paralle
 ) -> None:
     world = queue_world
     first_app, second_app = world.app_id, _second_app(world)
+    # Only the checks queued below may run: the workers' minute tick would otherwise also queue
+    # the first checks that connecting an app makes due.
+    with world.runtime.sessions.begin() as session:
+        session.execute(update(App).values(next_check_at=None))
     world.sim.set_latency(150)
     with Jobs(world.runtime) as jobs, simulator_on_socket(world.sim) as graph_url:
         env = worker_env(world, graph_url, key_entry)

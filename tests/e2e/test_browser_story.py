@@ -110,6 +110,9 @@ def test_the_whole_story_in_a_browser(tmp_path: Path) -> None:
         page.goto(f"{app_url}/members?tab=unmatched")
         page.locator(f"tr[data-account='{to_match}']").get_by_role("link", name="Match").click()
         directory_person = sim.scenario_snapshot().directory_users()[0]
+        # Type only once the dialog's content (and its htmx wiring) has been swapped in.
+        dialog.locator("#suggestions").wait_for()
+        page.wait_for_load_state("networkidle")
         dialog.get_by_label("Search the directory").fill(directory_person.email.split("@")[0])
         pick = dialog.locator("#suggestions label").filter(has_text=directory_person.email)
         pick.first.wait_for()
