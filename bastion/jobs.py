@@ -15,27 +15,22 @@ with a compare-and-set, so a task delivered twice performs nothing twice.
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 from typing import Any
 
 from huey import Huey, PostgresHuey, RedisHuey, SqliteHuey, crontab
 from huey.exceptions import TaskLockedException
-from sqlalchemy import select, update
 
 from bastion.actions.actors import Actor
-from bastion.actions.checks import due_apps, reap_dead_runs, run_check
+from bastion.actions.checks import claim_due_checks, reap_dead_runs, run_check
 from bastion.actions.operations import due_operation_ids, execute_operation
 from bastion.errors import BastionError
 from bastion.logs import get_logger
 from bastion.notify import send_due_notifications
 from bastion.runtime import Runtime
-from bastion.storage.models import App, utcnow
-from bastion.storage.models.enums import AppStatus, RunTrigger
+from bastion.storage.models import utcnow
+from bastion.storage.models.enums import RunTrigger
 
 log = get_logger(__name__)
-# A due check is leased for this long once queued, so the tick does not queue it again while
-# it waits for a worker; the finished check sets the real next time.
-CHECK_LEASE = timedelta(minutes=30)
 
 
 def make_huey(runtime: Runtime, *, immediate: bool = False) -> Huey:
@@ -96,27 +91,12 @@ class Jobs:
 
     def tick(self) -> dict[str, int]:
         """Queue due checks and operations, send due e-mail, free dead checks' locks."""
-        now = utcnow()
         with self.runtime.sessions.begin() as session:
             reaped = reap_dead_runs(session)
-            due = due_apps(session, now)
-            statuses = dict(
-                session.execute(
-                    select(App.id, App.status).where(App.id.in_([a for _w, a in due]))
-                ).all()
-            )
-            for _workspace_id, app_id in due:
-                session.execute(
-                    update(App).where(App.id == app_id).values(next_check_at=now + CHECK_LEASE)
-                )
+            due = claim_due_checks(session, utcnow())
             operations = due_operation_ids(session)
-        for workspace_id, app_id in due:
-            trigger = (
-                RunTrigger.DIRECTORY
-                if statuses.get(app_id) == AppStatus.REQUIRES_CHECK
-                else RunTrigger.SCHEDULED
-            )
-            self.run_check_task(workspace_id, app_id, trigger.value)
+        for check in due:
+            self.run_check_task(check.workspace_id, check.app_id, check.trigger.value)
         for operation_id in operations:
             self.run_operation_task(operation_id)
         sent = send_due_notifications(self.runtime.sessions, self.runtime.settings)

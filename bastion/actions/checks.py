@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select, update
@@ -48,6 +49,8 @@ HEARTBEAT_SECONDS = 15.0
 # A running check whose heartbeat is older than this belongs to a dead worker.
 DEAD_AFTER = timedelta(minutes=3)
 RETRY_FAILED_CHECK_AFTER = timedelta(hours=1)
+# A due check queued by the minute tick is leased this long (see claim_due_checks).
+CHECK_LEASE = timedelta(minutes=30)
 
 
 def next_daily_check(app: App, after: datetime) -> datetime | None:
@@ -332,11 +335,37 @@ def run_check(
     return execute_check(runtime, run.id, progress)
 
 
-def due_apps(session: Session, now: datetime) -> list[tuple[int, int]]:
-    """(workspace id, app id) of connected apps whose next check time has come."""
-    rows = session.execute(
-        select(App.workspace_id, App.id).where(
-            App.disconnected_at.is_(None), App.next_check_at.is_not(None), App.next_check_at <= now
+@dataclass(frozen=True)
+class DueCheck:
+    workspace_id: int
+    app_id: int
+    trigger: RunTrigger
+
+
+def claim_due_checks(session: Session, now: datetime) -> list[DueCheck]:
+    """The connected apps whose next check has come, each leased for CHECK_LEASE.
+
+    The lease keeps the minute tick from queueing a check again while it waits for a worker; the
+    finished (or failed) check sets the real next time. A never-checked app gets the ``connect``
+    trigger; one that asked for a check because of a deprovisioning, ``directory``.
+    """
+    apps = session.scalars(
+        select(App)
+        .where(
+            App.disconnected_at.is_(None),
+            App.next_check_at.is_not(None),
+            App.next_check_at <= now,
         )
-    )
-    return list(rows)
+        .order_by(App.next_check_at)
+    ).all()
+    due = []
+    for app in apps:
+        app.next_check_at = now + CHECK_LEASE
+        if app.last_check_at is None:
+            trigger = RunTrigger.CONNECT
+        elif app.status == AppStatus.REQUIRES_CHECK:
+            trigger = RunTrigger.DIRECTORY
+        else:
+            trigger = RunTrigger.SCHEDULED
+        due.append(DueCheck(app.workspace_id, app.id, trigger))
+    return due
