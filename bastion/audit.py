@@ -16,13 +16,39 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from bastion.errors import InvalidInput
-from bastion.storage.models import AuditEvent, Workspace, utcnow
+from bastion.storage.models import AuditEvent, Workspace, table_of, utcnow
 
 GENESIS_HASH = "0" * 64
+_EVENT_COLUMNS = (
+    "workspace_id",
+    "seq",
+    "occurred_at",
+    "actor",
+    "action",
+    "target",
+    "details",
+    "request_id",
+    "prev_hash",
+    "hash",
+)
+# Built once: these run for every audited change.
+_workspaces = table_of(Workspace)
+_NEXT_SEQ = (
+    update(_workspaces)
+    .where(_workspaces.c.id == bindparam("workspace"))
+    .values(audit_seq=_workspaces.c.audit_seq + 1)
+    .returning(_workspaces.c.audit_seq, _workspaces.c.audit_head)
+)
+_SET_HEAD = (
+    update(_workspaces)
+    .where(_workspaces.c.id == bindparam("workspace"))
+    .values(audit_head=bindparam("head"))
+)
+_APPEND = insert(table_of(AuditEvent))
 
 
 class AuditAction(StrEnum):
@@ -161,21 +187,20 @@ def record(
     target: str | None = None,
     details: dict[str, Any] | None = None,
     request_id: str | None = None,
-) -> AuditEvent:
+) -> None:
     """Append one event to the workspace's chain, in the caller's transaction."""
     details = dict(details or {})
     allowed = ALLOWED_DETAILS[action] | _COMMON
     unknown = sorted(set(details) - allowed)
     if unknown:
         raise InvalidInput("details", f"{action.value} does not log {', '.join(unknown)}")
-    # The workspace row holds the chain's head; locking it serialises writers (PostgreSQL) and
-    # lets verify_chain notice when the newest events were deleted.
-    # FOR NO KEY UPDATE: rows inserted elsewhere hold KEY SHARE locks on the workspace through
-    # their foreign keys, and a plain FOR UPDATE would deadlock with them on PostgreSQL.
-    workspace = session.execute(
-        select(Workspace).where(Workspace.id == workspace_id).with_for_update(key_share=True)
-    ).scalar_one()
-    seq, prev_hash = workspace.audit_seq + 1, workspace.audit_head
+    session.flush()  # the rows this event describes exist before the event does
+    connection = session.connection()
+    # The workspace row holds the chain's head. Taking the next number with an UPDATE locks the
+    # row until the transaction ends, so writers of one workspace queue up (PostgreSQL takes a
+    # FOR NO KEY UPDATE lock, which does not conflict with the KEY SHARE locks that foreign keys
+    # of rows inserted elsewhere hold on it). The RETURNING head is the previous event's hash.
+    seq, prev_hash = connection.execute(_NEXT_SEQ, {"workspace": workspace_id}).one()
     event = AuditEvent(
         workspace_id=workspace_id,
         seq=seq,
@@ -189,10 +214,12 @@ def record(
         prev_hash=prev_hash,
     )
     event.hash = _digest(event)
-    session.add(event)
-    workspace.audit_seq, workspace.audit_head = seq, event.hash
-    session.flush()
-    return event
+    connection.execute(_APPEND, {column: getattr(event, column) for column in _EVENT_COLUMNS})
+    connection.execute(_SET_HEAD, {"workspace": workspace_id, "head": event.hash})
+    # A Workspace the session already holds would otherwise show the old head.
+    held = session.identity_map.get(session.identity_key(Workspace, workspace_id))
+    if held is not None:
+        session.expire(held, ["audit_seq", "audit_head"])
 
 
 def verify_chain(session: Session, workspace_id: int) -> ChainProblem | None:

@@ -1,4 +1,5 @@
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import Engine, delete, select, update
@@ -103,3 +104,30 @@ def test_each_workspace_has_its_own_chain(sessions: sessionmaker[Session]) -> No
             select(AuditEvent.seq).where(AuditEvent.workspace_id == second.id)
         ).all()
         assert seqs == [1, 2]
+
+
+def test_concurrent_writers_keep_one_unbroken_chain(sessions: sessionmaker[Session]) -> None:
+    """Each event takes the next number under the workspace row's lock: no gap, no fork."""
+    with sessions.begin() as session:
+        workspace_id = make_workspace(session).id
+
+    def write(worker: int) -> None:
+        for number in range(15):
+            with sessions.begin() as session:
+                record(
+                    session,
+                    workspace_id=workspace_id,
+                    actor=f"worker:{worker}",
+                    action=AuditAction.USER_UPDATED,
+                    target=f"user:{number}",
+                    details={"fields": ["display_name"], "source": "scim"},
+                )
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(write, range(3)))
+    with sessions() as session:
+        assert verify_chain(session, workspace_id) is None
+        seqs = session.scalars(
+            select(AuditEvent.seq).where(AuditEvent.workspace_id == workspace_id)
+        ).all()
+    assert sorted(seqs) == list(range(1, 47))

@@ -2,7 +2,7 @@
 
 from bastion.storage.models.apps import Account, App, AppMember, Asset, Grant, Partner, PartnerGrant
 from bastion.storage.models.audit import AuditEvent
-from bastion.storage.models.base import Base, utcnow
+from bastion.storage.models.base import Base, table_of, utcnow
 from bastion.storage.models.directory import (
     ApiToken,
     Team,
@@ -48,5 +48,6 @@ __all__ = [
     "UserEmail",
     "WebSession",
     "Workspace",
+    "table_of",
     "utcnow",
 ]

@@ -6,7 +6,16 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Integer, MetaData, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Table,
+    TypeDecorator,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
@@ -45,6 +54,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def table_of(model: type[Any]) -> Table:
+    """A model's table, for the few hot paths that skip the ORM's unit of work."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def enum_column(enum_cls: type[enum.Enum], name: str) -> Enum:
