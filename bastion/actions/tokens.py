@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
 from bastion.audit import AuditAction, record
 from bastion.errors import InvalidInput
 from bastion.security.tokens import display_prefix, hash_token, new_token
-from bastion.storage.models import ApiToken, utcnow
+from bastion.storage.models import ApiToken, table_of, utcnow
 from bastion.storage.models.enums import TokenKind
 from bastion.storage.tenancy import Tenant
 
@@ -85,14 +85,51 @@ def revoke_token(session: Session, *, workspace_id: int, token_id: int, actor: A
     return row
 
 
-def resolve_token(session: Session, token: str, kind: TokenKind) -> ApiToken | None:
-    """The live token row for a presented token, or None (unknown, revoked or expired)."""
-    row = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.kind == kind)
-    ).first()
-    now = utcnow()
+@dataclass(frozen=True)
+class PresentedToken:
+    """What a request needs to know about the live token it presented."""
+
+    id: int
+    workspace_id: int
+    user_id: int | None
+    last_used_at: datetime | None
+
+
+# Built once: every API and SCIM request runs these.
+_tokens = table_of(ApiToken)
+_LOOKUP = select(
+    _tokens.c.id,
+    _tokens.c.workspace_id,
+    _tokens.c.user_id,
+    _tokens.c.last_used_at,
+    _tokens.c.expires_at,
+    _tokens.c.revoked_at,
+).where(_tokens.c.token_hash == bindparam("token_hash"), _tokens.c.kind == bindparam("kind"))
+_TOUCH = (
+    update(_tokens)
+    .where(_tokens.c.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("now"))
+)
+# How stale ``last_used_at`` may get: a busy SCIM sync does not rewrite the row on every request.
+USE_RECORDED_EVERY = timedelta(minutes=1)
+
+
+def resolve_token(session: Session, token: str, kind: TokenKind) -> PresentedToken | None:
+    """The live token for a presented token, or None (unknown, revoked or expired)."""
+    row = (
+        session.connection()
+        .execute(_LOOKUP, {"token_hash": hash_token(token), "kind": kind})
+        .one_or_none()
+    )
     if row is None or row.revoked_at is not None:
         return None
-    if row.expires_at is not None and row.expires_at <= now:
+    if row.expires_at is not None and row.expires_at <= utcnow():
         return None
-    return row
+    return PresentedToken(row.id, row.workspace_id, row.user_id, row.last_used_at)
+
+
+def mark_token_used(session: Session, token: PresentedToken) -> None:
+    """Record when the token was last used, at most once a minute."""
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > USE_RECORDED_EVERY:
+        session.connection().execute(_TOUCH, {"token_id": token.id, "now": now})

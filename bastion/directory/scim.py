@@ -49,10 +49,9 @@ from scim2_server.utils import load_default_resource_types, load_default_schemas
 from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
-from bastion.actions.tokens import resolve_token
+from bastion.actions.tokens import PresentedToken, mark_token_used, resolve_token
 from bastion.directory.scim_storage import DirectoryStorage
 from bastion.runtime import Runtime
-from bastion.storage.models import ApiToken, utcnow
 from bastion.storage.models.enums import TokenKind
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -176,14 +175,12 @@ class DirectoryScimApp(BaseApplication):
         request.body = b"".join(chunks)
         return request
 
-    def authenticate(self, session: Session, request: ScimRequest) -> ApiToken:
+    def authenticate(self, session: Session, request: ScimRequest) -> PresentedToken:
         token = presented_token(request)
         row = resolve_token(session, token, TokenKind.SCIM) if token else None
         if row is None:
             raise UnauthorizedException(detail="a valid SCIM token is required")
-        now = utcnow()
-        if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-            row.last_used_at = now
+        mark_token_used(session, row)
         return row
 
     def serve_in_transaction(self, request: ScimRequest) -> ScimResponse:

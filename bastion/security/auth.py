@@ -14,11 +14,11 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
-from bastion.actions.tokens import resolve_token
+from bastion.actions.tokens import mark_token_used, resolve_token
 from bastion.errors import BastionError
 from bastion.runtime import Runtime
 from bastion.security.web_sessions import cookie_name, resolve_web_session
-from bastion.storage.models import User, utcnow
+from bastion.storage.models import User
 from bastion.storage.models.enums import TokenKind, UserStatus
 
 COOKIE_NAMES = (cookie_name(True), cookie_name(False))
@@ -74,7 +74,7 @@ def authenticate(request: Request, session: Session) -> Principal:
         user = session.get(User, row.user_id) if row and row.user_id else None
         if row is None or user is None or not _active(user):
             raise NotAuthenticated("the API token is unknown, expired or revoked")
-        row.last_used_at = utcnow()
+        mark_token_used(session, row)
         session.commit()
         return Principal(user, user.workspace_id, "token", request_id)
     for name in COOKIE_NAMES:
