@@ -101,6 +101,10 @@ def create_app(runtime: Runtime, *, jobs: Jobs | None = None) -> FastAPI:
     app.state.jobs = jobs
     app.state.api_rate_limit = ApiRateLimit()
     install_error_handlers(app)
+    # First among the routes: identity providers send the most requests, and a mount further
+    # down would be reached only after every API and page route had been tried.
+    # scim2-server types the ASGI triple with plain dicts; it is an ASGI app all the same.
+    app.mount("/scim/v2", cast(ASGIApp, DirectoryScimApp(runtime)))
     app.include_router(api_router())
 
     app.add_middleware(RequestContext)
@@ -114,9 +118,6 @@ def create_app(runtime: Runtime, *, jobs: Jobs | None = None) -> FastAPI:
         exempt_urls=[re.compile(r"^/scim/")],
         required_urls=[re.compile(r"^/signin$")],
     )
-
-    # scim2-server types the ASGI triple with plain dicts; it is an ASGI app all the same.
-    app.mount("/scim/v2", cast(ASGIApp, DirectoryScimApp(runtime)))
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

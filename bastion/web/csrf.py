@@ -9,7 +9,8 @@ always checked), and additionally:
   replayed to the application);
 - makes the token known to the page that is being rendered (``request.state.csrf_token``), even
   on a browser's first visit, so every form can carry it;
-- marks the cookie ``Secure`` whenever the request came over TLS.
+- marks the cookie ``Secure`` whenever the request came over TLS;
+- leaves exempt paths alone entirely: no check and no cookie.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ class FormCSRFMiddleware(CSRFMiddleware):
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        if self._url_is_exempt(request.url) and not self._url_is_required(request.url):
+            # Machine clients (SCIM): no check, and no CSRF cookie they would never use.
+            await self.app(scope, receive, send)
+            return
         cookie = request.cookies.get(self.cookie_name)
         fresh = cookie is None or not self._valid(cookie)
         token = self._generate_csrf_token() if fresh else cookie

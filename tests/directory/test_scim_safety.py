@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import func, select
+from datetime import datetime, timedelta
 
-from bastion.storage.models import AuditEvent, Team, User
+import pytest
+from sqlalchemy import func, select, update
+
+from bastion.storage.models import ApiToken, AuditEvent, Team, User
 from tests.directory.conftest import Directory
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -125,3 +127,34 @@ def test_a_patch_failing_half_way_leaves_the_user_as_it_was(sqlite_directory: Di
         assert response.status_code == 409
         assert client.get(f"/Users/{user_id}").json().get("displayName") is None
     assert _database_state(sqlite_directory) == before
+
+
+def test_scim_answers_set_no_cookie_and_note_the_token_use_once_a_minute(
+    sqlite_directory: Directory,
+) -> None:
+    def last_used() -> datetime | None:
+        with sqlite_directory.sessions() as session:
+            return session.scalars(
+                select(ApiToken.last_used_at).where(
+                    ApiToken.workspace_id == sqlite_directory.acme.id
+                )
+            ).one()
+
+    assert last_used() is None
+    with sqlite_directory.client(sqlite_directory.acme) as client:
+        created = client.post("/Users", json={"schemas": [USER], "userName": "a@b.c"})
+        assert created.status_code == 201, created.text
+        assert "set-cookie" not in created.headers  # a machine client has no use for CSRF
+        first = last_used()
+        assert first is not None
+        assert client.get("/Users").status_code == 200
+        assert last_used() == first  # within the minute: the row is not rewritten
+        with sqlite_directory.sessions.begin() as session:
+            session.execute(
+                update(ApiToken)
+                .where(ApiToken.workspace_id == sqlite_directory.acme.id)
+                .values(last_used_at=first - timedelta(minutes=5))
+            )
+        assert client.get("/Users").status_code == 200
+    latest = last_used()
+    assert latest is not None and latest >= first
