@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
@@ -36,6 +36,12 @@ _LIMITS = {
     "emails.type": 32,
     "emails.display": 320,
 }
+
+
+# Asked on every provisioning request, so built once.
+_SAME_USER_NAME = select(User.id, User.removed_at).where(
+    User.workspace_id == bindparam("workspace"), User.user_name_key == bindparam("key")
+)
 
 
 def _check_length(field: str, value: str | None) -> None:
@@ -146,9 +152,11 @@ def create_person(
     """
     person = _clean_person(person)
     tenant = Tenant(session, workspace_id)
-    existing = tenant.find(User, User.user_name_key == email_key(person.user_name))
+    existing = session.execute(
+        _SAME_USER_NAME, {"workspace": workspace_id, "key": email_key(person.user_name)}
+    ).one_or_none()
     if existing is not None and existing.removed_at is not None:
-        existing.removed_at = None
+        tenant.get(User, existing.id).removed_at = None
         return update_person(
             session,
             workspace_id=workspace_id,
