@@ -23,7 +23,7 @@ from bastion.cli_tokens import tokens_app
 from bastion.connectors.meta.simulator.cli import simulate_app
 from bastion.directory.cli import directory_app, scim_app
 from bastion.errors import BastionError
-from bastion.runtime import Runtime, load_key_ring
+from bastion.runtime import Runtime, freeze_startup_objects, load_key_ring
 
 app = typer.Typer(
     help="Bastion: who can reach your business apps, and who vouches for them.",
@@ -66,11 +66,13 @@ def _serve(runtime: Runtime, host: str, port: int, *, with_worker: bool = True) 
     from bastion.app import create_app
     from bastion.jobs import EmbeddedConsumer, Jobs
 
+    web = create_app(runtime)
     consumer = EmbeddedConsumer(Jobs(runtime)) if with_worker else None
+    freeze_startup_objects()
     if consumer is not None:
         consumer.start()
     try:
-        uvicorn.run(create_app(runtime), host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
     finally:
         if consumer is not None:
             consumer.stop()

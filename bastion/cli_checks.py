@@ -20,6 +20,7 @@ from bastion.queries import (
     list_runs,
     workspace_by_slug,
 )
+from bastion.runtime import freeze_startup_objects
 from bastion.storage.models.enums import OperationState, RunState, RunTrigger
 
 console = Console()
@@ -284,4 +285,5 @@ def worker(
         consumer = Jobs(runtime).huey.create_consumer(
             workers=workers, worker_type="thread", periodic=True
         )
+        freeze_startup_objects()
         consumer.run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -82,3 +83,15 @@ def connector_options_from(settings: Settings) -> ConnectorOptions:
         concurrency=settings.graph_concurrency,
         timeout_seconds=settings.graph_timeout_seconds,
     )
+
+
+def freeze_startup_objects() -> None:
+    """Take what start-up built out of the garbage collector's view, once, before serving.
+
+    Modules, routes, ORM mappers and SCIM schemas live as long as the process: about 200,000
+    objects that every full collection would otherwise walk again (about 100 ms each on a small
+    machine, a pause in whatever request triggered it). Called by ``bastion serve`` and
+    ``bastion worker`` once everything is loaded.
+    """
+    gc.collect()
+    gc.freeze()
