@@ -57,6 +57,9 @@ def _id_clause(column: Any, value: str) -> Clause:
 
 
 class _UserFilter(FilterVisitor[Clause]):
+    def __init__(self, workspace_id: int) -> None:
+        self.workspace_id = workspace_id
+
     def visit_logical_expr(self, node: LogicalExpr) -> Clause:
         terms = [self.visit(term) for term in node.terms]
         return and_(*terms) if node.op == LogicalOperator.and_ else or_(*terms)
@@ -104,9 +107,12 @@ class _UserFilter(FilterVisitor[Clause]):
             raise _Untranslatable
         return self._email(value, email_type)
 
-    @staticmethod
-    def _email(value: str, email_type: str | None) -> Clause:
-        criteria = [UserEmail.email_key == value.strip().lower()]
+    def _email(self, value: str, email_type: str | None) -> Clause:
+        # The workspace too, so the lookup uses the (workspace_id, email_key) index.
+        criteria = [
+            UserEmail.workspace_id == self.workspace_id,
+            UserEmail.email_key == value.strip().lower(),
+        ]
         if email_type is not None:
             criteria.append(func.lower(UserEmail.type) == email_type.lower())
         # An IN over the indexed e-mail key, not a correlated EXISTS (a scan of every user).
@@ -145,10 +151,10 @@ class _GroupFilter(FilterVisitor[Clause]):
         raise _Untranslatable
 
 
-def user_filter_clause(ast: Any) -> Clause | None:
+def user_filter_clause(ast: Any, workspace_id: int) -> Clause | None:
     """The WHERE clause of a User filter, or None when it must be evaluated in Python."""
     try:
-        return _UserFilter().visit(ast)
+        return _UserFilter(workspace_id).visit(ast)
     except _Untranslatable:
         return None
 

@@ -171,7 +171,11 @@ class DirectoryStorage(ScimStorage):
         clause: ColumnElement[bool] | None = true()
         if scim_filter is not None:
             ast = scim_filter.ast
-            clause = user_filter_clause(ast) if is_user else group_filter_clause(ast)
+            clause = (
+                user_filter_clause(ast, self.tenant.workspace_id)
+                if is_user
+                else group_filter_clause(ast)
+            )
         if clause is None:
             return self._search_in_python(is_user, criteria, search_request)
         query: Select[Any] = self.tenant.select(model, *criteria, clause)
