@@ -138,7 +138,9 @@ ALLOWED_DETAILS: dict[AuditAction, frozenset[str]] = {
     AuditAction.ACCOUNT_ROLE_CHANGE_REQUESTED: frozenset(
         {"account", "operation_id", "before", "after"}
     ),
-    AuditAction.ACCOUNT_TASKS_CHANGE_REQUESTED: frozenset({"account", "operations", "assets"}),
+    AuditAction.ACCOUNT_TASKS_CHANGE_REQUESTED: frozenset(
+        {"account", "operations", "assets", "forced", "orphaned_assets"}
+    ),
     AuditAction.PERSON_INVITED: frozenset({"email", "role", "assets", "operation_id"}),
     AuditAction.INVITATION_CANCEL_REQUESTED: frozenset({"account", "operation_id", "stale"}),
     AuditAction.GUEST_INVITED: frozenset({"email", "partner_id", "account", "invitation_id"}),

@@ -2,6 +2,8 @@
 
 Before a removal is queued its blast radius is computed: which assets would be left with nobody
 holding full control. Removing (or demoting) the business's last admin is refused outright.
+Taking ``MANAGE`` off an asset is checked the same way: leaving it without full control needs
+``force``.
 """
 
 from __future__ import annotations
@@ -96,6 +98,43 @@ def blast_radius(session: Session, *, workspace_id: int, account_id: int) -> Bla
         if not _someone_else_manages(session, asset, account)
     ]
     return BlastRadius(account.id, is_admin, tuple(orphaned))
+
+
+def _any_admin(session: Session, app_id: int) -> bool:
+    """Whether a present account holds the business ADMIN role (full control of every asset)."""
+    admin = session.scalar(
+        select(Account.id)
+        .where(
+            Account.app_id == app_id,
+            Account.present.is_(True),
+            Account.kind != AccountKind.INVITATION,
+            Account.app_role == ADMIN_ROLE,
+        )
+        .limit(1)
+    )
+    return admin is not None
+
+
+def _left_without_full_control(
+    session: Session, account: Account, assets: Iterable[Asset]
+) -> list[OrphanedAsset]:
+    """Of the assets on which ``account`` gives up ``MANAGE``, those nobody else would control."""
+    if _any_admin(session, account.app_id):
+        return []
+    return [
+        OrphanedAsset(asset.id, asset.external_id, asset.name, asset.type.value)
+        for asset in sorted(assets, key=lambda a: a.id)
+        if not _someone_else_manages(session, asset, account)
+    ]
+
+
+def _manages(session: Session, account: Account, asset: Asset) -> bool:
+    tasks = session.scalar(
+        select(Grant.tasks).where(
+            Grant.account_id == account.id, Grant.asset_id == asset.id, Grant.present.is_(True)
+        )
+    )
+    return tasks is not None and FULL_CONTROL_TASK in tasks
 
 
 def _someone_else_manages(session: Session, asset: Asset, account: Account) -> bool:
@@ -261,9 +300,14 @@ def set_asset_tasks(
     account_id: int,
     asset_tasks: Mapping[int, Sequence[str]],
     actor: Actor,
+    force: bool = False,
     idempotency_key: str | None = None,
 ) -> list[Operation]:
-    """Queue the wanted tasks per asset (asset id → tasks; no tasks revokes all of them)."""
+    """Queue the wanted tasks per asset (asset id → tasks; no tasks revokes all of them).
+
+    Taking ``MANAGE`` away where nobody else would keep full control of the asset (no business
+    admin, no other person or partner with ``MANAGE``) needs ``force``, as a removal does.
+    """
     if not asset_tasks:
         raise InvalidInput("asset_tasks", "name at least one asset")
     tenant = Tenant(session, workspace_id)
@@ -273,9 +317,23 @@ def set_asset_tasks(
     if account.kind == AccountKind.INVITATION:
         raise Conflict("an invitation's tasks are set when it is sent; cancel and invite again")
     assets = assets_by_id(tenant, app, asset_tasks)
+    wanted_tasks = {
+        asset_id: task_names("asset_tasks", wanted) for asset_id, wanted in asset_tasks.items()
+    }
+    losing = [
+        assets[asset_id]
+        for asset_id, tasks in wanted_tasks.items()
+        if FULL_CONTROL_TASK not in tasks and _manages(session, account, assets[asset_id])
+    ]
+    orphaned = _left_without_full_control(session, account, losing)
+    if orphaned and not force:
+        names = ", ".join(a.name or a.external_id for a in orphaned)
+        raise Conflict(
+            f"taking MANAGE away leaves nobody with full control of: {names}; "
+            "confirm with force to change anyway"
+        )
     operations = []
-    for asset_id, wanted in sorted(asset_tasks.items()):
-        tasks = task_names("asset_tasks", wanted)
+    for asset_id, tasks in sorted(wanted_tasks.items()):
         asset = assets[asset_id]
         operation, _created = queue_once(
             session,
@@ -298,7 +356,9 @@ def set_asset_tasks(
         {
             "account": account.id,
             "operations": [o.id for o in operations],
-            "assets": {str(k): task_names("asset_tasks", v) for k, v in asset_tasks.items()},
+            "assets": {str(k): v for k, v in sorted(wanted_tasks.items())},
+            "forced": bool(orphaned),
+            "orphaned_assets": [a.external_id for a in orphaned],
         },
     )
     return operations

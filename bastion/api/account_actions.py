@@ -73,6 +73,10 @@ class AssetTasksIn(_In):
     asset_tasks: dict[str, list[str]] = Field(
         min_length=1, description="asset id → wanted tasks; [] revokes all"
     )
+    force: bool = Field(
+        default=False,
+        description="take MANAGE away even where nobody else would keep full control",
+    )
 
 
 class GuestIn(_In):
@@ -259,6 +263,7 @@ def set_asset_tasks(
         account_id=account_id,
         asset_tasks=_asset_ids(body.asset_tasks),
         actor=principal.actor,
+        force=body.force,
         idempotency_key=idempotency_key,
     )
     session.commit()

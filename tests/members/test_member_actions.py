@@ -238,11 +238,16 @@ def test_the_last_admin_cannot_be_removed_and_orphaned_assets_need_force(
 
 def _sole_manager(session: Session) -> int:
     """An account that is the only one holding MANAGE on some asset."""
+    return _sole_managed_asset(session)[0]
+
+
+def _sole_managed_asset(session: Session) -> tuple[int, int]:
+    """(account, asset): the account is the only present one holding MANAGE on the asset."""
     holders: dict[int, list[int]] = {}
     for grant in session.scalars(select(Grant).where(Grant.present.is_(True))):
         if "MANAGE" in grant.tasks and session.get_one(Account, grant.account_id).present:
             holders.setdefault(grant.asset_id, []).append(grant.account_id)
-    return next(ids[0] for ids in holders.values() if len(ids) == 1)
+    return next((ids[0], asset_id) for asset_id, ids in sorted(holders.items()) if len(ids) == 1)
 
 
 def test_bulk_exempt_reports_each_account_and_one_failure_does_not_stop_the_rest(
@@ -407,3 +412,65 @@ def test_local_partner_admins_invite_their_own_guests(world: World, cast: Cast) 
             members.create_local_partner(
                 session, workspace_id=world.workspace_id, name="Rogue", actor=Actor.user(cast.owner)
             )
+
+
+def test_taking_manage_away_from_the_sole_manager_needs_force(world: World, cast: Cast) -> None:
+    with world.runtime.sessions.begin() as session:
+        # No business admin is left, so only MANAGE on the asset gives full control of it.
+        for account in session.scalars(select(Account).where(Account.app_role == "ADMIN")):
+            account.present = False
+        manager, asset_id = _sole_managed_asset(session)
+    with world.runtime.sessions() as session:
+        with pytest.raises(Conflict, match="leaves nobody with full control"):
+            members.set_asset_tasks(
+                session,
+                workspace_id=world.workspace_id,
+                account_id=manager,
+                asset_tasks={asset_id: ["ADVERTISE"]},
+                actor=Actor.user(cast.admin),
+            )
+        # Keeping MANAGE is no loss of control, whatever else changes.
+        kept = members.set_asset_tasks(
+            session,
+            workspace_id=world.workspace_id,
+            account_id=manager,
+            asset_tasks={asset_id: ["MANAGE", "ADVERTISE"]},
+            actor=Actor.user(cast.admin),
+        )
+        assert kept[0].kind == OperationKind.GRANT_TASKS
+        session.rollback()
+    assert count(world, Operation) == 0
+    with world.runtime.sessions.begin() as session:
+        forced = members.set_asset_tasks(
+            session,
+            workspace_id=world.workspace_id,
+            account_id=manager,
+            asset_tasks={asset_id: []},
+            actor=Actor.user(cast.admin),
+            force=True,
+        )
+    assert [o.kind for o in forced] == [OperationKind.REVOKE_TASKS]
+    with world.runtime.sessions() as session:
+        event = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "account.tasks_change_requested")
+            .order_by(AuditEvent.seq.desc())
+        ).first()
+        assert event is not None
+        assert event.details["forced"] is True
+        assert len(event.details["orphaned_assets"]) == 1
+
+
+def test_taking_manage_away_is_free_while_a_business_admin_remains(
+    world: World, cast: Cast
+) -> None:
+    with world.runtime.sessions() as session:
+        manager, asset_id = _sole_managed_asset(session)
+        operations = members.set_asset_tasks(
+            session,
+            workspace_id=world.workspace_id,
+            account_id=manager,
+            asset_tasks={asset_id: ["ANALYZE"]},
+            actor=Actor.user(cast.admin),
+        )
+    assert [o.kind for o in operations] == [OperationKind.GRANT_TASKS]
