@@ -14,12 +14,16 @@ routes are split by page area (each module opens with its list of routes):
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import inspect
+
+from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from bastion.actions.sessions import SignInLimiter
 from bastion.web import activity, app_tabs, apps, auth, directory, me, members
+from bastion.web.context import render
 from bastion.web.templating import STATIC_DIR
 
 
@@ -33,3 +37,38 @@ def install_web(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     def home() -> Response:
         return RedirectResponse("/apps", status_code=303)
+
+    _pages_for_unknown_addresses(app)
+
+
+def _pages_for_unknown_addresses(app: FastAPI) -> None:
+    """A browser that asks for an address Bastion does not have gets a page, not JSON.
+
+    Wraps the HTTP error handler the API installed (``bastion.api.errors``), which keeps
+    answering API clients, SCIM and anything that does not ask for HTML.
+    """
+    answer_otherwise = app.exception_handlers[HTTPException]
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        path = request.url.path
+        if (
+            isinstance(exc, HTTPException)
+            and exc.status_code == 404
+            and not path.startswith(("/api/", "/scim/"))
+            and "text/html" in request.headers.get("accept", "")
+        ):
+            return render(
+                request,
+                "error.html",
+                {
+                    "title": "Page not found",
+                    "message": "There is no page at this address. It may have moved, or the "
+                    "link may be mistyped.",
+                    "back": ("/", "Back to Bastion"),
+                },
+                status_code=404,
+            )
+        answer = answer_otherwise(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
+
+    app.add_exception_handler(HTTPException, on_http_error)
