@@ -29,6 +29,7 @@ from bastion.api.rate_limit import ApiRateLimit
 from bastion.directory.scim import DirectoryScimApp
 from bastion.jobs import Jobs
 from bastion.logs import get_logger
+from bastion.rate_limits import RateCounter
 from bastion.runtime import Runtime
 from bastion.storage.schema import is_current
 from bastion.web import install_web
@@ -99,7 +100,8 @@ def create_app(runtime: Runtime, *, jobs: Jobs | None = None) -> FastAPI:
     app.state.runtime = runtime
     # Pages queue checks and operations here; None = the configured queue, opened on first use.
     app.state.jobs = jobs
-    app.state.api_rate_limit = ApiRateLimit()
+    limits = RateCounter.for_settings(runtime.settings)
+    app.state.api_rate_limit = ApiRateLimit(counter=limits)
     install_error_handlers(app)
     # First among the routes: identity providers send the most requests, and a mount further
     # down would be reached only after every API and page route had been tried.
@@ -139,5 +141,5 @@ def create_app(runtime: Runtime, *, jobs: Jobs | None = None) -> FastAPI:
             )
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    install_web(app)
+    install_web(app, limits)
     return app

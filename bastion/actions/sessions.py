@@ -9,11 +9,10 @@ either way and does not reveal who has an account.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,6 +20,7 @@ from bastion.actions.actors import Actor
 from bastion.actions.users import email_key
 from bastion.audit import AuditAction, record
 from bastion.errors import BastionError, InvalidInput
+from bastion.rate_limits import RateCounter
 from bastion.security.passwords import (
     MIN_PASSWORD_LENGTH,
     hash_password,
@@ -53,32 +53,32 @@ class TooManyAttempts(BastionError):
 
 @dataclass
 class SignInLimiter:
-    """Attempts per client address and failures per e-mail, in this process's memory.
+    """Attempts per client address and failures per e-mail.
 
-    One process serves a small installation; several web replicas each count on their own, which
-    still bounds guessing to a few attempts a minute per replica.
+    The counts are shared by every process when the job queue is Redis, otherwise kept in each
+    process's memory (see ``bastion.rate_limits``).
     """
 
     per_address: RateLimitItem
     per_email: RateLimitItem
-
-    def __post_init__(self) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+    counter: RateCounter = field(default_factory=RateCounter)
 
     @classmethod
-    def default(cls) -> SignInLimiter:
-        return cls(parse("20/minute"), parse("5/15 minutes"))
+    def default(cls, counter: RateCounter | None = None) -> SignInLimiter:
+        return cls(parse("20/minute"), parse("5/15 minutes"), counter or RateCounter())
 
     def allow_attempt(self, address: str, email: str) -> bool:
-        if not self._limiter.test(self.per_email, "email", email):
+        if not self.counter.test(self.per_email, "sign-in-email", _pseudonym(email)):
             return False
-        return self._limiter.hit(self.per_address, "address", address)
+        return self.counter.hit(self.per_address, "sign-in-address", _pseudonym(address))
 
     def count_failure(self, email: str) -> None:
-        self._limiter.hit(self.per_email, "email", email)
+        self.counter.hit(self.per_email, "sign-in-email", _pseudonym(email))
 
-    def reset(self) -> None:
-        self._limiter.storage.reset()
+
+def _pseudonym(value: str) -> str:
+    """E-mails and addresses appear in shared counter keys only as hashes."""
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
 def _find_user(session: Session, email: str) -> User | None:

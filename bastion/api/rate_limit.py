@@ -1,17 +1,16 @@
 """A per-caller request budget for the API (429 when spent), on slowapi's ``limits`` engine.
 
 The caller is their bearer token (hashed) or, without one, their address, so one busy script
-does not starve the web pages of others.
+does not starve the web pages of others. Counted across processes when the queue is Redis.
 """
 
 from __future__ import annotations
 
 from fastapi import Request
 from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 from bastion.errors import BastionError
+from bastion.rate_limits import RateCounter
 from bastion.security.tokens import hash_token
 
 DEFAULT_LIMIT = "600/minute"
@@ -22,9 +21,9 @@ class TooManyRequests(BastionError):
 
 
 class ApiRateLimit:
-    def __init__(self, limit: str = DEFAULT_LIMIT) -> None:
+    def __init__(self, limit: str = DEFAULT_LIMIT, counter: RateCounter | None = None) -> None:
         self.item = parse(limit)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.counter = counter or RateCounter()
 
     def __call__(self, request: Request) -> None:
         header = request.headers.get("authorization", "")
@@ -33,7 +32,7 @@ class ApiRateLimit:
             if header
             else "ip:" + (request.client.host if request.client else "unknown")
         )
-        if not self.limiter.hit(self.item, caller):
+        if not self.counter.hit(self.item, "api", caller):
             raise TooManyRequests("too many requests; slow down and retry in a minute")
 
 

@@ -22,14 +22,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from bastion.actions.sessions import SignInLimiter
+from bastion.rate_limits import RateCounter
 from bastion.web import activity, app_tabs, apps, auth, directory, me, members
 from bastion.web.context import render
 from bastion.web.templating import STATIC_DIR
 
 
-def install_web(app: FastAPI) -> None:
+def install_web(app: FastAPI, limits: RateCounter) -> None:
     """Mount the static files and the page routers."""
-    app.state.sign_in_limiter = SignInLimiter.default()
+    app.state.sign_in_limiter = SignInLimiter.default(limits)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for module in (auth, apps, app_tabs, members, directory, activity, me):
         app.include_router(module.router, include_in_schema=False)

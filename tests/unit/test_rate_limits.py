@@ -1,0 +1,74 @@
+"""Rate limits: counted in Redis for every process when the queue is Redis, else per process."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from limits import parse
+
+from bastion.actions.sessions import SignInLimiter
+from bastion.rate_limits import RateCounter
+from bastion.settings import load_settings
+
+REDIS_URL = os.environ.get("BASTION_TEST_REDIS_URL")
+REQUIRE_REDIS = os.environ.get("BASTION_REQUIRE_REDIS", "").lower() in ("1", "true", "yes") or (
+    os.environ.get("CI", "").lower() in ("1", "true", "yes")
+)
+
+
+def _failures_until_refused(limiters: list[SignInLimiter], email: str) -> int:
+    """Failed attempts, taking turns over the limiters, before one refuses the next attempt."""
+    for attempt in range(20):
+        limiter = limiters[attempt % len(limiters)]
+        if not limiter.allow_attempt("203.0.113.9", email):
+            return attempt
+        limiter.count_failure(email)
+    return 20
+
+
+def test_each_process_counts_alone_without_redis() -> None:
+    first, second = SignInLimiter.default(), SignInLimiter.default()
+    assert not first.counter.shared
+    assert _failures_until_refused([first], "a@example.com") == 5
+    # Another process knows nothing of those failures.
+    assert second.allow_attempt("203.0.113.9", "a@example.com")
+
+
+def test_the_queue_url_decides_where_limits_are_counted() -> None:
+    redis = load_settings({"BASTION_QUEUE_URL": "redis://127.0.0.1:6379/0"})
+    postgres = load_settings({"BASTION_QUEUE_URL": "postgresql://db/bastion"})
+    assert RateCounter.for_settings(redis).shared
+    assert not RateCounter.for_settings(postgres).shared
+    assert not RateCounter.for_settings(load_settings({})).shared
+
+
+def test_an_unreachable_redis_falls_back_to_counting_in_the_process() -> None:
+    limiter = SignInLimiter.default(RateCounter("redis://127.0.0.1:1/0"))
+    assert _failures_until_refused([limiter], "b@example.com") == 5
+
+
+def test_two_processes_sharing_redis_count_failures_together() -> None:
+    if not REDIS_URL:
+        if REQUIRE_REDIS:
+            pytest.fail("BASTION_TEST_REDIS_URL is not set, and CI requires the Redis tests")
+        pytest.skip("no Redis: set BASTION_TEST_REDIS_URL to run this test")
+    prefix = f"bastion-test-{uuid.uuid4().hex}"
+    replicas = [SignInLimiter.default(RateCounter(REDIS_URL, key_prefix=prefix)) for _ in range(2)]
+    # Five failures in all, spread over both replicas, and both refuse the sixth attempt.
+    assert _failures_until_refused(replicas, "c@example.com") == 5
+    assert not replicas[0].allow_attempt("198.51.100.1", "c@example.com")
+    assert not replicas[1].allow_attempt("198.51.100.1", "c@example.com")
+    other = SignInLimiter.default(RateCounter(REDIS_URL, key_prefix=f"{prefix}-other"))
+    assert other.allow_attempt("198.51.100.1", "c@example.com")
+    budget = parse("3/minute")
+    counters = [RateCounter(REDIS_URL, key_prefix=prefix) for _ in range(3)]
+    assert [counter.hit(budget, "api", "caller") for counter in counters * 2] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
