@@ -1,8 +1,10 @@
-"""schemathesis over the whole OpenAPI schema, signed in as the admin: no server error, and
-every response is one the schema declares (status code, content type, body shape)."""
+"""schemathesis over the whole OpenAPI schema, as the admin and as a collaborator (who may only
+look): no server error, and every response is one the schema declares (status code, content
+type, body shape)."""
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import (
@@ -28,11 +30,14 @@ CHECKS = [
 ]
 
 
-def test_the_api_keeps_to_its_schema_whatever_it_is_sent(world: World) -> None:
+@pytest.mark.parametrize(("role", "examples"), [("admin", 12), ("collaborator", 5)])
+def test_the_api_keeps_to_its_schema_whatever_it_is_sent(
+    world: World, role: str, examples: int
+) -> None:
     tokens = role_tokens(world, cast_roles(world))
     app = create_app(world.runtime)
     app.state.api_rate_limit = ApiRateLimit("100000/minute")
-    headers = {"Authorization": f"Bearer {tokens['admin']}"}
+    headers = {"Authorization": f"Bearer {tokens[role]}"}
     with serve_on_loopback(app) as base_url:
         schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json").include(
             path_regex="^/api/v1/"
@@ -43,7 +48,7 @@ def test_the_api_keeps_to_its_schema_whatever_it_is_sent(world: World) -> None:
 
             @given(case=operation.as_strategy())
             @settings(
-                max_examples=12,
+                max_examples=examples,
                 deadline=None,
                 database=None,
                 suppress_health_check=list(HealthCheck),
