@@ -28,7 +28,7 @@ class ApiRateLimit:
     def __call__(self, request: Request) -> None:
         header = request.headers.get("authorization", "")
         caller = (
-            "token:" + hash_token(header)[:32]
+            "token:" + hash_token(header)
             if header
             else "ip:" + (request.client.host if request.client else "unknown")
         )
@@ -36,6 +36,7 @@ class ApiRateLimit:
             raise TooManyRequests("too many requests; slow down and retry in a minute")
 
 
-async def enforce_rate_limit(request: Request) -> None:
+def enforce_rate_limit(request: Request) -> None:
+    """A plain function, so FastAPI runs it in a worker thread: the count may be in Redis."""
     limit: ApiRateLimit = request.app.state.api_rate_limit
     limit(request)
