@@ -228,14 +228,17 @@ def _insert_person(session: Session, columns: dict[str, Any], emails: list[dict[
     An identity provider's first sync creates thousands of people one request at a time; the
     unit of work's bookkeeping for these two inserts cost more than the rest of the request.
     The objects join the session as persistent rows, so later changes flush as usual (a column
-    left out here is simply loaded on first use).
+    left out here is simply loaded on first use). Unlike objects the unit of work inserted, they
+    stay in the session if the transaction rolls back, as loaded rows do.
     """
     connection = session.connection()
     user_id = connection.execute(_INSERT_USER, columns).scalar_one()
+    _forget_rolled_back(session, User, user_id)
     rows = []
     for email in emails:
         email = {**email, "user_id": user_id}
         email_id = connection.execute(_INSERT_EMAIL, email).scalar_one()
+        _forget_rolled_back(session, UserEmail, email_id)
         row = UserEmail(id=email_id, **email)
         make_transient_to_detached(row)
         rows.append(row)
@@ -244,6 +247,13 @@ def _insert_person(session: Session, columns: dict[str, Any], emails: list[dict[
     set_committed_value(user, "emails", rows)
     session.add(user)
     return user
+
+
+def _forget_rolled_back(session: Session, model: type[User] | type[UserEmail], row_id: int) -> None:
+    """Drop an object left in the session by a rolled-back insert whose id SQLite reused."""
+    stale = session.identity_map.get(session.identity_key(model, row_id))
+    if stale is not None:
+        session.expunge(stale)
 
 
 def update_person(

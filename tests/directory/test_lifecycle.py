@@ -5,11 +5,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from bastion.actions.actors import Actor
+from bastion.actions.directory import create_person
 from bastion.audit import verify_chain
+from bastion.directory.records import EmailRecord, PersonRecord
 from bastion.storage.db import transaction
 from bastion.storage.models import Account, App, AuditEvent, User, utcnow
-from bastion.storage.models.enums import AccountKind, AppKind, AppStatus, LoginMethod, UserStatus
+from bastion.storage.models.enums import (
+    AccountKind,
+    AppKind,
+    AppStatus,
+    LoginMethod,
+    UserSource,
+    UserStatus,
+)
 from tests.directory.conftest import Directory
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -124,3 +135,37 @@ def test_a_deleted_person_with_a_seat_is_kept_and_comes_back_when_provisioned_ag
             None,
             "MAX@acme.test",
         )
+
+
+def test_a_person_created_again_after_a_rollback_in_the_same_session_is_the_new_row(
+    sqlite_directory: Directory,
+) -> None:
+    """SQLite hands the rolled-back id out again; the session must not confuse the two rows."""
+    person = PersonRecord(
+        user_name="again@example.com",
+        emails=(EmailRecord("again@example.com", "work", True, None),),
+    )
+
+    def create(session: Session) -> User:
+        return create_person(
+            session,
+            workspace_id=sqlite_directory.acme.id,
+            person=person,
+            source=UserSource.SCIM,
+            actor=Actor.cli(),
+            check_delay=timedelta(minutes=5),
+        )
+
+    with sqlite_directory.sessions() as session:
+        first = create(session)
+        session.rollback()
+        second = create(session)
+        second.display_name = "Again"
+        session.commit()
+        assert second is not first
+        assert [e.email for e in second.emails] == ["again@example.com"]
+    with sqlite_directory.sessions() as session:
+        stored = session.scalars(select(User).where(User.user_name == "again@example.com")).one()
+        assert stored.display_name == "Again"
+        assert [e.email for e in stored.emails] == ["again@example.com"]
+        assert verify_chain(session, sqlite_directory.acme.id) is None
