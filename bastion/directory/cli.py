@@ -44,7 +44,7 @@ WorkspaceOption = Annotated[str, typer.Option(help="Workspace slug.")]
 def _workspace_id(session: Session, slug: str) -> int:
     workspace_id = session.scalar(select(Workspace.id).where(Workspace.slug == slug))
     if workspace_id is None:
-        raise NotFound(f"no workspace {slug!r}; run `bastion demo` or create one")
+        raise NotFound(f"no workspace {slug!r}; create it with `bastion workspaces create NAME`")
     return workspace_id
 
 

@@ -37,6 +37,8 @@ def test_every_command_has_help_text() -> None:
         ["serve"],
         ["demo"],
         ["users", "create-admin"],
+        ["workspaces", "create"],
+        ["workspaces", "list"],
         ["keys", "rotate"],
         ["keys", "generate"],
         ["audit", "verify"],
@@ -55,16 +57,21 @@ def test_migrate_then_create_an_admin_then_verify_the_audit_log(
 
     code, output = invoke(env, "users", "create-admin", "--email", "admin@example.com")
     assert code == 2
-    assert "no workspace 'default'" in output
+    assert "no workspace 'default'; create it with `bastion workspaces create NAME`" in output
 
-    # The demo bootstrap creates the default workspace; do the same through the action layer.
-    from bastion.actions.actors import Actor
-    from bastion.actions.workspaces import create_workspace
-    from bastion.storage.db import make_session_factory
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'bastion.db'}")
-    with make_session_factory(engine).begin() as session:
-        create_workspace(session, name="Acme", slug="default", actor=Actor.cli())
+    code, output = invoke(env, "workspaces", "list")
+    assert (code, output.strip()) == (0, "no workspace yet: bastion workspaces create NAME")
+    code, output = invoke(env, "workspaces", "create", "Acme")
+    assert code == 0, output
+    assert "created workspace default (Acme)" in output
+    code, output = invoke(env, "workspaces", "create", "Acme again")
+    assert code == 2
+    assert "exists already" in output
+    code, output = invoke(env, "workspaces", "create", "Globex", "--slug", "Not A Slug")
+    assert code == 2
+    assert "slug" in output
+    code, output = invoke(env, "workspaces", "list")
+    assert code == 0 and output.startswith("default\tAcme\t")
 
     code, output = invoke(env, "users", "create-admin", "--email", "ADMIN@example.com")
     assert code == 0, output
@@ -79,6 +86,7 @@ def test_migrate_then_create_an_admin_then_verify_the_audit_log(
     assert code == 0, output
     assert "workspace default: 2 events, intact" in output
 
+    engine = make_engine(f"sqlite:///{tmp_path / 'bastion.db'}")
     with engine.begin() as connection:
         connection.execute(update(AuditEvent).where(AuditEvent.seq == 2).values(actor="nobody"))
     engine.dispose()
