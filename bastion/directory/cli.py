@@ -107,16 +107,26 @@ def revoke_scim_token(token_id: int, workspace: WorkspaceOption = "default") -> 
         typer.echo(f"revoked SCIM token {row.id} ({row.name})")
 
 
-def _print_plan(plan: ImportPlan) -> None:
-    table = Table("line", "change", "e-mail", "details")
-    for planned in sorted(plan.changes, key=lambda c: c.person.line):
-        table.add_row(
-            str(planned.person.line),
-            planned.change.value,
-            planned.person.email,
-            ", ".join(planned.fields),
-        )
-    Console().print(table)
+# The preview lists deprovisions first: they are what an import should never do by surprise.
+_PREVIEW_ORDER = (Change.DEPROVISION, Change.REACTIVATE, Change.UPDATE, Change.CREATE)
+PREVIEW_ROWS = 100
+
+
+def _print_plan(plan: ImportPlan, show_all: bool) -> None:
+    changes = sorted(plan.changes, key=lambda c: (_PREVIEW_ORDER.index(c.change), c.person.line))
+    shown = changes if show_all else changes[:PREVIEW_ROWS]
+    if shown:
+        table = Table("line", "change", "e-mail", "details")
+        for planned in shown:
+            table.add_row(
+                str(planned.person.line),
+                planned.change.value,
+                planned.person.email,
+                ", ".join(planned.fields),
+            )
+        Console().print(table)
+    if len(shown) < len(changes):
+        typer.echo(f"… and {len(changes) - len(shown)} more line(s); --all lists every one")
     counts = ", ".join(f"{plan.count(change)} to {change.value}" for change in Change)
     typer.echo(f"{counts}; {plan.unchanged} unchanged; {len(plan.teams)} group(s) in the file")
 
@@ -127,6 +137,12 @@ def import_directory(
     dry_run: Annotated[bool, typer.Option(help="Show what would change; write nothing.")] = False,
     skip_invalid: Annotated[
         bool, typer.Option(help="Import the valid lines even when some are invalid.")
+    ] = False,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all", help=f"List every change in the preview, not the first {PREVIEW_ROWS}."
+        ),
     ] = False,
     workspace: WorkspaceOption = "default",
 ) -> None:
@@ -143,7 +159,7 @@ def import_directory(
     with runtime_or_exit() as runtime, transaction(runtime.sessions) as session:
         workspace_id = _workspace_id(session, workspace)
         plan = plan_import(session, workspace_id=workspace_id, people=parsed.people)
-        _print_plan(plan)
+        _print_plan(plan, show_all)
         if dry_run:
             typer.echo("dry run: nothing written")
             return

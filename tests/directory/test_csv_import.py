@@ -118,3 +118,26 @@ def test_the_simulators_directory_imports_cleanly(
         "0 to create"
         in bastion.invoke(app, ["directory", "import", str(csv_path), "--dry-run"]).output
     )
+
+
+def test_a_long_preview_lists_deprovisions_first_and_stops_at_a_hundred_lines(
+    bastion: CliRunner, tmp_path: Path
+) -> None:
+    file = tmp_path / "people.csv"
+    file.write_text(HEADER + "".join(f"p{n}@acme.test,P {n},e{n},active,,\n" for n in range(150)))
+    assert bastion.invoke(app, ["directory", "import", str(file)]).exit_code == 0
+    file.write_text(
+        HEADER
+        + "".join(f"p{n}@acme.test,P {n},e{n},active,,\n" for n in range(149))
+        + "p149@acme.test,P 149,e149,deprovisioned,,\n"
+        + "".join(f"q{n}@acme.test,Q {n},f{n},active,,\n" for n in range(120))
+    )
+    preview = bastion.invoke(app, ["directory", "import", str(file), "--dry-run"])
+    assert preview.exit_code == 0, preview.output
+    assert "120 to create, 0 to update, 1 to deprovision" in preview.output
+    assert "… and 21 more line(s); --all lists every one" in preview.output
+    lines = preview.output.splitlines()
+    first_row = next(line for line in lines if "@acme.test" in line)
+    assert "deprovision" in first_row and "p149@acme.test" in first_row
+    everything = bastion.invoke(app, ["directory", "import", str(file), "--dry-run", "--all"])
+    assert "q119@acme.test" in everything.output and "more line(s)" not in everything.output
