@@ -62,20 +62,9 @@ def blast_radius(session: Session, *, workspace_id: int, account_id: int) -> Bla
     every asset); a partner business holding ``MANAGE`` also keeps the asset reachable."""
     tenant = Tenant(session, workspace_id)
     account = tenant.get(Account, account_id)
-    live = (Account.app_id == account.app_id, Account.present.is_(True))
-    other_admins = session.scalar(
-        select(Account.id)
-        .where(
-            *live,
-            Account.id != account.id,
-            Account.kind != AccountKind.INVITATION,
-            Account.app_role == ADMIN_ROLE,
-        )
-        .limit(1)
-    )
-    is_admin = account.present and account.app_role == ADMIN_ROLE
-    if other_admins is not None or not account.present:
+    if not account.present or _any_admin(session, account.app_id, besides=account.id):
         return BlastRadius(account.id, False, ())
+    is_admin = account.app_role == ADMIN_ROLE
     if is_admin:
         candidates = tenant.all(Asset, Asset.app_id == account.app_id, Asset.present.is_(True))
     else:
@@ -92,27 +81,30 @@ def blast_radius(session: Session, *, workspace_id: int, account_id: int) -> Bla
             ).all()
             if FULL_CONTROL_TASK in grant.tasks
         ]
-    orphaned = [
+    return BlastRadius(account.id, is_admin, tuple(_orphans(session, account, candidates)))
+
+
+def _any_admin(session: Session, app_id: int, besides: int | None = None) -> bool:
+    """Whether a present account (other than ``besides``) holds the business ADMIN role, which
+    gives full control of every asset."""
+    query = select(Account.id).where(
+        Account.app_id == app_id,
+        Account.present.is_(True),
+        Account.kind != AccountKind.INVITATION,
+        Account.app_role == ADMIN_ROLE,
+    )
+    if besides is not None:
+        query = query.where(Account.id != besides)
+    return session.scalar(query.limit(1)) is not None
+
+
+def _orphans(session: Session, account: Account, assets: Iterable[Asset]) -> list[OrphanedAsset]:
+    """The assets nobody but ``account`` holds ``MANAGE`` on (directly or as a partner)."""
+    return [
         OrphanedAsset(asset.id, asset.external_id, asset.name, asset.type.value)
-        for asset in sorted(candidates, key=lambda a: a.id)
+        for asset in sorted(assets, key=lambda a: a.id)
         if not _someone_else_manages(session, asset, account)
     ]
-    return BlastRadius(account.id, is_admin, tuple(orphaned))
-
-
-def _any_admin(session: Session, app_id: int) -> bool:
-    """Whether a present account holds the business ADMIN role (full control of every asset)."""
-    admin = session.scalar(
-        select(Account.id)
-        .where(
-            Account.app_id == app_id,
-            Account.present.is_(True),
-            Account.kind != AccountKind.INVITATION,
-            Account.app_role == ADMIN_ROLE,
-        )
-        .limit(1)
-    )
-    return admin is not None
 
 
 def _left_without_full_control(
@@ -121,11 +113,7 @@ def _left_without_full_control(
     """Of the assets on which ``account`` gives up ``MANAGE``, those nobody else would control."""
     if _any_admin(session, account.app_id):
         return []
-    return [
-        OrphanedAsset(asset.id, asset.external_id, asset.name, asset.type.value)
-        for asset in sorted(assets, key=lambda a: a.id)
-        if not _someone_else_manages(session, asset, account)
-    ]
+    return _orphans(session, account, assets)
 
 
 def _manages(session: Session, account: Account, asset: Asset) -> bool:
