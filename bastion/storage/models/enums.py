@@ -142,6 +142,7 @@ class OperationKind(StrEnum):
     SET_ROLE = "set_role"
     GRANT_TASKS = "grant_tasks"
     REVOKE_TASKS = "revoke_tasks"
+    REMOVE_PARTNER = "remove_partner"
 
 
 class OperationState(StrEnum):
