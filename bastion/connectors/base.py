@@ -127,42 +127,57 @@ class Snapshot:
 @dataclass(frozen=True)
 class PermissionCheck:
     name: str
-    granted: bool
+    # None: the app could not say (Meta tells a token's permissions only to the app itself).
+    granted: bool | None
 
 
 @dataclass(frozen=True)
 class ConnectionCheck:
-    """What the connect-app form shows: each problem is a line a person can act on."""
+    """What the connect-app form shows. ``problems`` refuse the connection, each a line a
+    person can act on; ``warnings`` are shown but do not block it; ``not_verified`` says
+    plainly what could not be checked at all."""
 
     token_valid: bool
     token_problem: str | None
     token_type: str | None
-    is_system_user: bool
-    expires_at: datetime | None  # None with token_valid means "never expires"
+    # None: unknown (the token's own type could not be read, and no list named its user).
+    is_system_user: bool | None
+    # Read only when ``token_details_verified``; then None means "never expires".
+    expires_at: datetime | None
     permissions: tuple[PermissionCheck, ...]
     business_name: str | None
     business_problem: str | None
     can_manage_people: bool
+    token_details_verified: bool = False
+    business_verification_status: str | None = None
+    warnings: tuple[str, ...] = ()
+    not_verified: tuple[str, ...] = ()
 
     @property
     def missing_permissions(self) -> tuple[str, ...]:
-        return tuple(p.name for p in self.permissions if not p.granted)
+        return tuple(p.name for p in self.permissions if p.granted is False)
 
     @property
     def problems(self) -> tuple[str, ...]:
+        if not self.token_valid:
+            # Nothing else could be read, so one sentence says everything.
+            return (self.token_problem or "The app did not accept the access token.",)
         found: list[str] = []
         if self.token_problem:
             found.append(self.token_problem)
-        if self.token_valid and not self.is_system_user:
+        if self.is_system_user is False:
             found.append(
-                f"The token belongs to a {self.token_type or 'non-system'} user; create a token "
-                "for a system user in Business Settings > Users > System users."
+                f"The token belongs to a {self.token_type} user, not a system user; create a "
+                "token for a system user in Business settings > Users > System users."
+                if self.token_type
+                else "The token does not belong to one of the business's system users; create "
+                "a token for a system user in Business settings > Users > System users."
             )
         for name in self.missing_permissions:
             found.append(f"The token lacks the permission {name}; generate it again with it.")
         if self.business_problem:
             found.append(self.business_problem)
-        elif self.token_valid and not self.can_manage_people:
+        elif not self.can_manage_people and self.is_system_user is not False:
             found.append(
                 "The system user is not an admin of the business, so it cannot manage people; "
                 "give it Full control."

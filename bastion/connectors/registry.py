@@ -65,8 +65,15 @@ def validate_app_settings(kind: str, settings: dict[str, Any]) -> dict[str, str]
 
 
 def open_connector(
-    kind: str, settings: dict[str, Any], token: str, options: ConnectorOptions
+    kind: str,
+    settings: dict[str, Any],
+    token: str,
+    options: ConnectorOptions,
+    *,
+    app_secret: str | None = None,
 ) -> Connector:
+    """``app_secret`` is the secret of the app the token was made for, when the admin gave it
+    (Meta: every request then carries a proof, and the token can be inspected)."""
     if kind == "meta_business":
         from bastion.connectors.meta import MetaConnector
 
@@ -74,6 +81,7 @@ def open_connector(
             token=token,
             business_id=str(settings["business_id"]),
             app_id=str(settings["app_id"]),
+            app_secret=app_secret or None,
             base_url=options.base_url,
             api_version=options.api_version,
             concurrency=options.concurrency,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
-from meta_harness import ConnectorFactory, import_business, perform
+from meta_harness import ConnectorFactory, import_business, perform, run
 
 from bastion.connectors.base import ConnectorError, OperationRequest
 from bastion.connectors.meta import RetryPolicy
@@ -38,6 +38,24 @@ def test_no_error_carries_a_secret(
     with pytest.raises(ConnectorError) as caught:
         perform(meta, OperationRequest.invite(email="x@example.com", role="EMPLOYEE"))
     assert_no_secret(sim, caught.value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"), [("error", 100), ("error", 190), ("error", 1), ("rate_limit", None)]
+)
+def test_validation_with_the_app_secret_never_shows_it_or_the_app_token(
+    sim: Simulator, connect: ConnectorFactory, kind: str, code: int | None
+) -> None:
+    """``debug_token`` is called with ``{app_id}|{app_secret}``: neither may reach a message."""
+    app_token = f"{sim.app_id}|{sim.app_secret}"
+    sim.inject_fault(kind, count=20, path="debug_token", code=code)
+    meta = connect(app_secret=sim.app_secret)
+    check = run(meta, lambda m: m.validate())
+    assert not check.ok
+    shown = repr(check) + " ".join(check.problems)
+    for secret in (sim.token, sim.app_secret or "", app_token, *meta.client.secrets):
+        assert secret and secret not in shown
+    assert app_token in meta.client.secrets
 
 
 def test_a_timeout_error_carries_no_secret(sim: Simulator, connect: ConnectorFactory) -> None:

@@ -5,7 +5,11 @@
         snapshot = await meta.fetch_snapshot()
         result = await meta.perform(OperationRequest.remove(account_id="..."))
 
-    check = await validate_connection(token, business_id, app_id)   # connect-app form
+    check = await validate_connection(token, business_id, app_id, app_secret=...)  # connect form
+
+With ``app_secret`` every request carries ``appsecret_proof`` and ``validate`` asks Meta's
+``debug_token`` about the token, as the app; without it, validation reads what the token can
+read about itself and says what it could not verify.
 
 Settings arrive as plain arguments (``bastion.settings`` has ``graph_url``,
 ``graph_api_version``, ``graph_concurrency``, ``graph_timeout_seconds``); tests pass an

@@ -105,11 +105,8 @@ class GraphClient:
         self.retry = retry or RetryPolicy()
         self.counters = CallCounters()
         self._token = token
-        self._proof = (
-            hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
-            if app_secret
-            else None
-        )
+        self._app_secret = app_secret
+        self._proof = self._proof_for(token)
         self._secrets = tuple(s for s in (token, app_secret, self._proof) if s)
         self._semaphore = asyncio.Semaphore(concurrency)
         self._slowdown = 0.0
@@ -142,6 +139,15 @@ class GraphClient:
         """Strings that must never leave in a message (for callers that build their own)."""
         return self._secrets
 
+    @property
+    def has_app_secret(self) -> bool:
+        return bool(self._app_secret)
+
+    def _proof_for(self, token: str) -> str | None:
+        if not self._app_secret:
+            return None
+        return hmac.new(self._app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+
     # --- single calls ---------------------------------------------------------------------------
 
     async def get(self, path: str, params: Mapping[str, str] | None = None) -> JSONObject:
@@ -152,6 +158,24 @@ class GraphClient:
 
     async def delete(self, path: str, params: Mapping[str, str] | None = None) -> JSONObject:
         return await self._call(GraphCall("DELETE", path, dict(params or {})), idempotent=False)
+
+    async def get_as_app(
+        self, app_id: str, path: str, params: Mapping[str, str] | None = None
+    ) -> JSONObject:
+        """A GET whose caller is the app itself (``{app_id}|{app_secret}``), not the token.
+
+        Meta's ``debug_token`` wants an app token or an app developer's token as the caller
+        (reference §2.8); only this call uses it, and it joins the secrets scrubbed from errors.
+        """
+        if not self._app_secret:
+            raise ValueError("an app token needs the app secret")
+        app_token = f"{app_id}|{self._app_secret}"
+        proof = self._proof_for(app_token)
+        self._secrets = tuple(
+            dict.fromkeys((*self._secrets, app_token, *([proof] if proof else [])))
+        )
+        call = GraphCall("GET", path, {**dict(params or {}), "access_token": app_token})
+        return await self._call(call, idempotent=True)
 
     async def get_all(self, path: str, params: Mapping[str, str] | None = None) -> list[JSONObject]:
         """Every item of an edge: follows ``paging.next`` until it is absent, because pages can
@@ -309,8 +333,12 @@ class GraphClient:
         form: bool,
     ) -> JSONObject:
         params = dict(call.params)
-        if self._proof:
-            params["appsecret_proof"] = self._proof
+        caller = params.get("access_token")
+        # The proof is made from the token that calls: the app token on ``get_as_app``.
+        proof = self._proof_for(caller) if caller else self._proof
+        if proof:
+            params["appsecret_proof"] = proof
+        headers = {"Authorization": f"Bearer {caller}"} if caller else None
         async with self._semaphore:
             if self._slowdown > 0:
                 await self.retry.sleep(self._slowdown)
@@ -322,6 +350,7 @@ class GraphClient:
                         call.method,
                         call.path,
                         params=params,
+                        headers=headers,
                         data=body if form else None,
                         json=body if (body is not None and not form) else None,
                     )
