@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format typecheck pytest migrate simulate bench lock clean
+.PHONY: help run test lint format typecheck pytest migrate simulate bench graph-schema lock clean
 
 help: ## List every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ simulate: $(STAMP) ## Start the Meta Graph API simulator on port 8765
 
 bench: $(DEV_STAMP) ## Run every benchmark in benchmarks/ and print its table
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+graph-schema: $(DEV_STAMP) ## Regenerate bastion/connectors/meta/schema/graph_schema.json from Meta's SDK
+	$(BIN)/python scripts/generate_graph_schema.py
 
 lock: $(BIN)/python ## Re-resolve every dependency and rewrite constraints.txt
 	$(BIN)/pip install --quiet --upgrade -e '.[dev]'
