@@ -55,7 +55,9 @@ def test_clock_latency_settings_and_tokens(graph: Graph, sim: Simulator) -> None
     assert sim.latency_ms == 1
     assert graph.client.post("/_sim/settings", json={"rate_window_seconds": 60}).status_code == 200
     assert graph.client.post("/_sim/settings", json={"nonsense": 1}).status_code == 400
-    token = graph.client.post("/_sim/tokens", json={"scopes": ["business_management"]}).json()
+    token = graph.client.post(
+        "/_sim/tokens", json={"scopes": ["business_management"], "user_type": "USER"}
+    ).json()
     assert graph.get("me/permissions", token=token["token"]).json()["data"] == [
         {"permission": "business_management", "status": "granted"}
     ]

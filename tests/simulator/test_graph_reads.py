@@ -10,7 +10,6 @@ import pytest
 from simulator_support import Graph, error_of
 
 from bastion.connectors.meta.simulator import Simulator
-from bastion.connectors.meta.simulator.limits import EDGE_LIMIT_CAPS
 
 
 def test_business_node_returns_requested_fields(graph: Graph, sim: Simulator) -> None:
@@ -105,12 +104,19 @@ def test_last_page_has_after_cursor_but_no_next(graph: Graph, sim: Simulator) ->
     assert body["paging"]["cursors"]["after"]
 
 
-def test_limit_is_capped_per_edge(graph: Graph, sim: Simulator) -> None:
+def test_limit_is_served_as_asked_unless_the_scenario_caps_pages(
+    graph: Graph, sim: Simulator
+) -> None:
     sim.state.settings.business_call_budget = 10**6
     for index in range(120):
         sim.add_person(name=f"Temp Person{index}", email=f"temp{index}@example.com")
+    everyone = len(sim.state.people)
     body = graph.get(f"{sim.business_id}/business_users", limit=1000).json()
-    assert len(body["data"]) == EDGE_LIMIT_CAPS["business_users"].maximum
+    assert len(body["data"]) == everyone
+    sim.state.settings.max_page_size = 30
+    body = graph.get(f"{sim.business_id}/business_users", limit=1000).json()
+    assert len(body["data"]) == 30
+    assert "next" in body["paging"]
 
 
 def test_pending_users_filter_by_email(graph: Graph, sim: Simulator) -> None:
@@ -144,11 +150,48 @@ def test_system_users_list_roles(graph: Graph, sim: Simulator) -> None:
     ],
 )
 def test_asset_edges_list_assets(graph: Graph, sim: Simulator, edge: str) -> None:
+    if "instagram" in edge:
+        # Meta's InstagramBusinessAsset has only id, ig_user_id and ig_username.
+        response = graph.get(f"{sim.business_id}/{edge}", fields="id,ig_user_id,ig_username")
+        assert response.status_code == 200
+        assert all("ig_username" in item for item in response.json()["data"])
+        return
     response = graph.get(f"{sim.business_id}/{edge}", fields="id,name,owner_business{id}")
     assert response.status_code == 200
     for item in response.json()["data"]:
         owned = item["owner_business"]["id"] == sim.business_id
         assert owned == (not edge.startswith("client_"))
+
+
+@pytest.mark.parametrize("field", ["name", "owner_business{id,name}", "business"])
+def test_instagram_assets_refuse_fields_meta_lacks(
+    graph: Graph, sim: Simulator, field: str
+) -> None:
+    error = error_of(graph.get(f"{sim.business_id}/owned_instagram_assets", fields=f"id,{field}"))
+    name = field.split("{")[0]
+    assert error["code"] == 100
+    assert error["message"] == (
+        f"(#100) Tried accessing nonexisting field ({name}) on node type (InstagramBusinessAsset)"
+    )
+
+
+def test_expanded_read_with_a_field_meta_lacks_fails_whole(graph: Graph, sim: Simulator) -> None:
+    fields = "id,name,owned_instagram_assets{id,name}"
+    assert error_of(graph.get(sim.business_id, fields=fields))["code"] == 100
+
+
+def test_fields_meta_has_are_served_or_left_out(graph: Graph, sim: Simulator) -> None:
+    person = next(iter(sim.state.people))
+    body = graph.get(person, fields="id,business_role_request,invited_user_type").json()
+    assert body == {"id": person}
+    assert error_of(graph.get(person, fields="id,created_time"))["code"] == 100
+    business = graph.get(sim.business_id, fields="id,payment_account_id,vertical_id").json()
+    assert business == {"id": sim.business_id}
+
+
+def test_business_users_list_role_by_default(graph: Graph, sim: Simulator) -> None:
+    first = graph.get(f"{sim.business_id}/business_users").json()["data"][0]
+    assert {"id", "name", "role"} <= set(first)
 
 
 def test_ad_accounts_have_act_ids_and_fields(graph: Graph, sim: Simulator) -> None:
@@ -195,13 +238,19 @@ def test_assigned_users_per_asset(graph: Graph, sim: Simulator, asset_type: str)
     body = graph.get(
         f"{asset.id}/assigned_users",
         business=sim.business_id,
-        fields="id,name,user_type,tasks,permitted_tasks",
+        fields="id,name,user_type,tasks"
+        + (",permitted_tasks" if asset_type != "instagram" else ""),
         summary="total_count",
     ).json()
     assert body["summary"]["total_count"] == len(sim.state.asset_users[asset.id])
     holder = body["data"][0]
     assert holder["user_type"] in ("BUSINESS_USER", "SYSTEM_USER")
     assert ("permitted_tasks" in holder) == (asset_type != "instagram")
+    if asset_type == "instagram":
+        refused = graph.get(
+            f"{asset.id}/assigned_users", business=sim.business_id, fields="id,permitted_tasks"
+        )
+        assert error_of(refused)["code"] == 100
 
 
 def test_person_assigned_asset_edges(graph: Graph, sim: Simulator) -> None:
@@ -239,17 +288,26 @@ def test_partners(graph: Graph, sim: Simulator) -> None:
     clients = graph.get(f"{sim.business_id}/clients").json()
     assert len(agencies["data"]) + len(clients["data"]) == len(sim.state.partners)
     shared = next(iter(sim.state.partner_access))
-    per_asset = graph.get(f"{shared}/agencies", fields="id,name,permitted_tasks,access_status")
+    agency = next(p for p in sim.state.partners.values() if p.relation == "agency")
+    account = next(a for a in sim.state.assets.values() if a.type == "ad_account")
+    page = next(a for a in sim.state.assets.values() if a.type == "page")
+    sim.state.share_asset(account.id, agency.id, ["ANALYZE"])
+    per_asset = graph.get(f"{account.id}/agencies", fields="id,name,permitted_tasks,access_status")
     assert per_asset.json()["data"][0]["access_status"] == "CONFIRMED"
+    # Only ad accounts' agencies carry permitted_tasks in Meta's reference.
+    assert error_of(graph.get(f"{page.id}/agencies", fields="id,permitted_tasks"))["code"] == 100
+    assert graph.get(f"{shared}/agencies", fields="id,name").json()["data"]
 
 
 def test_me_and_permissions(graph: Graph, sim: Simulator) -> None:
     me = graph.get("me").json()
     assert me["id"] == sim.admin_system_user_id
-    permissions = graph.get("me/permissions").json()["data"]
+    # Meta's SystemUser has no permissions edge; a person's User node does.
+    assert error_of(graph.get("me/permissions"))["code"] == 100
+    person_token = sim.make_token(user_type="USER")
+    permissions = graph.get("me/permissions", token=person_token).json()["data"]
     assert {p["permission"] for p in permissions} >= {"business_management", "ads_management"}
     assert {p["status"] for p in permissions} == {"granted"}
-    person_token = sim.make_token(user_type="USER")
     person_me = graph.get(
         "me", token=person_token, fields="id,name,business_users{id,business{id}}"
     ).json()
@@ -259,13 +317,16 @@ def test_me_and_permissions(graph: Graph, sim: Simulator) -> None:
 
 
 def test_debug_token(graph: Graph, sim: Simulator) -> None:
-    data = graph.get("debug_token", input_token=sim.token).json()["data"]
+    refused = error_of(graph.get("debug_token", input_token=sim.token))
+    assert refused["code"] == 100
+    assert "app access token" in refused["message"]
+    data = graph.get("debug_token", token=sim.app_token, input_token=sim.token).json()["data"]
     assert data["type"] == "SYSTEM_USER"
     assert data["expires_at"] == 0
     assert data["is_valid"] is True
     assert data["app_id"] == sim.app_id
     assert len(data["scopes"]) == 6
-    bad = graph.get("debug_token", input_token="EAAbogus").json()["data"]
+    bad = graph.get("debug_token", token=sim.app_token, input_token="EAAbogus").json()["data"]
     assert bad["is_valid"] is False
 
 

@@ -193,11 +193,35 @@ def test_assign_every_asset_type(
 ) -> None:
     asset = next(a for a in sim.state.assets.values() if a.type == asset_type)
     person = next(iter(sim.state.people))
-    body = {"user": person, "tasks": tasks, "business": sim.business_id}
+    body = {"user": person, "tasks": tasks}
     assert graph.post(f"{asset.id}/assigned_users", json_body=body).json() == {"success": True}
     assert set(tasks) <= set(sim.state.asset_users[asset.id][person])
-    assert graph.delete(f"{asset.id}/assigned_users", user=person).json() == {"success": True}
+    deleted = graph.delete(f"{asset.id}/assigned_users", user=person)
+    if asset_type == "pixel":
+        # Meta's AdsPixel has GET and POST on assigned_users, no DELETE.
+        error = error_of(deleted)
+        assert (error["code"], error["error_subcode"]) == (100, 33)
+        assert "Unsupported delete request" in error["message"]
+        assert person in sim.state.asset_users[asset.id]
+        return
+    assert deleted.json() == {"success": True}
     assert person not in sim.state.asset_users.get(asset.id, {})
+
+
+def test_parameters_meta_lacks_are_refused(graph: Graph, sim: Simulator) -> None:
+    page = next(a for a in sim.state.assets.values() if a.type == "page")
+    person = next(iter(sim.state.people))
+    body = {"user": person, "tasks": ["ANALYZE"], "business": sim.business_id}
+    error = error_of(graph.post(f"{page.id}/assigned_users", json_body=body))
+    assert error["code"] == 100 and "business" in error["message"]
+    assert person not in sim.state.asset_users.get(page.id, {})
+
+
+def test_writes_to_edges_meta_lacks_are_unknown_paths(graph: Graph, sim: Simulator) -> None:
+    person = next(iter(sim.state.people))
+    assert error_of(graph.post(f"{person}/assigned_pages", pages="1"))["code"] in (100, 2500)
+    assert error_of(graph.delete(f"{sim.business_id}/business_users", user=person))["code"] == 100
+    assert error_of(graph.post(f"{sim.business_id}/made_up_edge", name="x"))["code"] == 2500
 
 
 def test_instagram_advertise_expands_to_five_tasks(graph: Graph, sim: Simulator) -> None:
@@ -223,13 +247,12 @@ def test_assign_with_indexed_form_arrays(graph: Graph, sim: Simulator) -> None:
     assert {"ANALYZE", "CONTENT"} <= set(sim.state.asset_users[asset.id][person])
 
 
-def test_page_assignment_needs_business(graph: Graph, sim: Simulator) -> None:
+def test_page_assignment_takes_user_and_tasks(graph: Graph, sim: Simulator) -> None:
     page = next(a for a in sim.state.assets.values() if a.type == "page")
     person = next(iter(sim.state.people))
-    assert (
-        error_of(graph.post(f"{page.id}/assigned_users", user=person, tasks="ANALYZE"))["code"]
-        == 100
-    )
+    answer = graph.post(f"{page.id}/assigned_users", user=person, tasks="ANALYZE")
+    assert answer.json() == {"success": True}
+    assert error_of(graph.post(f"{page.id}/assigned_users", user=person))["code"] == 100
 
 
 def test_global_user_id_is_not_business_scoped(graph: Graph, sim: Simulator) -> None:
@@ -292,7 +315,9 @@ def test_system_user_tokens(graph: Graph, sim: Simulator) -> None:
         scope="business_management",
         set_token_expires_in_60_days="true",
     ).json()
-    data = graph.get("debug_token", input_token=created["access_token"]).json()["data"]
+    data = graph.get(
+        "debug_token", token=sim.app_token, input_token=created["access_token"]
+    ).json()["data"]
     assert data["scopes"] == ["business_management"]
     assert data["expires_at"] > sim.now()
     bad = graph.post(

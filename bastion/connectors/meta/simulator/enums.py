@@ -1,4 +1,4 @@
-"""Meta's enums for roles and asset tasks, and how Meta expands a task set.
+"""Meta's enums for roles and asset tasks (from its schema), and how Meta expands a task set.
 
 Meta reads back more tasks than were granted (``MANAGE`` on an ad account reads back as
 ``DRAFT, ANALYZE, ADVERTISE, MANAGE``; one ``ADVERTISE`` on an Instagram asset reads back as five
@@ -9,75 +9,43 @@ observed ad-account order: weakest task first.
 
 from __future__ import annotations
 
-ROLES = (
-    "ADMIN",
-    "EMPLOYEE",
-    "FINANCE_EDITOR",
-    "FINANCE_ANALYST",
-    "ADS_RIGHTS_REVIEWER",
-    "DEVELOPER",
-    "PARTNER_CENTER_ADMIN",
-    "PARTNER_CENTER_ANALYST",
-    "PARTNER_CENTER_OPERATIONS",
-    "PARTNER_CENTER_MARKETING",
-    "PARTNER_CENTER_EDUCATION",
-    "MANAGE",
-    "DEFAULT",
-    "FINANCE_EDIT",
-    "FINANCE_VIEW",
-)
-INVITED_USER_TYPES = ("FB", "MWA")
-TWO_FACTOR_TYPES = ("admin_required", "all_required", "none")
-ASSET_TYPES = ("page", "ad_account", "catalog", "pixel", "instagram")
+from bastion.connectors.meta.schema import load_schema
 
-_PROFILE_PLUS = (
-    "FULL_CONTROL",
-    "MANAGE",
-    "FACEBOOK_ACCESS",
-    "CREATE_CONTENT",
-    "MODERATE",
-    "MODERATE_DELEGATE_COMMUNITY",
-    "MESSAGING",
-    "ADVERTISE",
-    "ANALYZE",
-    "REVENUE",
-    "MANAGE_LEADS",
-    "GLOBAL_STRUCTURE_MANAGEMENT",
-)
-
-TASKS: dict[str, tuple[str, ...]] = {
-    "page": (
-        "ANALYZE",
-        "ADVERTISE",
-        "MESSAGING",
-        "MODERATE",
-        "CREATE_CONTENT",
-        "MANAGE",
-        "MODERATE_COMMUNITY",
-        "MANAGE_JOBS",
-        "MANAGE_LEADS",
-        "PAGES_MESSAGING",
-        "PAGES_MESSAGING_SUBSCRIPTIONS",
-        "READ_PAGE_MAILBOXES",
-        "VIEW_MONETIZATION_INSIGHTS",
-        "CASHIER_ROLE",
-        "GLOBAL_STRUCTURE_MANAGEMENT",
-        *(f"PROFILE_PLUS_{name}" for name in _PROFILE_PLUS),
-    ),
-    "ad_account": ("DRAFT", "ANALYZE", "ADVERTISE", "MANAGE", "AA_ANALYZE"),
-    "catalog": ("ADVERTISE", "MANAGE", "MANAGE_AR", "AA_ANALYZE"),
-    "pixel": ("ANALYZE", "ADVERTISE", "UPLOAD", "EDIT", "AA_ANALYZE"),
-    "instagram": (
-        "ANALYZE",
-        "ADVERTISE",
-        "MESSAGES",
-        "COMMUNITY_ACTIVITY",
-        "CONTENT",
-        "FULL_CONTROL",
-        "CREATIVE_MANAGEMENT",
-        "CREATOR_MANAGEMENT",
-    ),
+_SCHEMA = load_schema()
+_TYPE_NAMES = {
+    "page": "Page",
+    "ad_account": "AdAccount",
+    "catalog": "ProductCatalog",
+    "pixel": "AdsPixel",
+    "instagram": "InstagramBusinessAsset",
 }
+_INVITE = _SCHEMA.node("Business").edges["business_users"]["POST"].params
+
+# Meta's enums, from its schema: the roles an invite takes, and the tasks each asset's
+# ``assigned_users`` POST takes.
+ROLES: tuple[str, ...] = _SCHEMA.node("Business").enum(_INVITE["role"]) or ()
+INVITED_USER_TYPES: tuple[str, ...] = (
+    _SCHEMA.node("Business").enum(_INVITE["invited_user_type"]) or ()
+)
+TWO_FACTOR_TYPES = ("admin_required", "all_required", "none")  # Business.two_factor_type [doc]
+ASSET_TYPES = tuple(_TYPE_NAMES)
+
+# Read-back order: weakest task first, as observed on ad accounts (``DRAFT, ANALYZE, ADVERTISE,
+# MANAGE``); tasks not listed here follow in Meta's enum order.
+_READ_ORDER: tuple[str, ...] = (
+    *("DRAFT", "ANALYZE", "ADVERTISE", "MESSAGING", "MESSAGES", "MODERATE"),
+    *("COMMUNITY_ACTIVITY", "CONTENT", "CREATE_CONTENT", "UPLOAD", "EDIT", "MANAGE"),
+)
+
+
+def _schema_tasks(kind: str) -> tuple[str, ...]:
+    node = _SCHEMA.node(_TYPE_NAMES[kind])
+    values = node.enum(node.edges["assigned_users"]["POST"].params["tasks"]) or ()
+    known = [task for task in _READ_ORDER if task in values]
+    return (*known, *(task for task in values if task not in known))
+
+
+TASKS: dict[str, tuple[str, ...]] = {kind: _schema_tasks(kind) for kind in _TYPE_NAMES}
 
 _IMPLIES: dict[str, dict[str, tuple[str, ...]]] = {
     "page": {
@@ -93,7 +61,6 @@ _IMPLIES: dict[str, dict[str, tuple[str, ...]]] = {
     "catalog": {"MANAGE": ("ADVERTISE",)},
     "pixel": {"EDIT": ("UPLOAD", "ADVERTISE", "ANALYZE")},
     "instagram": {
-        "FULL_CONTROL": ("CONTENT", "COMMUNITY_ACTIVITY", "MESSAGES", "ADVERTISE", "ANALYZE"),
         "ADVERTISE": ("CONTENT", "COMMUNITY_ACTIVITY", "MESSAGES", "ANALYZE"),
     },
 }
@@ -102,9 +69,6 @@ _IMPLIES: dict[str, dict[str, tuple[str, ...]]] = {
 # Supported"). Which combinations exactly is unconfirmed; we refuse the agency-analyst task
 # mixed with any other task, which is the one combination that makes no sense in the UI.
 EXCLUSIVE_TASKS: dict[str, str] = {"ad_account": "AA_ANALYZE", "catalog": "AA_ANALYZE"}
-
-# Instagram assets return no ``permitted_tasks`` (observed).
-HAS_PERMITTED_TASKS = {"page": True, "ad_account": True, "catalog": True, "pixel": True}
 
 _ORDER = {kind: {task: i for i, task in enumerate(tasks)} for kind, tasks in TASKS.items()}
 _EXPANSION_CACHE: dict[tuple[str, frozenset[str]], tuple[str, ...]] = {}

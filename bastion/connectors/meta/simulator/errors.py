@@ -15,7 +15,10 @@ from __future__ import annotations
 import secrets
 import string
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bastion.connectors.meta.schema import Violation
 
 _TRACE_ALPHABET = string.ascii_letters + string.digits
 
@@ -149,6 +152,27 @@ def server_error() -> GraphError:
         is_transient=True,
         status=500,
     )
+
+
+def schema_refusal(violation: Violation, node_id: str) -> GraphError:
+    """Meta's answer to a request naming what its schema lacks.
+
+    A field or edge read that a node type lacks: code 100 "Tried accessing nonexisting field"
+    (Meta's own words, quoted in its SDK's and developers' reports). A write to an edge the type
+    lacks: code 2500 "Unknown path components". A method an edge or node does not allow: code 100
+    subcode 33 "Unsupported <method> request". A parameter or modifier the method does not take:
+    UNCONFIRMED (Graph may ignore it); refused with code 100 so nothing is silently dropped.
+    """
+    if violation.kind in ("field", "node") or (
+        violation.kind == "edge" and violation.method == "GET"
+    ):
+        return nonexisting_field(violation.name, violation.node_type)
+    if violation.kind == "edge":
+        return unknown_path(f"/{violation.name}")
+    if violation.kind == "method":
+        return unknown_object(node_id, violation.method.lower())
+    where = f" on {violation.edge}" if violation.edge else ""
+    return bad_parameter(f"Param {violation.name} is not a parameter of this request{where}")
 
 
 def unknown_path(path: str) -> GraphError:

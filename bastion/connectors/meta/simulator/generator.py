@@ -63,7 +63,7 @@ _TASK_PRESETS: dict[str, tuple[tuple[str, ...], ...]] = {
     "ad_account": (("MANAGE",), ("ADVERTISE",), ("ADVERTISE",), ("ANALYZE",), ("DRAFT",)),
     "catalog": (("MANAGE",), ("ADVERTISE",)),
     "pixel": (("EDIT",), ("ANALYZE",), ("ADVERTISE",)),
-    "instagram": (("FULL_CONTROL",), ("ADVERTISE",), ("ANALYZE",), ("CONTENT",)),
+    "instagram": (("ADVERTISE",), ("CONTENT",), ("ANALYZE",), ("CONTENT",)),
 }
 _AGENCY_TASKS: dict[str, tuple[str, ...]] = {
     "page": ("ADVERTISE", "ANALYZE"),

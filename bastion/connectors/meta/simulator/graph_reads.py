@@ -1,9 +1,9 @@
-"""Graph reads: ``GET /{node}``, ``GET /{node}/{edge}``, ``/me``, ``/me/permissions``,
-``/debug_token``.
+"""Graph reads: ``GET /{node}``, ``GET /{node}/{edge}``, ``/me`` and its edges, ``/debug_token``.
 
-Unknown edges fail like unknown fields (code 100 "nonexisting field"); Meta was observed to
-refuse ``assigned_pixels`` and ``client_instagram_accounts`` this way or with a 404 — we use the
-code-100 form for both.
+What a request may name was checked against Meta's schema before it gets here (``graph_routes``):
+unknown edges and fields fail there like Meta's code 100 "nonexisting field". An edge Meta has
+but the simulator does not model (a business's apps, a Page's photos…) reads as an empty list:
+the simulated business holds none of those.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bastion.connectors.meta.schema import load_schema
 from bastion.connectors.meta.simulator import errors, params, permissions
 from bastion.connectors.meta.simulator.context import GraphContext
 from bastion.connectors.meta.simulator.fields import parse_fields
 from bastion.connectors.meta.simulator.render import (
+    EdgeDef,
     NodeView,
     render_listing,
     render_node,
@@ -31,10 +33,14 @@ from bastion.connectors.meta.simulator.views import (
     SYSTEM_USER,
 )
 
+SCHEMA = load_schema()
+
 
 def resolve(ctx: GraphContext, node_id: str, method: str = "get") -> tuple[NodeView, Any, str]:
     """The view and object behind ``node_id`` and its kind; unknown ids fail with 100/33."""
     state = ctx.state
+    if node_id == "me":
+        return me_view(ctx)
     kind = state.kind_of(node_id)
     if kind == "business":
         return BUSINESS, state.business, kind
@@ -52,9 +58,27 @@ def resolve(ctx: GraphContext, node_id: str, method: str = "get") -> tuple[NodeV
     raise errors.unknown_object(node_id, method)
 
 
+def me_view(ctx: GraphContext) -> tuple[NodeView, Any, str]:
+    """``/me`` is the token's holder: a SystemUser node, or a person's User node."""
+    user_id = ctx.token.user_id
+    if user_id in ctx.state.system_users:
+        return SYSTEM_USER, ctx.state.system_users[user_id], "system_user"
+    person = ctx.state.people.get(user_id)
+    if person is None:
+        # An app token has no holder: Meta answers /me with "An active access token must be
+        # used" (code 2500).
+        raise errors.GraphError(
+            "An active access token must be used to query information about the current user.",
+            2500,
+        )
+    return ME_USER, person, "user"
+
+
 def node_need(kind: str) -> permissions.Need:
     if kind in permissions.ASSET_NEEDS:
         return permissions.ASSET_NEEDS[kind][0]
+    if kind == "user":
+        return permissions.NONE
     return permissions.BUSINESS
 
 
@@ -64,14 +88,21 @@ def get_node(ctx: GraphContext, node_id: str, query: Mapping[str, Any]) -> dict[
     return render_node(ctx, view, obj, parse_fields(params.text(query, "fields") or ""))
 
 
+def _unmodelled(ctx: GraphContext, parent: Any, args: Mapping[str, Any]) -> list[Any]:
+    return []
+
+
 def get_edge(
     ctx: GraphContext, node_id: str, edge_name: str, query: Mapping[str, Any]
 ) -> dict[str, Any]:
     view, obj, kind = resolve(ctx, node_id)
     edge = view.edges.get(edge_name)
-    if edge is None:
-        raise errors.nonexisting_field(edge_name, view.type_name)
+    if edge_name == "permissions" and view is ME_USER:
+        edge = EdgeDef(lambda c, p, a: [(scope, "granted") for scope in c.token.scopes], PERMISSION)
     node_need(kind).check(ctx.token)
+    if edge is None:
+        target = SCHEMA.get_target(view.type_name, edge_name)
+        edge = EdgeDef(_unmodelled, NodeView(target or "AbstractCrudObject", {}))
     edge.check(ctx, obj)
     specs = parse_fields(params.text(query, "fields") or "")
     items = edge.items(ctx, obj, query)
@@ -81,37 +112,27 @@ def get_edge(
         view=edge.view,
         specs=specs,
         edge_name=edge_name,
-        url_path=f"{node_id}/{edge_name}",
+        url_path=f"{view.key(obj) if node_id == 'me' else node_id}/{edge_name}",
         url_params=query,
         limit_raw=query.get("limit"),
         after=params.text(query, "after"),
         before=params.text(query, "before"),
         summary=wants_summary(query.get("summary")),
+        parent_type=view.type_name,
     )
 
 
-def get_me(ctx: GraphContext, query: Mapping[str, Any]) -> dict[str, Any]:
-    specs = parse_fields(params.text(query, "fields") or "")
-    user_id = ctx.token.user_id
-    if user_id in ctx.state.system_users:
-        return render_node(ctx, SYSTEM_USER, ctx.state.system_users[user_id], specs)
-    person = ctx.state.people.get(user_id)
-    if person is None:
-        raise errors.invalid_token()
-    return render_node(ctx, ME_USER, person, specs)
-
-
-def get_my_permissions(ctx: GraphContext, query: Mapping[str, Any]) -> dict[str, Any]:
-    specs = parse_fields(params.text(query, "fields") or "")
-    return {
-        "data": [
-            render_node(ctx, PERMISSION, (scope, "granted"), specs) for scope in ctx.token.scopes
-        ]
-    }
-
-
 def debug_token(ctx: GraphContext, query: Mapping[str, Any]) -> dict[str, Any]:
-    """Token introspection; any valid token of the same app may inspect another."""
+    """Token introspection. The caller must be the app's own access token (``app_id|secret``) or a
+    person's user token for the app (docs/graph-api/reference/debug_token: "an app access token
+    or an app developer's user access token"); a system-user token is refused (UNCONFIRMED
+    wording, Meta's usual one for this refusal)."""
+    if ctx.token.user_type not in ("APP", "USER"):
+        raise errors.GraphError(
+            "(#100) You must provide an app access token, or a user access token that is an "
+            "owner or developer of the app",
+            100,
+        )
     input_token = params.required_text(query, "input_token")
     record = ctx.state.tokens.get(input_token)
     if record is None:

@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bastion.connectors.meta.schema import load_schema
 from bastion.connectors.meta.simulator import errors, graph_reads, graph_writes, params
 from bastion.connectors.meta.simulator.context import GraphContext, graph_time
 from bastion.connectors.meta.simulator.errors import GraphError
 from bastion.connectors.meta.simulator.faults import Fault
+from bastion.connectors.meta.simulator.fields import parse_fields
 from bastion.connectors.meta.simulator.limits import (
     DEFAULT_VERSION,
     LATEST_VERSION,
@@ -30,6 +32,7 @@ from bastion.connectors.meta.simulator.tokens import appsecret_proof, check_toke
 if TYPE_CHECKING:
     from bastion.connectors.meta.simulator.simulator import Simulator
 
+SCHEMA = load_schema()
 _VERSION = re.compile(r"^v(\d+)\.(\d+)$")
 _AD_ACCOUNT_EDGES = ("owned_ad_accounts", "client_ad_accounts", "assigned_ad_accounts")
 _INJECTED_RATE_LIMIT_MINUTES = 5
@@ -91,13 +94,22 @@ def _is_ad_account(segments: list[str]) -> bool:
     return bool(segments) and (segments[0].startswith("act_") or segments[-1] in _AD_ACCOUNT_EDGES)
 
 
+def app_token(sim: Simulator, token: str) -> TokenRecord | None:
+    """The app's own access token, ``{app-id}|{app-secret}`` (docs/facebook-login/guides/
+    access-tokens#apptokens): it speaks for the app, holds no user and no permission."""
+    app = sim.state.app
+    if app.secret is None or token != f"{app.id}|{app.secret}":
+        return None
+    return TokenRecord(token, "", "APP", app.id, sim.state.business.id, [], 0, 0)
+
+
 def authenticate(sim: Simulator, request: GraphRequest, now: float) -> tuple[TokenRecord, bool]:
     """The caller's token record, and whether the token came as a parameter."""
     from_params = params.text(request.params, "access_token")
     token = from_params or request.header_token
     if not token:
         raise errors.no_token()
-    record = check_token(sim.state.tokens.get(token), now)
+    record = check_token(sim.state.tokens.get(token) or app_token(sim, token), now)
     proof = params.text(request.params, "appsecret_proof")
     secret = sim.state.app.secret
     if proof is not None and secret is not None and proof != appsecret_proof(token, secret):
@@ -130,28 +142,41 @@ async def apply_fault(sim: Simulator, fault: Fault) -> int | None:
     raise GraphError(f"(#{fault.code}) An injected error occurred", fault.code or 1)
 
 
+def check_schema(
+    ctx: GraphContext, method: str, segments: list[str], query: Mapping[str, Any]
+) -> None:
+    """Refuse, before anything else runs, what Meta's schema lacks (the one check for reads and
+    writes, plain or batched)."""
+    if segments == ["debug_token"]:
+        found = SCHEMA.root_violations(method, "debug_token", query)
+    else:
+        view, _, _ = graph_reads.resolve(ctx, segments[0], method.lower())
+        edge = segments[1] if len(segments) == 2 else None
+        fields = parse_fields(params.text(query, "fields") or "") if method == "GET" else ()
+        found = SCHEMA.violations(view.type_name, method, edge=edge, params=query, fields=fields)
+    if found:
+        raise errors.schema_refusal(found[0], segments[0])
+
+
 def dispatch(ctx: GraphContext, method: str, segments: list[str], query: Mapping[str, Any]) -> Any:
     if method not in ("GET", "POST", "DELETE"):
         raise errors.unknown_object("/".join(segments), method.lower())
-    if segments == ["me"] and method == "GET":
-        return graph_reads.get_me(ctx, query)
-    if segments == ["me", "permissions"] and method == "GET":
-        return graph_reads.get_my_permissions(ctx, query)
-    if segments == ["debug_token"] and method == "GET":
+    if not segments:
+        raise errors.bad_parameter("Unsupported request: a node id or a batch is required")
+    if len(segments) > 2:
+        raise errors.unknown_path("/" + "/".join(segments[2:]))
+    check_schema(ctx, method, segments, query)
+    if segments == ["debug_token"]:
         return graph_reads.debug_token(ctx, query)
     if len(segments) == 1:
         handlers = {"GET": graph_reads.get_node, "POST": graph_writes.post_node}
         return handlers.get(method, graph_writes.delete_node)(ctx, segments[0], query)
-    if len(segments) == 2:
-        node_id, edge = segments
-        if method == "GET":
-            return graph_reads.get_edge(ctx, node_id, edge, query)
-        if method == "POST":
-            return graph_writes.post_edge(ctx, node_id, edge, query)
-        return graph_writes.delete_edge(ctx, node_id, edge, query)
-    if not segments:
-        raise errors.bad_parameter("Unsupported request: a node id or a batch is required")
-    raise errors.unknown_path("/" + "/".join(segments[2:]))
+    node_id, edge = segments
+    if method == "GET":
+        return graph_reads.get_edge(ctx, node_id, edge, query)
+    if method == "POST":
+        return graph_writes.post_edge(ctx, node_id, edge, query)
+    return graph_writes.delete_edge(ctx, node_id, edge, query)
 
 
 async def handle_graph(sim: Simulator, request: GraphRequest) -> GraphResponse:

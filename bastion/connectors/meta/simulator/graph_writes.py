@@ -1,12 +1,13 @@
 """Graph writes: invite, update and remove people, invitations, system users, asset tasks,
 partner sharing.
 
-Each handler checks permissions and policies and validates every parameter before calling the
-state, so a refused write changes nothing. Choices where Meta is unconfirmed: ``role`` defaults to
-``EMPLOYEE`` on invite; ``tasks`` is required on every ``assigned_users`` POST (Meta requires it
-for catalogs and pixels); ``business`` on ``assigned_users`` POST is required for Pages and, when
-given, must be this business; pixel task revocation uses ``DELETE /{pixel}/assigned_users`` like
-the other assets; ``DELETE`` of a user without tasks on the asset succeeds (idempotent).
+Which writes exist and which parameters each takes come from Meta's schema and were checked
+before a handler runs (so ``DELETE /{pixel}/assigned_users``, which Meta's AdsPixel lacks, never
+gets here). Each handler checks permissions and policies and validates every value before
+calling the state, so a refused write changes nothing. Choices where Meta is unconfirmed:
+``role`` defaults to ``EMPLOYEE`` on invite; ``tasks`` is required on every ``assigned_users``
+POST (Meta requires it for catalogs and pixels); ``DELETE`` of a user without tasks on the asset
+succeeds (idempotent).
 """
 
 from __future__ import annotations
@@ -243,11 +244,6 @@ def _assign(ctx: GraphContext, asset: AssetRecord, query: Mapping[str, Any]) -> 
     if not tasks:
         raise errors.bad_parameter("The parameter tasks is required")
     _check_tasks(asset.type, tasks, "tasks")
-    business = params.text(query, "business")
-    if business is None and asset.type == "page":
-        raise errors.bad_parameter("The parameter business is required")
-    if business is not None and business != ctx.state.business.id:
-        raise errors.bad_parameter(f"Param business must be your business id, got {business}")
     _scoped_user(ctx, user)
     if asset.type == "catalog":
         guard(ctx, "catalog_grant", restricted_action=False)

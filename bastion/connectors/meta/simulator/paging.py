@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bastion.connectors.meta.simulator.errors import bad_parameter
-from bastion.connectors.meta.simulator.limits import EdgeLimit
+from bastion.connectors.meta.simulator.limits import DEFAULT_PAGE_SIZE
 
 Item = TypeVar("Item")
 
@@ -54,16 +54,20 @@ def _locate(items: Sequence[Item], key_of: Callable[[Item], str], cursor: str) -
     return position, False
 
 
-def parse_limit(raw: object, caps: EdgeLimit) -> int:
+def parse_limit(raw: object, maximum: int | None) -> int:
+    """The page size asked for, or Graph's default of 25 (UNCONFIRMED: Meta documents neither
+    its default nor the caps it applies, only that "some edges cap limit" and that a page may
+    hold fewer items than asked). A cap applies only when the scenario sets ``max_page_size``."""
     if raw is None or raw == "":
-        return caps.default
-    try:
-        value = int(str(raw))
-    except ValueError:
-        raise bad_parameter(f"Param limit must be an integer, got {raw!r}") from None
+        value = DEFAULT_PAGE_SIZE
+    else:
+        try:
+            value = int(str(raw))
+        except ValueError:
+            raise bad_parameter(f"Param limit must be an integer, got {raw!r}") from None
     if value < 0:
         raise bad_parameter("Param limit must be a non-negative integer")
-    return min(value, caps.maximum)
+    return min(value, maximum) if maximum else value
 
 
 def paginate(

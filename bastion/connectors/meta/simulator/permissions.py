@@ -30,6 +30,7 @@ def _need(*alternatives: set[str], label: str, code: int = 200) -> Need:
     return Need(tuple(frozenset(option) for option in alternatives), label, code)
 
 
+NONE = _need(set(), label="none")  # a person reading their own profile
 BUSINESS = _need({"business_management"}, label="business_management")
 PAGES_LIST = _need({"business_management", "pages_show_list"}, label="pages_show_list")
 PAGE_TASKS = _need(

@@ -33,6 +33,8 @@ class ScenarioSettings:
     require_appsecret_proof: bool = False
     max_system_users: int = 500
     max_admin_system_users: int = 50
+    # None: serve the ``limit`` asked for (see limits.py); a number caps every page at it.
+    max_page_size: int | None = None
 
 
 @dataclass(slots=True)

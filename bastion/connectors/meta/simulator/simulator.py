@@ -66,6 +66,11 @@ class Simulator:
         return self.state.app.secret
 
     @property
+    def app_token(self) -> str:
+        """The app's own access token, ``{app-id}|{app-secret}``: the caller debug_token wants."""
+        return f"{self.app_id}|{self.app_secret}"
+
+    @property
     def token(self) -> str:
         return self._original.token
 

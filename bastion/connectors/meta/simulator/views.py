@@ -1,10 +1,13 @@
-"""Graph node types of the simulated business: their fields, default fields and edges.
+"""What the simulated business answers for each Graph node type: the value of each field.
 
-Field names follow Meta's specs for Business, BusinessUser, SystemUser, BusinessRoleRequest,
-Page, AdAccount, ProductCatalog, AdsPixel, InstagramBusinessAsset and AssignedUser. Choices where
-Meta is unconfirmed: ``role`` reads upper-case (``ADMIN``); ``two_fac_status`` reads ``enabled`` /
-``not_enabled``; ``user_type`` on AssignedUser reads ``BUSINESS_USER`` / ``SYSTEM_USER``; the
-agency ``*_permissions`` fields list ``{id, permitted_tasks}`` per shared asset.
+Which fields and edges a node type *has*, which are default and which methods each edge allows
+come from Meta's schema (``bastion.connectors.meta.schema``), never from here: a view only says
+how to compute a field's value from the simulator's state, and ``schema_view`` refuses at import a
+getter for a field Meta's type lacks. A field Meta has but the simulated business holds no value
+for is left out of answers, as Graph leaves out unset fields. Choices where Meta is unconfirmed:
+``role`` reads upper-case (``ADMIN``); ``two_fac_status`` reads ``enabled`` / ``not_enabled``;
+``user_type`` on AssignedUser reads ``BUSINESS_USER`` / ``SYSTEM_USER``; the agency
+``*_permissions`` fields list ``{id, permitted_tasks}`` per shared asset.
 """
 
 from __future__ import annotations
@@ -13,10 +16,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bastion.connectors.meta.schema import load_schema
 from bastion.connectors.meta.simulator import errors, permissions
 from bastion.connectors.meta.simulator.context import GraphContext, graph_time
-from bastion.connectors.meta.simulator.enums import HAS_PERMITTED_TASKS, TASKS
-from bastion.connectors.meta.simulator.render import EdgeDef, FieldFn, NodeView, Related
+from bastion.connectors.meta.simulator.enums import TASKS
+from bastion.connectors.meta.simulator.render import (
+    EdgeDef,
+    FieldFn,
+    NodeView,
+    Related,
+    check_views,
+)
 from bastion.connectors.meta.simulator.scenario import (
     AssetRecord,
     PartnerAccessRecord,
@@ -149,45 +159,53 @@ def _agency_permissions(asset_type: str) -> FieldFn:
 
 # ----------------------------------------------------------------------------- people
 
+SCHEMA = load_schema()
 
-BUSINESS = NodeView("Business", ("id", "name"), {})
-PARTNER_BUSINESS = NodeView("Business", ("id", "name"), {"id": _attr("id"), "name": _attr("name")})
+BUSINESS = NodeView("Business", {})
+PARTNER_BUSINESS = NodeView("Business", {"id": _attr("id"), "name": _attr("name")})
 
-_PERSON_FIELDS: dict[str, FieldFn] = {
-    "id": _attr("id"),
-    "name": _attr("name"),
-    "business": lambda ctx, p: Related(BUSINESS, ctx.state.business),
-    "email": _attr("email"),
-    "first_name": _attr("first_name"),
-    "last_name": _attr("last_name"),
-    "title": _attr("title"),
-    "role": _attr("role"),
-    "two_fac_status": _attr("two_fac_status"),
-    "pending_email": _attr("pending_email"),
-    "finance_permission": _attr("finance_permission"),
-    "ip_permission": _attr("ip_permission"),
-    "tasks": lambda ctx, p: [p.role],
-    "marked_for_removal": lambda ctx, p: False,
-    "created_time": _time_attr("created_time"),
-}
-BUSINESS_USER = NodeView("BusinessUser", ("id", "name", "business"), _PERSON_FIELDS)
+BUSINESS_USER = NodeView(
+    "BusinessUser",
+    {
+        "id": _attr("id"),
+        "name": _attr("name"),
+        "business": lambda ctx, p: Related(BUSINESS, ctx.state.business),
+        "email": _attr("email"),
+        "first_name": _attr("first_name"),
+        "last_name": _attr("last_name"),
+        "title": _attr("title"),
+        "role": _attr("role"),
+        "two_fac_status": _attr("two_fac_status"),
+        "pending_email": _attr("pending_email"),
+        "finance_permission": _attr("finance_permission"),
+        "ip_permission": _attr("ip_permission"),
+        "tasks": lambda ctx, p: [p.role],
+        "marked_for_removal": lambda ctx, p: False,
+    },
+)
+# Meta's SystemUser.created_by is a User node (the person's Facebook profile).
+ME_USER = NodeView(
+    "User",
+    {"id": lambda ctx, p: p.global_id, "name": _attr("name"), "email": _attr("email")},
+    {"business_users": EdgeDef(lambda ctx, p, a: [p], BUSINESS_USER)},
+    key=lambda p: str(p.global_id),
+)
 SYSTEM_USER = NodeView(
     "SystemUser",
-    ("id", "name", "role"),
     {
         "id": _attr("id"),
         "name": _attr("name"),
         "role": _attr("role"),
-        "business": lambda ctx, s: Related(BUSINESS, ctx.state.business),
         "created_time": _time_attr("created_time"),
-        "created_by": lambda ctx, s: _user_ref(ctx, s.created_by_id),
-        "finance_permission": lambda ctx, s: None,
-        "ip_permission": lambda ctx, s: None,
+        "created_by": lambda ctx, s: (
+            Related(ME_USER, ctx.state.people[s.created_by_id])
+            if s.created_by_id in ctx.state.people
+            else None
+        ),
     },
 )
 INVITATION = NodeView(
     "BusinessRoleRequest",
-    ("id", "email", "role", "status"),
     {
         "id": _attr("id"),
         "email": _attr("email"),
@@ -201,14 +219,11 @@ INVITATION = NodeView(
         "invited_user_type": lambda ctx, i: list(i.invited_user_type),
         "tasks": lambda ctx, i: list(i.tasks),
         "owner": lambda ctx, i: Related(BUSINESS, ctx.state.business),
-        "finance_role": lambda ctx, i: None,
-        "ip_role": lambda ctx, i: None,
         "invite_link": lambda ctx, i: f"https://business.facebook.com/invitation/?token={i.id}",
     },
 )
 PERMISSION = NodeView(
     "Permission",
-    ("permission", "status"),
     {"permission": lambda ctx, p: p[0], "status": lambda ctx, p: p[1]},
     key=lambda p: str(p[0]),
 )
@@ -232,6 +247,8 @@ def _user_tasks(ctx: GraphContext, obj: Any) -> list[str]:
     return list(ctx.state.asset_users.get(_asset(obj).id, {}).get(ctx.token.user_id, ()))
 
 
+# Values every asset type could have; each type keeps only the fields Meta's schema gives it
+# (an Instagram asset has no ``name``, ``owner_business`` or ``business``).
 _COMMON: dict[str, FieldFn] = {
     "id": lambda ctx, obj: _asset(obj).id,
     "name": lambda ctx, obj: _asset(obj).name,
@@ -242,7 +259,6 @@ _ASSET_FIELDS: dict[str, dict[str, FieldFn]] = {
     "page": {
         **{key: _asset_attr(key) for key in ("category", "username", "link", "is_published")},
         "verification_status": _asset_attr("verification_status"),
-        "instagram_business_account": lambda ctx, obj: None,
     },
     "ad_account": {
         **{key: _asset_attr(key) for key in ("account_id", "account_status", "disable_reason")},
@@ -262,7 +278,7 @@ _ASSET_FIELDS: dict[str, dict[str, FieldFn]] = {
         "ig_username": _asset_attr("ig_username"),
     },
 }
-_TYPE_NAMES = {
+TYPE_NAMES = {
     "page": "Page",
     "ad_account": "AdAccount",
     "catalog": "ProductCatalog",
@@ -272,21 +288,17 @@ _TYPE_NAMES = {
 
 ASSIGNED_USER = NodeView(
     "AssignedUser",
-    ("id", "name", "tasks"),
     {
         "id": _attr("id"),
         "name": lambda ctx, h: ctx.state.user_name(h.id),
         "user_type": lambda ctx, h: "BUSINESS_USER" if h.id in ctx.state.people else "SYSTEM_USER",
         "business": lambda ctx, h: Related(BUSINESS, ctx.state.business),
         "tasks": lambda ctx, h: list(h.tasks),
-        "permitted_tasks": lambda ctx, h: (
-            list(TASKS[h.asset_type]) if HAS_PERMITTED_TASKS.get(h.asset_type) else None
-        ),
+        "permitted_tasks": lambda ctx, h: list(TASKS[h.asset_type]),
     },
 )
 AGENCY_ACCESS = NodeView(
     "Business",
-    ("id", "name"),
     {
         "id": lambda ctx, a: a.partner.id,
         "name": lambda ctx, a: a.partner.name,
@@ -297,25 +309,34 @@ AGENCY_ACCESS = NodeView(
     },
 )
 
+
+def _fields_of(type_name: str, values: dict[str, FieldFn]) -> dict[str, FieldFn]:
+    own = SCHEMA.node(type_name).fields
+    return {name: fn for name, fn in values.items() if name in own}
+
+
 ASSET_VIEWS: dict[str, NodeView] = {}
 GRANT_VIEWS: dict[str, NodeView] = {}
 for _kind, _extra in _ASSET_FIELDS.items():
     _needs = permissions.ASSET_NEEDS[_kind]
+    _type = TYPE_NAMES[_kind]
     ASSET_VIEWS[_kind] = NodeView(
-        _TYPE_NAMES[_kind],
-        ("id", "name"),
-        {**_COMMON, **_extra},
+        _type,
+        _fields_of(_type, {**_COMMON, **_extra}),
         {
             "assigned_users": EdgeDef(_assigned_users, ASSIGNED_USER, _needs[1]),
             "agencies": EdgeDef(_asset_agencies, AGENCY_ACCESS, permissions.BUSINESS),
         },
     )
+
+# A person's or system user's own assets (``assigned_pages`` …); Meta has no such edge for
+# pixels or Instagram assets.
+for _kind in ("page", "ad_account", "catalog"):
+    _type = TYPE_NAMES[_kind]
     GRANT_VIEWS[_kind] = NodeView(
-        _TYPE_NAMES[_kind],
-        ("id", "name", "tasks"),
+        _type,
         {
-            **_COMMON,
-            **_extra,
+            **_fields_of(_type, {**_COMMON, **_ASSET_FIELDS[_kind]}),
             "tasks": lambda ctx, g: list(g.tasks),
             "permitted_tasks": lambda ctx, g, kind=_kind: list(TASKS[kind]),  # type: ignore[misc]
         },
@@ -335,7 +356,6 @@ SYSTEM_USER.edges.update(_GRANT_EDGES)
 
 AGENCY = NodeView(
     "Business",
-    ("id", "name"),
     {
         "id": _attr("id"),
         "name": _attr("name"),
@@ -365,7 +385,6 @@ BUSINESS.fields.update(
         "is_hidden": lambda ctx, b: False,
         "two_factor_type": _attr("two_factor_type"),
         "verification_status": _attr("verification_status"),
-        "user_access_expire_time": lambda ctx, b: None,
     }
 )
 _BM = permissions.BUSINESS
@@ -396,10 +415,8 @@ for _suffix, (_kind, _need) in _LIST_EDGES.items():
         )
 BUSINESS.edges["adspixels"] = BUSINESS.edges["owned_pixels"]
 
-ME_USER = NodeView(
-    "User",
-    ("id", "name"),
-    {"id": lambda ctx, p: p.global_id, "name": _attr("name"), "email": _attr("email")},
-    {"business_users": EdgeDef(lambda ctx, p, a: [p], BUSINESS_USER)},
-    key=lambda p: str(p.global_id),
+_PEOPLE_VIEWS = [BUSINESS_USER, ME_USER, SYSTEM_USER, INVITATION, PERMISSION, ASSIGNED_USER]
+_BUSINESS_VIEWS = [BUSINESS, PARTNER_BUSINESS, AGENCY, AGENCY_ACCESS]
+check_views(
+    SCHEMA, [*_PEOPLE_VIEWS, *_BUSINESS_VIEWS, *ASSET_VIEWS.values(), *GRANT_VIEWS.values()]
 )
