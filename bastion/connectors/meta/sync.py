@@ -24,8 +24,10 @@ from bastion.connectors.base import AssetType, ConnectorError, Ownership, Snapsh
 from bastion.connectors.meta.client import GraphCall, GraphClient, JSONObject
 from bastion.connectors.meta.transform import FetchedAsset, FetchedBusiness, snapshot_from_graph
 
-# Largest page sizes honoured per edge. Meta caps ``limit`` silently; the simulator publishes its
-# caps (simulator.limits.EDGE_LIMIT_CAPS) and these match them.
+# Page sizes asked for. Meta publishes no caps, only that some edges cap ``limit`` and that a page
+# may hold fewer items than asked (docs/graph-api/results); since every edge is followed through
+# ``paging.next``, a cap only costs more pages, never items. UNCONFIRMED: that no edge refuses these
+# sizes outright; 500 on the asset inventory keeps a large portfolio's asset lists to a page or two.
 LIST_PAGE_SIZE = 100
 INVENTORY_PAGE_SIZE = 500
 NESTED_PAGE_SIZE = 100
@@ -37,8 +39,15 @@ PERSON_FIELDS = (
 INVITATION_FIELDS = "id,email,role,status,expiration_time,created_time"
 SYSTEM_USER_FIELDS = "id,name,role,finance_permission,ip_permission"
 PARTNER_FIELDS = "id,name"
+# An agency's tasks on the business's Pages, ad accounts and catalogs, as the business's
+# ``agencies`` edge adds them (reference/business/agencies); pixels and Instagram assets have no
+# documented read of a partner's tasks.
+AGENCY_PERMISSION_FIELDS = "adaccount_permissions,page_permissions,productcatalog_permissions"
 ASSIGNEE_FIELDS = "id,name,user_type,tasks"
+# What an agency holds on an asset is documented for ad accounts only (edge_fields.py); on the
+# other asset types the agencies edge returns Business nodes and nothing more.
 AGENCY_FIELDS = "id,name,permitted_tasks"
+PLAIN_AGENCY_FIELDS = "id,name"
 
 
 @dataclass(frozen=True)
@@ -49,33 +58,35 @@ class AssetEdge:
     type: AssetType
     ownership: Ownership
     fields: str
+    agency_fields: str = PLAIN_AGENCY_FIELDS
 
 
 ASSET_EDGES = (
     AssetEdge("owned_pages", "page", "owned", "id,name,owner_business{id,name}"),
     AssetEdge("client_pages", "page", "client", "id,name,owner_business{id,name}"),
     AssetEdge(
-        "owned_ad_accounts", "ad_account", "owned", "id,name,account_id,owner_business{id,name}"
+        "owned_ad_accounts",
+        "ad_account",
+        "owned",
+        "id,name,account_id,owner_business{id,name}",
+        AGENCY_FIELDS,
     ),
     AssetEdge(
-        "client_ad_accounts", "ad_account", "client", "id,name,account_id,owner_business{id,name}"
+        "client_ad_accounts",
+        "ad_account",
+        "client",
+        "id,name,account_id,owner_business{id,name}",
+        AGENCY_FIELDS,
     ),
     AssetEdge("owned_product_catalogs", "catalog", "owned", "id,name,owner_business{id,name}"),
     AssetEdge("client_product_catalogs", "catalog", "client", "id,name,owner_business{id,name}"),
     AssetEdge("owned_pixels", "pixel", "owned", "id,name,owner_business{id,name}"),
     AssetEdge("client_pixels", "pixel", "client", "id,name,owner_business{id,name}"),
-    AssetEdge(
-        "owned_instagram_assets",
-        "instagram_asset",
-        "owned",
-        "id,name,ig_username,owner_business{id,name}",
-    ),
-    AssetEdge(
-        "client_instagram_assets",
-        "instagram_asset",
-        "client",
-        "id,name,ig_username,owner_business{id,name}",
-    ),
+    # Meta's InstagramBusinessAsset has only id, ig_user_id and ig_username: no name and no
+    # owner (facebook-business 25.0.3 adobjects/instagrambusinessasset.py); which edge listed it
+    # says whether the business owns it.
+    AssetEdge("owned_instagram_assets", "instagram_asset", "owned", "id,ig_user_id,ig_username"),
+    AssetEdge("client_instagram_assets", "instagram_asset", "client", "id,ig_user_id,ig_username"),
 )
 
 
@@ -83,7 +94,7 @@ LIST_EDGES = {
     "business_users": (PERSON_FIELDS, LIST_PAGE_SIZE),
     "pending_users": (INVITATION_FIELDS, LIST_PAGE_SIZE),
     "system_users": (SYSTEM_USER_FIELDS, LIST_PAGE_SIZE),
-    "agencies": (PARTNER_FIELDS, LIST_PAGE_SIZE),
+    "agencies": (f"{PARTNER_FIELDS},{AGENCY_PERMISSION_FIELDS}", LIST_PAGE_SIZE),
     "clients": (PARTNER_FIELDS, LIST_PAGE_SIZE),
 }
 ASSET_EDGE_NAMES = frozenset(e.edge for e in ASSET_EDGES)
@@ -223,7 +234,7 @@ def _asset_fields(business_id: str, edge: AssetEdge) -> str:
         [
             edge.fields,
             f"assigned_users.business({business_id}).limit({NESTED_PAGE_SIZE}){{{ASSIGNEE_FIELDS}}}",
-            f"agencies.limit({NESTED_PAGE_SIZE}){{{AGENCY_FIELDS}}}",
+            f"agencies.limit({NESTED_PAGE_SIZE}){{{edge.agency_fields}}}",
         ]
     )
 

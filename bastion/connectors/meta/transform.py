@@ -54,7 +54,11 @@ class FetchedBusiness:
 def snapshot_from_graph(
     fetched: FetchedBusiness, *, graph_operations: int = 0, http_requests: int = 0
 ) -> Snapshot:
-    assets = tuple(asset_from_graph(a.node, a.type, a.ownership) for a in fetched.assets)
+    business_id = _text(fetched.business.get("id")) or None
+    assets = tuple(
+        asset_from_graph(a.node, a.type, a.ownership, business_id=business_id)
+        for a in fetched.assets
+    )
     grants = tuple(
         grant
         for asset in fetched.assets
@@ -124,10 +128,23 @@ def system_user_from_graph(node: JSONObject) -> AccountRecord:
     )
 
 
-def asset_from_graph(node: JSONObject, asset_type: AssetType, ownership: Ownership) -> AssetRecord:
+def asset_from_graph(
+    node: JSONObject,
+    asset_type: AssetType,
+    ownership: Ownership,
+    *,
+    business_id: str | None = None,
+) -> AssetRecord:
+    """Where a node carries no owner (Meta's Instagram assets have none), the edge it was listed
+    on says it: an ``owned_*`` asset belongs to the business, a ``client_*`` one to a client we
+    cannot name."""
     owner = node.get("owner_business")
     owner_id = _optional(owner.get("id")) if isinstance(owner, Mapping) else None
-    name = node.get("name") or node.get("ig_username") or node.get("username")
+    if owner_id is None and ownership == "owned":
+        owner_id = business_id
+    handle = node.get("ig_username")
+    # An Instagram asset is known by its handle, written as Instagram and Business Manager do.
+    name = node.get("name") or (f"@{handle}" if handle else None) or node.get("username")
     return AssetRecord(
         external_id=_text(node.get("id")),
         name=_optional(name),
@@ -148,17 +165,38 @@ def grants_from_assignees(asset_id: str, assignees: Iterable[JSONObject]) -> lis
     return grants
 
 
+_PERMISSION_FIELDS = ("adaccount_permissions", "page_permissions", "productcatalog_permissions")
+
+
+def _tasks(value: object) -> tuple[str, ...]:
+    return tuple(sorted({str(t) for t in value})) if isinstance(value, list) else ()
+
+
 def partners_from_graph(fetched: FetchedBusiness) -> tuple[PartnerRecord, ...]:
     """Agencies with the tasks they hold on each of our assets; clients with their assets
-    shared into our business (our access is in the grants)."""
+    shared into our business (our access is in the grants).
+
+    Which agencies reach an asset comes from the asset's ``agencies``; their tasks from that edge
+    where Meta adds them (ad accounts), else from the agency's ``*_permissions`` lists on the
+    business's ``agencies`` edge (Pages, catalogs); pixels and Instagram assets show access
+    without tasks."""
+    listed: dict[str, dict[str, tuple[str, ...]]] = {}
+    for agency in fetched.agencies:
+        by_asset = listed.setdefault(_text(agency.get("id")), {})
+        for key in _PERMISSION_FIELDS:
+            entries = agency.get(key)
+            for entry in entries if isinstance(entries, list) else ():
+                if isinstance(entry, Mapping):
+                    by_asset[_text(entry.get("id"))] = _tasks(entry.get("permitted_tasks"))
     agency_tasks: dict[str, list[PartnerAssetTasks]] = {}
     for asset in fetched.assets:
         asset_id = _text(asset.node.get("id"))
         for agency in asset.agencies:
-            tasks = tuple(sorted({str(t) for t in agency.get("permitted_tasks") or ()}))
-            agency_tasks.setdefault(_text(agency.get("id")), []).append(
-                PartnerAssetTasks(asset_id, tasks)
+            agency_id = _text(agency.get("id"))
+            tasks = _tasks(agency.get("permitted_tasks")) or listed.get(agency_id, {}).get(
+                asset_id, ()
             )
+            agency_tasks.setdefault(agency_id, []).append(PartnerAssetTasks(asset_id, tasks))
     client_assets: dict[str, list[PartnerAssetTasks]] = {}
     for asset in fetched.assets:
         owner = asset.node.get("owner_business")
