@@ -79,9 +79,7 @@ def test_code_10_is_a_missing_permission_too() -> None:
 
 def test_rate_limit_waits_for_metas_estimate_from_the_usage_header() -> None:
     usage = {
-        "123": [
-            {"type": "business_management", "call_count": 100, "estimated_time_to_regain_access": 3}
-        ]
+        "123": [{"type": "ads_management", "call_count": 100, "estimated_time_to_regain_access": 3}]
     }
     error = graph_error(
         613,
@@ -170,3 +168,34 @@ def test_an_import_error_names_the_step_that_failed() -> None:
     error = graph_error(3914, "x").during("Reading owned_pages")
     assert isinstance(error, LastAdmin)
     assert error.message.startswith("Reading owned_pages: ")
+
+
+def test_usage_headers_give_the_highest_share_and_the_access_tier() -> None:
+    from bastion.connectors.meta.usage import read_usage
+
+    usage = read_usage(
+        {
+            "x-app-usage": json.dumps({"call_count": 12, "total_time": 3, "total_cputime": 2}),
+            "x-ad-account-usage": json.dumps(
+                {
+                    "acc_id_util_pct": 91.5,
+                    "reset_time_duration": 60,
+                    "ads_api_access_tier": "standard_access",
+                }
+            ),
+            "x-business-use-case-usage": json.dumps(
+                {
+                    "1": [
+                        {
+                            "type": "ads_management",
+                            "call_count": 40,
+                            "estimated_time_to_regain_access": 2,
+                        }
+                    ]
+                }
+            ),
+        }
+    )
+    assert usage.percent == 91.5
+    assert usage.regain_access_seconds == 120
+    assert usage.access_tier == "standard_access"

@@ -191,3 +191,24 @@ def test_injected_faults_change_nothing(graph: Graph, sim: Simulator) -> None:
 def test_hang_then_answer(graph: Graph, sim: Simulator) -> None:
     sim.inject_fault("hang", hang_seconds=0.05)
     assert graph.get(sim.business_id).status_code == 200
+
+
+def test_usage_headers_name_metas_use_cases_and_access_tier(graph: Graph, sim: Simulator) -> None:
+    account = next(a for a in sim.state.assets.values() if a.type == "ad_account")
+    page = next(a for a in sim.state.assets.values() if a.type == "page")
+    on_account = graph.get(account.id, fields="id")
+    ad_usage = json.loads(on_account.headers["x-ad-account-usage"])
+    assert set(ad_usage) == {"acc_id_util_pct", "reset_time_duration", "ads_api_access_tier"}
+    cases = {}
+    for path in (account.id, page.id, f"{sim.business_id}/business_users"):
+        response = graph.get(path)
+        (entry,) = json.loads(response.headers["x-business-use-case-usage"])[sim.business_id]
+        assert entry["ads_api_access_tier"] == "standard_access"
+        cases[path] = entry["type"]
+    # Meta's documented use cases only: there is no "business_management" type.
+    assert cases == {
+        account.id: "ads_management",
+        page.id: "pages",
+        f"{sim.business_id}/business_users": "ads_management",
+    }
+    assert "x-ad-account-usage" not in graph.get(page.id).headers

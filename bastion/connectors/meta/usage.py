@@ -21,10 +21,12 @@ _PERCENT_KEYS = ("call_count", "total_time", "total_cputime", "acc_id_util_pct")
 
 @dataclass(frozen=True)
 class Usage:
-    """The highest quota use (percent) a response reported, and how long Meta said to wait."""
+    """The highest quota use (percent) a response reported, how long Meta said to wait, and the
+    app's Marketing API access tier when Meta named it (``ads_api_access_tier``)."""
 
     percent: float
     regain_access_seconds: float | None
+    access_tier: str | None = None
 
 
 def _load(raw: str | None) -> Any:
@@ -59,11 +61,20 @@ def _business_entries(headers: Mapping[str, str]) -> list[Mapping[str, Any]]:
 def read_usage(headers: Mapping[str, str]) -> Usage:
     percents: list[float] = []
     percents += _percents(_load(headers.get(APP_USAGE)))
-    percents += _percents(_load(headers.get(AD_ACCOUNT_USAGE)))
-    for entry in _business_entries(headers):
+    ad_account = _load(headers.get(AD_ACCOUNT_USAGE))
+    percents += _percents(ad_account)
+    entries = _business_entries(headers)
+    for entry in entries:
         percents += _percents(entry)
+    tiers = [
+        str(entry["ads_api_access_tier"])
+        for entry in [ad_account, *entries]
+        if isinstance(entry, Mapping) and isinstance(entry.get("ads_api_access_tier"), str)
+    ]
     return Usage(
-        percent=max(percents, default=0.0), regain_access_seconds=regain_access_seconds(headers)
+        percent=max(percents, default=0.0),
+        regain_access_seconds=regain_access_seconds(headers),
+        access_tier=tiers[0] if tiers else None,
     )
 
 

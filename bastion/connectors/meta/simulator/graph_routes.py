@@ -34,7 +34,17 @@ if TYPE_CHECKING:
 
 SCHEMA = load_schema()
 _VERSION = re.compile(r"^v(\d+)\.(\d+)$")
-_AD_ACCOUNT_EDGES = ("owned_ad_accounts", "client_ad_accounts", "assigned_ad_accounts")
+_EDGE_USE_CASES = {
+    "owned_ad_accounts": "ads_management",
+    "client_ad_accounts": "ads_management",
+    "assigned_ad_accounts": "ads_management",
+    "owned_pages": "pages",
+    "client_pages": "pages",
+    "assigned_pages": "pages",
+    "owned_instagram_assets": "instagram",
+    "client_instagram_assets": "instagram",
+}
+_ASSET_USE_CASES = {"ad_account": "ads_management", "page": "pages", "instagram": "instagram"}
 _INJECTED_RATE_LIMIT_MINUTES = 5
 
 
@@ -90,8 +100,29 @@ def route_of(sim: Simulator, segments: list[str]) -> str:
     return "/" + "/".join([label, *segments[1:]])
 
 
+def use_case(sim: Simulator, segments: list[str]) -> str:
+    """The business use case a call counts against, from Meta's list (docs/graph-api/overview/
+    rate-limiting: ads_insights, ads_management, custom_audience, instagram, leadgen, messenger,
+    pages, whatsapp): ad-account calls count as ads_management, Page calls as pages, Instagram as
+    instagram. UNCONFIRMED: which bucket the business-management endpoints count against (Meta
+    publishes them with the Marketing API); ads_management is assumed."""
+    if not segments:
+        return "ads_management"
+    head = segments[0]
+    if head.startswith("act_"):
+        return "ads_management"
+    if len(segments) > 1 and segments[-1] in _EDGE_USE_CASES:
+        return _EDGE_USE_CASES[segments[-1]]
+    asset = sim.state.assets.get(head)
+    if asset is not None:
+        return _ASSET_USE_CASES.get(asset.type, "ads_management")
+    return "ads_management"
+
+
 def _is_ad_account(segments: list[str]) -> bool:
-    return bool(segments) and (segments[0].startswith("act_") or segments[-1] in _AD_ACCOUNT_EDGES)
+    return bool(segments) and (
+        segments[0].startswith("act_") or _EDGE_USE_CASES.get(segments[-1]) == "ads_management"
+    )
 
 
 def app_token(sim: Simulator, token: str) -> TokenRecord | None:
@@ -186,10 +217,12 @@ async def handle_graph(sim: Simulator, request: GraphRequest) -> GraphResponse:
     segments: list[str] = []
     path = request.path
     ad_account = False
+    case = "ads_management"
     try:
         version, segments = split_path(request.path)
         path = "/" + "/".join(segments)
         ad_account = _is_ad_account(segments)
+        case = use_case(sim, segments)
         fault = sim.faults.take(method, path, in_batch=request.in_batch)
         if fault is not None and fault.kind == "batch_null":
             _log(sim, request, method, path, segments, 0)
@@ -201,7 +234,11 @@ async def handle_graph(sim: Simulator, request: GraphRequest) -> GraphResponse:
             now = sim.now()
         token, token_in_params = authenticate(sim, request, now)
         sim.rate_limiter.admit(
-            business_id=token.business_id, token=token.token, now=now, ad_account=ad_account
+            business_id=token.business_id,
+            token=token.token,
+            now=now,
+            use_case=case,
+            ad_account=ad_account,
         )
         ctx = GraphContext(
             sim=sim,
@@ -225,6 +262,7 @@ async def handle_graph(sim: Simulator, request: GraphRequest) -> GraphResponse:
             business_id=sim.business_id,
             now=now,
             ad_account=ad_account,
+            use_case=case,
             forced_minutes=forced_minutes,
         ),
     }

@@ -2,14 +2,19 @@
 
 Three budgets are kept per scenario settings: a business use case (BUC) budget per business, an
 app budget, and a per-token ("user") budget. Every Graph operation — each batch operation
-separately — counts against all three. Usage is reported on every response in ``X-App-Usage`` and
-``X-Business-Use-Case-Usage`` as percentages of the budget, as Meta does. Past a budget, calls are
-refused without counting; BUC wins where both could apply (Meta's rule), so the BUC error comes
-first: 80004 for ad-account calls, 613 for other business calls; then 4 (app) and 17 (user).
+separately — counts against all three. Usage is reported on every response as percentages of the
+budget, in Meta's headers (docs/graph-api/overview/rate-limiting): ``X-App-Usage``
+(``call_count, total_cputime, total_time``), ``X-Business-Use-Case-Usage`` (per business id, a
+list of ``{type, call_count, total_cputime, total_time, estimated_time_to_regain_access,
+ads_api_access_tier}`` with ``type`` from Meta's list of use cases) and, on ad-account calls,
+``X-Ad-Account-Usage`` (``acc_id_util_pct, reset_time_duration, ads_api_access_tier``). Past a
+budget, calls are refused without counting; BUC wins where both could apply (Meta's rule), so the
+BUC error comes first: 80004 for ads_management calls on ad accounts, 80001 for pages, 80002 for
+Instagram, 613 for other business calls; then 4 (app) and 17 (user).
 
-Choices where Meta is unconfirmed: the BUC bucket ``type`` is ``business_management`` (or
-``ads_management`` for ad-account calls); ``estimated_time_to_regain_access`` (minutes) is also
-copied into the error's ``error_data`` for convenience.
+Choices where Meta is unconfirmed: the access tier reads ``standard_access`` (the value Meta's
+examples show; the 2026 rename to "Limited Access" may change it);
+``estimated_time_to_regain_access`` (minutes) is also copied into the error's ``error_data``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from collections import deque
 
 from bastion.connectors.meta.simulator.errors import GraphError
 from bastion.connectors.meta.simulator.scenario import ScenarioSettings
+
+ACCESS_TIER = "standard_access"
 
 
 class RollingCounter:
@@ -59,7 +66,9 @@ class RateLimiter:
         self.app = RollingCounter()
         self.users: dict[str, RollingCounter] = {}
 
-    def admit(self, *, business_id: str, token: str, now: float, ad_account: bool) -> None:
+    def admit(
+        self, *, business_id: str, token: str, now: float, use_case: str, ad_account: bool
+    ) -> None:
         """Count one call, or raise the throttling error when a budget is spent."""
         window = self.settings.rate_window_seconds
         buc = self.business.setdefault(business_id, RollingCounter())
@@ -67,7 +76,8 @@ class RateLimiter:
         for counter in (buc, self.app, user):
             counter.prune(now, window)
         if buc.total >= self.settings.business_call_budget:
-            raise throttled(80004 if ad_account else 613, buc.minutes_to_free(now, window))
+            code = 80004 if ad_account else {"pages": 80001, "instagram": 80002}.get(use_case, 613)
+            raise throttled(code, buc.minutes_to_free(now, window))
         if self.app.total >= self.settings.app_call_budget:
             raise throttled(4, self.app.minutes_to_free(now, window))
         if user.total >= self.settings.user_call_budget:
@@ -76,7 +86,13 @@ class RateLimiter:
             counter.add(now)
 
     def headers(
-        self, *, business_id: str, now: float, ad_account: bool, forced_minutes: int | None = None
+        self,
+        *,
+        business_id: str,
+        now: float,
+        ad_account: bool,
+        use_case: str = "ads_management",
+        forced_minutes: int | None = None,
     ) -> dict[str, str]:
         window = self.settings.rate_window_seconds
         buc = self.business.get(business_id) or RollingCounter()
@@ -90,24 +106,40 @@ class RateLimiter:
         if forced_minutes is not None:
             buc_pct, regain = 100, forced_minutes
         usage = {
-            "type": "ads_management" if ad_account else "business_management",
+            "type": use_case,
             "call_count": buc_pct,
             "total_cputime": max(0, buc_pct // 2),
             "total_time": max(0, buc_pct // 2),
             "estimated_time_to_regain_access": regain,
+            "ads_api_access_tier": ACCESS_TIER,
         }
-        return {
+        headers = {
             "X-App-Usage": json.dumps(
                 {"call_count": app_pct, "total_cputime": app_pct // 2, "total_time": app_pct // 2}
             ),
             "X-Business-Use-Case-Usage": json.dumps({business_id: [usage]}),
         }
+        if ad_account:
+            headers["X-Ad-Account-Usage"] = json.dumps(
+                {
+                    "acc_id_util_pct": buc_pct,
+                    "reset_time_duration": regain * 60,
+                    "ads_api_access_tier": ACCESS_TIER,
+                }
+            )
+        return headers
 
 
 _MESSAGES = {
     4: "(#4) Application request limit reached",
     17: "(#17) User request limit reached",
     613: "(#613) Calls to this api have exceeded the rate limit.",
+    80001: "(#80001) There have been too many calls to this Page account. Wait a bit and try "
+    "again. For more info, please refer to "
+    "https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
+    80002: "(#80002) There have been too many calls to this Instagram account. Wait a bit and "
+    "try again. For more info, please refer to "
+    "https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
     80004: "(#80004) There have been too many calls to this ad-account. Wait a bit and try "
     "again. For more info, please refer to "
     "https://developers.facebook.com/docs/graph-api/overview/rate-limiting#ads-management.",
@@ -115,7 +147,7 @@ _MESSAGES = {
 
 
 def throttled(code: int, minutes: int) -> GraphError:
-    """Meta's throttling error for ``code`` (4, 17, 613 or 80004)."""
+    """Meta's throttling error for ``code`` (4, 17, 613, 80001, 80002 or 80004)."""
     return GraphError(
         _MESSAGES.get(code, f"(#{code}) Too many calls. Wait a bit and try again."),
         code,
