@@ -93,3 +93,24 @@ def test_an_app_secret_adds_a_proof_the_app_accepts(
     sim.update_settings(require_appsecret_proof=True)
     snapshot = import_business(connect(app_secret=sim.app_secret))
     assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
+
+
+@pytest.mark.slow
+def test_the_large_business_with_its_instagram_assets_imports_against_metas_schema(
+    connect: ConnectorFactory, sim: Simulator
+) -> None:
+    sim.load(generate_scenario("large", seed=42))
+    snapshot = import_business(connect())
+    instagram = [a for a in snapshot.assets if a.type == "instagram_asset"]
+    assert len(instagram) == sum(1 for a in sim.state.assets.values() if a.type == "instagram")
+    assert all(a.name and a.name.startswith("@") for a in instagram)
+    assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
+
+
+def test_short_pages_from_meta_still_import_completely(
+    connect: ConnectorFactory, sim: Simulator
+) -> None:
+    # Meta may cap limit on any edge: the import follows next through pages shorter than asked.
+    sim.state.settings.max_page_size = 3
+    snapshot = import_business(connect())
+    assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
