@@ -10,7 +10,9 @@ operations engine and the UI work with these records and errors whatever the app
     ├── Restricted                 the app blocks management for a while (until)    → retry later
     ├── NotFound                   the person, invitation or asset no longer exists → fail
     ├── LastAdmin                  the change would leave the business without admin → fail
-    ├── TwoFactorRequired          only a person in the app's own UI can do it      → manual
+    ├── ManualOnly                 only a person in the app's own UI can do it      → manual
+    │   │                          (``manual_step`` says what to do there)
+    │   └── TwoFactorRequired      the business requires two-factor for the change  → manual
     ├── BadRequest                 the app refused the request (keeps its message)  → fail
     └── Transient                  a server error or timeout; retried already       → retry later
 """
@@ -29,7 +31,13 @@ AssetType = Literal["page", "ad_account", "catalog", "pixel", "instagram_asset"]
 Ownership = Literal["owned", "client"]
 PartnerRelation = Literal["agency", "client"]
 OperationKind = Literal[
-    "invite", "cancel_invitation", "remove", "set_role", "grant_tasks", "revoke_tasks"
+    "invite",
+    "cancel_invitation",
+    "remove",
+    "set_role",
+    "grant_tasks",
+    "revoke_tasks",
+    "remove_partner",
 ]
 Disposition = Literal["fail", "retry_later", "manual"]
 
@@ -201,8 +209,13 @@ class OperationRequest:
     email: str | None = None
     role: str | None = None
     asset_external_id: str | None = None
+    # Some apps cannot do a change on every asset type (Meta: a pixel's last task), so the
+    # connector is told the type when the caller knows it; None means unknown.
+    asset_type: AssetType | None = None
     tasks: tuple[str, ...] = ()
     asset_tasks: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    partner_external_id: str | None = None
+    partner_relation: PartnerRelation | None = None
 
     @classmethod
     def invite(
@@ -229,26 +242,43 @@ class OperationRequest:
 
     @classmethod
     def grant_tasks(
-        cls, *, account_id: str, asset_id: str, tasks: tuple[str, ...] | list[str]
+        cls,
+        *,
+        account_id: str,
+        asset_id: str,
+        tasks: tuple[str, ...] | list[str],
+        asset_type: AssetType | None = None,
     ) -> OperationRequest:
         return cls(
             kind="grant_tasks",
             account_external_id=account_id,
             asset_external_id=asset_id,
+            asset_type=asset_type,
             tasks=tuple(sorted(tasks)),
         )
 
     @classmethod
     def revoke_tasks(
-        cls, *, account_id: str, asset_id: str, tasks: tuple[str, ...] | list[str] = ()
+        cls,
+        *,
+        account_id: str,
+        asset_id: str,
+        tasks: tuple[str, ...] | list[str] = (),
+        asset_type: AssetType | None = None,
     ) -> OperationRequest:
         """Revoke ``tasks`` on the asset; no tasks means all of them."""
         return cls(
             kind="revoke_tasks",
             account_external_id=account_id,
             asset_external_id=asset_id,
+            asset_type=asset_type,
             tasks=tuple(sorted(tasks)),
         )
+
+    @classmethod
+    def remove_partner(cls, *, partner_id: str, relation: PartnerRelation) -> OperationRequest:
+        """End the partnership with an agency or a client business."""
+        return cls(kind="remove_partner", partner_external_id=partner_id, partner_relation=relation)
 
 
 Outcome = Literal["applied", "already_done"]
@@ -340,13 +370,20 @@ class LastAdmin(ConnectorError):
     code = "last_admin"
 
 
-class TwoFactorRequired(ConnectorError):
-    code = "two_factor_required"
+class ManualOnly(ConnectorError):
+    """The app's API cannot make this change; ``manual_step`` tells a person how to make it in
+    the app's own UI, and the next check confirms it."""
+
+    code = "manual_only"
     disposition: Disposition = "manual"
 
     def __init__(self, message: str, *, manual_step: str) -> None:
         super().__init__(message)
         self.manual_step = manual_step
+
+
+class TwoFactorRequired(ManualOnly):
+    code = "two_factor_required"
 
 
 class BadRequest(ConnectorError):

@@ -9,6 +9,10 @@ operations engine may run an operation whose effect already happened.
 Meta quirks relied on (reference §2.6 and the simulator's documented choices): posting tasks to
 ``assigned_users`` *replaces* the user's task set, and Meta expands a set with the tasks it
 implies, so grants post the union of held and wanted tasks and are checked as a superset.
+
+Parameters follow Meta's published schema (facebook-business SDK 25.0.3, ``adobjects/``):
+``POST /{asset}/assigned_users`` takes ``user`` and ``tasks``, ``DELETE`` takes ``user``;
+``business`` belongs only to the ``GET``, where it is required.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from dataclasses import dataclass
 
 from bastion.connectors.base import (
     BadRequest,
+    ManualOnly,
     NotFound,
     OperationKind,
     OperationRequest,
     OperationResult,
     Outcome,
+    PartnerRelation,
     Transient,
     TwoFactorRequired,
 )
@@ -36,7 +42,9 @@ MANUAL_STEPS = {
     "set_role": "change the person's access to {role} in Business settings > People",
     "grant_tasks": "assign the tasks on the asset in Business settings > Accounts",
     "revoke_tasks": "remove the person's tasks on the asset in Business settings > Accounts",
+    "remove_partner": "remove the partner business in Business settings > Users > Partners",
 }
+PARTNER_EDGES: dict[PartnerRelation, str] = {"agency": "agencies", "client": "clients"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ async def perform_operation(ctx: OperationContext, request: OperationRequest) ->
         "set_role": _set_role,
         "grant_tasks": _grant_tasks,
         "revoke_tasks": _revoke_tasks,
+        "remove_partner": _remove_partner,
     }
     try:
         return await handlers[request.kind](ctx, request)
@@ -234,14 +243,23 @@ async def _set_role(ctx: OperationContext, request: OperationRequest) -> Operati
 
 async def held_tasks(ctx: OperationContext, asset_id: str, user_id: str) -> frozenset[str]:
     """The tasks ``user_id`` holds on the asset now (empty when none)."""
+    tasks, _name = await _assignment(ctx, asset_id, user_id)
+    return tasks
+
+
+async def _assignment(
+    ctx: OperationContext, asset_id: str, user_id: str
+) -> tuple[frozenset[str], str | None]:
+    """The tasks ``user_id`` holds on the asset, and the name Meta lists them under."""
     assignees = await ctx.client.get_all(
         f"{asset_id}/assigned_users",
-        {"business": ctx.business_id, "fields": "id,tasks", "limit": "100"},
+        {"business": ctx.business_id, "fields": "id,name,tasks", "limit": "100"},
     )
     for user in assignees:
         if str(user.get("id")) == user_id:
-            return frozenset(str(t) for t in user.get("tasks") or ())
-    return frozenset()
+            name = str(user.get("name") or "") or None
+            return frozenset(str(t) for t in user.get("tasks") or ()), name
+    return frozenset(), None
 
 
 async def _grant_tasks(ctx: OperationContext, request: OperationRequest) -> OperationResult:
@@ -256,10 +274,7 @@ async def _grant_tasks(ctx: OperationContext, request: OperationRequest) -> Oper
 
     async def act() -> None:
         tasks = sorted(held | wanted)
-        await ctx.client.post(
-            f"{asset_id}/assigned_users",
-            {"user": user_id, "tasks": tasks, "business": ctx.business_id},
-        )
+        await ctx.client.post(f"{asset_id}/assigned_users", {"user": user_id, "tasks": tasks})
 
     async def done() -> bool:
         return wanted <= await held_tasks(ctx, asset_id, user_id)
@@ -272,22 +287,30 @@ async def _grant_tasks(ctx: OperationContext, request: OperationRequest) -> Oper
 async def _revoke_tasks(ctx: OperationContext, request: OperationRequest) -> OperationResult:
     user_id = _required(request.account_external_id, "an account id")
     asset_id = _required(request.asset_external_id, "an asset id")
-    held = await held_tasks(ctx, asset_id, user_id)
+    held, name = await _assignment(ctx, asset_id, user_id)
     unwanted = frozenset(request.tasks) or held
     if not held & unwanted:
         return _task_result("revoke_tasks", "already_done", asset_id, held, "Not held.")
     keep = held - unwanted
+    if not keep and request.asset_type == "pixel":
+        # AdsPixel has no DELETE on assigned_users (only GET and POST; facebook-business 25.0.3
+        # adobjects/adspixel.py), and a POST needs at least one task: only Business Manager
+        # can take a person's last task on a pixel away.
+        person = f"{name} ({user_id})" if name else f"the person {user_id}"
+        raise ManualOnly(
+            "Meta's API cannot remove a person's last task on a pixel.",
+            manual_step=f"In Business settings > Data sources > Pixels, select the pixel "
+            f"{asset_id}, open People, and remove {person}; then run a check so Bastion "
+            "confirms it.",
+        )
 
     async def act() -> None:
         if keep:
             await ctx.client.post(
-                f"{asset_id}/assigned_users",
-                {"user": user_id, "tasks": sorted(keep), "business": ctx.business_id},
+                f"{asset_id}/assigned_users", {"user": user_id, "tasks": sorted(keep)}
             )
         else:
-            await ctx.client.delete(
-                f"{asset_id}/assigned_users", {"user": user_id, "business": ctx.business_id}
-            )
+            await ctx.client.delete(f"{asset_id}/assigned_users", {"user": user_id})
 
     async def done() -> bool:
         now_held = await held_tasks(ctx, asset_id, user_id)
@@ -303,6 +326,41 @@ async def _revoke_tasks(ctx: OperationContext, request: OperationRequest) -> Ope
             "revoke those too to remove it."
         )
     return _task_result("revoke_tasks", outcome, asset_id, now_held, detail)
+
+
+# --- partners ------------------------------------------------------------------------------------
+
+
+async def _remove_partner(ctx: OperationContext, request: OperationRequest) -> OperationResult:
+    partner_id = _required(request.partner_external_id, "a partner business id")
+    relation = request.partner_relation
+    if relation is None:
+        raise BadRequest("The operation needs the partner's relation (agency or client).")
+    # Ending a partnership is a DELETE on the business's edge with the partner's id as
+    # ``business`` (facebook-business 25.0.3 adobjects/business.py, delete_agencies/clients).
+    edge = f"{ctx.business_id}/{PARTNER_EDGES[relation]}"
+    label = f"The {relation} {partner_id}"
+
+    async def gone() -> bool:
+        listed = await ctx.client.get_all(edge, {"fields": "id", "limit": "100"})
+        return all(str(item.get("id")) != partner_id for item in listed)
+
+    if await gone():
+        return OperationResult(
+            kind="remove_partner",
+            outcome="already_done",
+            external_id=partner_id,
+            detail=f"{label} was not a partner any more.",
+        )
+
+    async def act() -> None:
+        await ctx.client.delete(edge, {"business": partner_id})
+
+    outcome = await _until_done(ctx, already_done=gone, act=act)
+    detail = f"{label} was removed." if outcome == "applied" else f"{label} was already gone."
+    return OperationResult(
+        kind="remove_partner", outcome=outcome, external_id=partner_id, detail=detail
+    )
 
 
 def _task_result(
