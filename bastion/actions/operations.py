@@ -23,13 +23,14 @@ from bastion.actions.apps import connector_for
 from bastion.actions.permissions import MANAGE_OPERATIONS, require
 from bastion.audit import AuditAction, record
 from bastion.concurrency import run_sync
+from bastion.connectors.base import AssetType as ConnectorAssetType
 from bastion.connectors.base import (
     ConnectorError,
+    ManualOnly,
     OperationRequest,
     OperationResult,
     RateLimited,
     Restricted,
-    TwoFactorRequired,
 )
 from bastion.errors import Conflict, InvalidInput
 from bastion.logs import get_logger
@@ -40,6 +41,7 @@ from bastion.storage.models import (
     Asset,
     Grant,
     Operation,
+    Partner,
     Report,
     ReportItem,
     utcnow,
@@ -115,8 +117,11 @@ def queue_operation(
     return operation
 
 
-def operation_request(operation: Operation) -> OperationRequest:
-    """The connector-level request for a stored operation."""
+def operation_request(
+    operation: Operation, *, asset_type: ConnectorAssetType | None = None
+) -> OperationRequest:
+    """The connector-level request for a stored operation; ``asset_type`` is the type of the
+    asset a task operation acts on, when known."""
     params = operation.parameters
     target = operation.target_external_id or ""
     match operation.kind:
@@ -134,15 +139,33 @@ def operation_request(operation: Operation) -> OperationRequest:
             return OperationRequest.set_role(account_id=target, role=params["role"])
         case OperationKind.GRANT_TASKS:
             return OperationRequest.grant_tasks(
-                account_id=target, asset_id=params["asset_external_id"], tasks=params["tasks"]
+                account_id=target,
+                asset_id=params["asset_external_id"],
+                tasks=params["tasks"],
+                asset_type=asset_type,
             )
         case OperationKind.REVOKE_TASKS:
             return OperationRequest.revoke_tasks(
                 account_id=target,
                 asset_id=params["asset_external_id"],
                 tasks=params.get("tasks", []),
+                asset_type=asset_type,
             )
+        case OperationKind.REMOVE_PARTNER:
+            return OperationRequest.remove_partner(partner_id=target, relation=params["relation"])
     raise InvalidInput("kind", f"unknown operation kind {operation.kind}")  # pragma: no cover
+
+
+def _asset_type(session: Session, operation: Operation) -> ConnectorAssetType | None:
+    """The type of the asset a task operation acts on, from the app's last check: some changes
+    cannot be made through the app's API on every type (Meta: a person's last pixel task)."""
+    external_id = operation.parameters.get("asset_external_id")
+    if not external_id:
+        return None
+    found = session.scalar(
+        select(Asset.type).where(Asset.app_id == operation.app_id, Asset.external_id == external_id)
+    )
+    return found.value if found is not None else None
 
 
 def _claimable(now: datetime) -> Any:
@@ -198,7 +221,7 @@ def execute_operation(runtime: Runtime, operation_id: int) -> Operation | None:
             return None
         operation, resumed = claim
         app = session.get_one(App, operation.app_id)
-        request = operation_request(operation)
+        request = operation_request(operation, asset_type=_asset_type(session, operation))
         connector = connector_for(session, ring, runtime.connector_options, app)
         _mark_items(session, operation, ReportItemState.APPLYING, None)
 
@@ -239,7 +262,7 @@ def _record_outcome(
     else:
         error = result.message
         operation.last_error = error[:1000]
-        if isinstance(result, TwoFactorRequired):
+        if isinstance(result, ManualOnly):
             operation.state = OperationState.MANUAL
             operation.manual_steps = result.manual_step
             _mark_items(session, operation, ReportItemState.APPLYING, result.manual_step)
@@ -398,6 +421,15 @@ def _holds(session: Session, operation: Operation) -> bool:
     ).first()
     present = account is not None and account.present
     match operation.kind:
+        case OperationKind.REMOVE_PARTNER:
+            partner = session.scalar(
+                select(Partner.id).where(
+                    Partner.app_id == operation.app_id,
+                    Partner.external_id == operation.target_external_id,
+                    Partner.present.is_(True),
+                )
+            )
+            return partner is None
         case OperationKind.REMOVE | OperationKind.CANCEL_INVITATION:
             return not present
         case OperationKind.SET_ROLE:

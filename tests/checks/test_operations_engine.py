@@ -9,13 +9,14 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from bastion.actions import members
 from bastion.actions.actors import Actor
 from bastion.actions.operations import queue_operation, run_due_operations
 from bastion.errors import Conflict
 from bastion.jobs import Jobs
-from bastion.storage.models import App, Operation, utcnow
+from bastion.storage.models import Account, App, Asset, Operation, utcnow
 from bastion.storage.models.enums import OperationKind, OperationState
 from tests.checks.conftest import World, simulator_on_socket, worker_env
 
@@ -203,3 +204,91 @@ def test_a_worker_killed_mid_removal_is_resumed_without_a_second_delete(
     assert resumed.result is not None and resumed.result["outcome"] == "already_done"
     assert resumed.attempts == 2
     assert _deletes(world) == 1
+
+
+def _pixel_and_holder(world: World) -> tuple[str, str]:
+    """A pixel and an employee who holds tasks on it."""
+    dump = world.sim.dump()
+    employees = {p["id"] for p in dump["people"] if p["role"] == "EMPLOYEE"}
+    return next(
+        (pixel["id"], holder["user_id"])
+        for pixel in dump["assets"]["pixels"]
+        for holder in pixel["assigned_users"]
+        if holder["user_id"] in employees
+    )
+
+
+def test_taking_a_persons_last_pixel_task_is_a_manual_step_the_next_check_confirms(
+    world: World,
+) -> None:
+    world.check()
+    pixel, user = _pixel_and_holder(world)
+    with world.runtime.sessions.begin() as session:
+        account = session.scalars(select(Account).where(Account.external_id == user)).one()
+        asset = session.scalars(select(Asset).where(Asset.external_id == pixel)).one()
+        (operation,) = members.set_asset_tasks(
+            session,
+            workspace_id=world.workspace_id,
+            account_id=account.id,
+            asset_tasks={asset.id: []},
+            actor=Actor.user(world.admin_id),
+        )
+        operation_id = operation.id
+    world.sim.request_log.clear()
+
+    assert run_due_operations(world.runtime) == {"manual": 1}
+    manual = _operation(world, operation_id)
+    assert manual.manual_steps is not None
+    assert "Data sources > Pixels" in manual.manual_steps and pixel in manual.manual_steps
+    assert _deletes(world) == 0  # Meta has no DELETE on a pixel's assigned_users
+    holders = next(a for a in world.sim.dump()["assets"]["pixels"] if a["id"] == pixel)
+    assert user in {h["user_id"] for h in holders["assigned_users"]}
+
+    world.sim.revoke_tasks(asset_id=pixel, user_id=user)  # done by hand in Business Manager
+    run = world.check()
+    assert run.counts["manual_operations_confirmed"] == 1
+    confirmed = _operation(world, operation_id)
+    assert confirmed.state == OperationState.SUCCEEDED
+    assert confirmed.result == {"outcome": "confirmed_by_check"}
+
+
+def _queue_partner_removal(world: World, partner_id: str, relation: str) -> int:
+    with world.runtime.sessions.begin() as session:
+        app = session.get_one(App, world.app_id)
+        return queue_operation(
+            session,
+            app=app,
+            kind=OperationKind.REMOVE_PARTNER,
+            actor=Actor.user(world.admin_id),
+            target_external_id=partner_id,
+            parameters={"relation": relation},
+        ).id
+
+
+def test_a_partner_removal_runs_through_the_outbox(world: World) -> None:
+    world.check()
+    client = next(p for p in world.sim.dump()["partners"] if p["relation"] == "client")
+    operation_id = _queue_partner_removal(world, client["id"], "client")
+
+    assert run_due_operations(world.runtime) == {"succeeded": 1}
+    assert client["id"] not in world.sim.state.partners
+    done = _operation(world, operation_id)
+    assert done.result is not None and done.result["outcome"] == "applied"
+
+
+def test_a_partner_removal_refused_for_two_factor_is_confirmed_by_the_next_check(
+    world: World,
+) -> None:
+    world.check()
+    agency = next(p for p in world.sim.dump()["partners"] if p["relation"] == "agency")
+    operation_id = _queue_partner_removal(world, agency["id"], "agency")
+    world.sim.inject_fault("two_factor", method="DELETE", path="/agencies")
+
+    assert run_due_operations(world.runtime) == {"manual": 1}
+    manual = _operation(world, operation_id)
+    assert manual.manual_steps and "Partners" in manual.manual_steps
+
+    world.sim.remove_partner(agency["id"])  # an admin does it by hand
+    run = world.check()
+    assert run.counts["manual_operations_confirmed"] == 1
+    assert _operation(world, operation_id).state == OperationState.SUCCEEDED
