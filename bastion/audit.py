@@ -118,8 +118,10 @@ ALLOWED_DETAILS: dict[AuditAction, frozenset[str]] = {
     AuditAction.DIRECTORY_IMPORTED: frozenset(
         {"file", "created", "updated", "deprovisioned", "reactivated", "skipped"}
     ),
-    AuditAction.APP_CONNECTED: frozenset({"label", "kind", "business_id", "login_method"}),
-    AuditAction.APP_UPDATED: frozenset({"fields", "token_replaced"}),
+    AuditAction.APP_CONNECTED: frozenset(
+        {"label", "kind", "business_id", "login_method", "app_secret_set"}
+    ),
+    AuditAction.APP_UPDATED: frozenset({"fields", "token_replaced", "app_secret_replaced"}),
     AuditAction.APP_DISCONNECTED: frozenset({"label"}),
     AuditAction.CHECK_FINISHED: frozenset({"run_id", "state", "counts", "error", "trigger"}),
     AuditAction.OPERATION_QUEUED: frozenset({"operation_id", "kind", "target", "parameters"}),

@@ -21,6 +21,7 @@ from bastion.queries import (
     workspace_by_slug,
 )
 from bastion.runtime import freeze_startup_objects
+from bastion.storage.models import App
 from bastion.storage.models.enums import OperationState, RunState, RunTrigger
 
 console = Console()
@@ -38,12 +39,22 @@ STEPS = {
 }
 
 
+def token_expiry(app: App) -> str:
+    """Meta tells a token's expiry only to the app itself, so it is known with the App secret."""
+    if app.token_expires_at is not None:
+        return f"{app.token_expires_at:%Y-%m-%d %H:%M}"
+    return "never" if app.app_secret_id else "unknown (no App secret)"
+
+
 @apps_app.command("list")
 def apps_list(workspace: WorkspaceOption = "default") -> None:
-    """List connected apps with their status and last check."""
+    """List connected apps with their status, last check, token expiry and verification."""
     with runtime_or_exit() as runtime, runtime.sessions() as session:
         ws = workspace_by_slug(session, workspace)
-        table = Table("id", "label", "kind", "status", "last check", "next check")
+        table = Table(
+            "id", "label", "kind", "status", "last check", "next check", "token expires",
+            "business verification",
+        )  # fmt: skip
         for app in list_apps(session, ws.id):
             table.add_row(
                 str(app.id),
@@ -52,8 +63,38 @@ def apps_list(workspace: WorkspaceOption = "default") -> None:
                 app.status.value + (f" ({app.status_reason})" if app.status_reason else ""),
                 f"{app.last_check_at:%Y-%m-%d %H:%M}" if app.last_check_at else "never",
                 f"{app.next_check_at:%Y-%m-%d %H:%M}" if app.next_check_at else "—",
+                token_expiry(app),
+                app.business_verification_status or "—",
             )
         console.print(table)
+
+
+@apps_app.command("show")
+def apps_show(
+    app_ref: Annotated[str, typer.Argument(metavar="APP", help="App id or label.")],
+    workspace: WorkspaceOption = "default",
+) -> None:
+    """One app: its settings, token, App secret (set or not), verification and warnings."""
+    with runtime_or_exit() as runtime, runtime.sessions() as session:
+        app = find_app(session, workspace_by_slug(session, workspace).id, app_ref)
+        rows = {
+            "id": str(app.id),
+            "label": app.label,
+            "kind": app.kind.value,
+            "business": f"{app.settings.get('business_name') or ''} "
+            f"({app.settings.get('business_id')})".strip(),
+            "app id": str(app.settings.get("app_id") or ""),
+            "status": app.status.value + (f" ({app.status_reason})" if app.status_reason else ""),
+            "token set": f"{app.token_set_at:%Y-%m-%d %H:%M}" if app.token_set_at else "not set",
+            "token expires": token_expiry(app),
+            "app secret": "set" if app.app_secret_id else "not set",
+            "business verification": app.business_verification_status or "not read yet",
+            "last check": f"{app.last_check_at:%Y-%m-%d %H:%M}" if app.last_check_at else "never",
+        }
+        for key, value in rows.items():
+            typer.echo(f"{key}: {value}")
+        for warning in app.connection_warnings:
+            typer.echo(f"warning: {warning}")
 
 
 def check(

@@ -1,6 +1,6 @@
 """Commands for app accounts (``bastion members …``) and connecting apps (``bastion apps
-connect``). The token is read from stdin or a file, never from an argument, so it stays out of
-shell history and process lists."""
+connect``). The token and the App secret are read from stdin or a file, never from an argument,
+so they stay out of shell history and process lists."""
 
 from __future__ import annotations
 
@@ -174,12 +174,17 @@ def apps_connect(
     token_file: Annotated[
         Path | None, typer.Option(help="File holding the system-user token (else stdin).")
     ] = None,
+    app_secret_file: Annotated[
+        Path | None,
+        typer.Option(help="File holding the app's App secret (optional; never echoed)."),
+    ] = None,
     workspace: WorkspaceOption = "default",
 ) -> None:
     """Connect a Meta Business Manager; the token comes from stdin or --token-file."""
     from bastion.jobs import Jobs
 
     token = _read_token(token_file)
+    app_secret = app_secret_file.read_text(encoding="utf-8").strip() if app_secret_file else None
     with runtime_or_exit() as runtime:
         with runtime.sessions.begin() as session:
             ws = workspace_by_slug(session, workspace)
@@ -194,11 +199,20 @@ def apps_connect(
                     token=token,
                     settings={"business_id": business_id, "app_id": app_id},
                     login_method=login_method,
+                    app_secret=app_secret or None,
                 ),
                 actor=Actor.cli(),
             )
+            warnings = list(app.connection_warnings)
         with Jobs(runtime) as jobs:
             jobs.enqueue_check(
                 workspace_id=ws.id, app_id=app.id, trigger=RunTrigger.CONNECT, user_id=None
             )
         typer.echo(f"connected app {app.id} ({app.label}); the first check is queued")
+        for warning in warnings:
+            typer.echo(f"warning: {warning}")
+        if not app_secret:
+            typer.echo(
+                "note: without --app-secret-file, Meta does not describe the token to Bastion: "
+                "its type, expiry and permissions are not verified"
+            )

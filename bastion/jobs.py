@@ -1,4 +1,5 @@
-"""Background work on huey 3: checks, operations, e-mail, and the minute tick that drives them.
+"""Background work on huey 3: checks, operations, e-mail (token-expiry reminders too), and the
+minute tick that drives them.
 
 Queues:
     embedded   ``SqliteHuey`` in the data directory; ``bastion serve`` runs consumer threads.
@@ -23,6 +24,7 @@ from huey.exceptions import TaskLockedException
 from bastion.actions.actors import Actor
 from bastion.actions.checks import claim_due_checks, reap_dead_runs, run_check
 from bastion.actions.operations import due_operation_ids, execute_operation
+from bastion.actions.token_reminders import remind_expiring_tokens
 from bastion.errors import BastionError
 from bastion.logs import get_logger
 from bastion.notify import send_due_notifications
@@ -90,17 +92,27 @@ class Jobs:
         self.tick_task: Any = huey.periodic_task(crontab(minute="*"), name="bastion.tick")(tick)
 
     def tick(self) -> dict[str, int]:
-        """Queue due checks and operations, send due e-mail, free dead checks' locks."""
+        """Queue due checks, operations and token-expiry reminders, send due e-mail, free dead
+        checks' locks."""
         with self.runtime.sessions.begin() as session:
             reaped = reap_dead_runs(session)
             due = claim_due_checks(session, utcnow())
             operations = due_operation_ids(session)
+            reminders = remind_expiring_tokens(
+                session, now=utcnow(), base_url=self.runtime.settings.base_url
+            )
         for check in due:
             self.run_check_task(check.workspace_id, check.app_id, check.trigger.value)
         for operation_id in operations:
             self.run_operation_task(operation_id)
         sent = send_due_notifications(self.runtime.sessions, self.runtime.settings)
-        return {"checks": len(due), "operations": len(operations), "emails": sent, "reaped": reaped}
+        return {
+            "checks": len(due),
+            "operations": len(operations),
+            "token_reminders": reminders,
+            "emails": sent,
+            "reaped": reaped,
+        }
 
     def enqueue_check(
         self, *, workspace_id: int, app_id: int, trigger: RunTrigger, user_id: int | None

@@ -1,4 +1,4 @@
-"""Connecting an app, and reaching its connector with the stored token."""
+"""Connecting an app, and reaching its connector with the stored token and App secret."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from bastion.storage.models.enums import AppKind, AppRole, AppStatus, LoginMetho
 from bastion.storage.tenancy import Tenant
 
 TOKEN_PURPOSE = "app.token"  # noqa: S105 - the purpose label of a secret, not a secret
+APP_SECRET_PURPOSE = "app.secret"  # noqa: S105 - the purpose label of a secret, not a secret
+MAX_APP_SECRET_LENGTH = 128
 
 
 class ConnectionRefused(BastionError):
@@ -45,6 +47,22 @@ class ConnectRequest:
     token: str
     settings: dict[str, str]
     login_method: str
+    # Optional: the secret of the app the token was made for (never shown back).
+    app_secret: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ConnectRequest(kind={self.kind!r}, label={self.label!r}, token=<hidden>)"
+
+
+def _clean_app_secret(value: str | None) -> str | None:
+    secret = (value or "").strip()
+    if not secret:
+        return None
+    if len(secret) > MAX_APP_SECRET_LENGTH or any(c.isspace() for c in secret):
+        raise InvalidInput(
+            "app_secret", "must be the App secret as shown in the app's dashboard, without spaces"
+        )
+    return secret
 
 
 def _clean(request: ConnectRequest) -> tuple[AppKind, str, dict[str, str], LoginMethod]:
@@ -63,6 +81,7 @@ def _clean(request: ConnectRequest) -> tuple[AppKind, str, dict[str, str], Login
         login_method = LoginMethod(request.login_method)
     except ValueError:
         raise InvalidInput("login_method", "must be sso or password") from None
+    _clean_app_secret(request.app_secret)
     return kind, label, validate_app_settings(kind.value, request.settings), login_method
 
 
@@ -71,16 +90,31 @@ def validate_connection(
 ) -> tuple[ConnectionCheck, dict[str, str]]:
     """Ask the app whether this token can manage this business (nothing is stored)."""
     kind, _label, settings, _method = _clean(request)
-    register_secret(request.token.strip())
+    token, app_secret = request.token.strip(), _clean_app_secret(request.app_secret)
+    register_secret(token)
+    if app_secret:
+        register_secret(app_secret)
+        register_secret(f"{settings.get('app_id', '')}|{app_secret}")
 
     async def check() -> ConnectionCheck:
-        connector = open_connector(kind.value, settings, request.token.strip(), options)
+        connector = open_connector(kind.value, settings, token, options, app_secret=app_secret)
         try:
             return await connector.validate()
         finally:
             await connector.aclose()
 
     return run_sync(check()), settings
+
+
+def _record_check(app: App, check: ConnectionCheck) -> None:
+    """Keep what the connection check found; a new expiry starts its reminders afresh."""
+    expires_at = check.expires_at if check.token_details_verified else None
+    if expires_at != app.token_expires_at:
+        app.token_expiry_reminded_days = None
+    app.token_expires_at = expires_at
+    app.business_verification_status = check.business_verification_status
+    app.connection_checked_at = utcnow()
+    app.connection_warnings = list(check.warnings)
 
 
 def connect_app(
@@ -105,20 +139,32 @@ def connect_app(
     secret = store_secret(
         session, ring, workspace_id=workspace_id, purpose=TOKEN_PURPOSE, value=request.token.strip()
     )
+    app_secret = _clean_app_secret(request.app_secret)
     now = utcnow()
-    app = tenant.add(
-        App(
-            kind=kind,
-            label=label,
-            settings={**settings, "business_name": check.business_name or ""},
-            token_secret_id=secret.id,
-            token_set_at=now,
-            token_set_by_id=actor.user_id,
-            login_method=login_method,
-            status=AppStatus.REQUIRES_CHECK,
-            next_check_at=now,
-        )
+    app = App(
+        kind=kind,
+        label=label,
+        settings={**settings, "business_name": check.business_name or ""},
+        token_secret_id=secret.id,
+        token_set_at=now,
+        token_set_by_id=actor.user_id,
+        app_secret_id=(
+            store_secret(
+                session,
+                ring,
+                workspace_id=workspace_id,
+                purpose=APP_SECRET_PURPOSE,
+                value=app_secret,
+            ).id
+            if app_secret
+            else None
+        ),
+        login_method=login_method,
+        status=AppStatus.REQUIRES_CHECK,
+        next_check_at=now,
     )
+    _record_check(app, check)
+    tenant.add(app)
     session.flush()
     if actor.user_id is not None:
         tenant.add(AppMember(app_id=app.id, user_id=actor.user_id, role=AppRole.OWNER))
@@ -133,6 +179,7 @@ def connect_app(
             "kind": kind.value,
             "business_id": settings.get("business_id"),
             "login_method": login_method.value,
+            "app_secret_set": app_secret is not None,
         },
         request_id=actor.request_id,
     )
@@ -148,10 +195,25 @@ def app_token(session: Session, ring: KeyRing, app: App) -> str:
     return token
 
 
+def app_secret_of(session: Session, ring: KeyRing, app: App) -> str | None:
+    if app.app_secret_id is None:
+        return None
+    secret = read_secret(session, ring, workspace_id=app.workspace_id, secret_id=app.app_secret_id)
+    register_secret(secret)
+    register_secret(f"{app.settings.get('app_id', '')}|{secret}")
+    return secret
+
+
 def connector_for(
     session: Session, ring: KeyRing, options: ConnectorOptions, app: App
 ) -> Connector:
-    return open_connector(app.kind.value, app.settings, app_token(session, ring, app), options)
+    return open_connector(
+        app.kind.value,
+        app.settings,
+        app_token(session, ring, app),
+        options,
+        app_secret=app_secret_of(session, ring, app),
+    )
 
 
 @dataclass(frozen=True)
@@ -164,6 +226,10 @@ class AppChanges:
     safeguard_threshold_percent: int | None = None
     login_method: str | None = None
     token: str | None = None
+    app_secret: str | None = None
+
+    def __repr__(self) -> str:
+        return f"AppChanges(label={self.label!r}, token=<hidden>, app_secret=<hidden>)"
 
 
 def update_app(
@@ -176,7 +242,8 @@ def update_app(
     changes: AppChanges,
     actor: Actor,
 ) -> App:
-    """Edit an app's settings; a replacement token is validated like a new connection first."""
+    """Edit an app's settings; a replacement token or App secret is validated like a new
+    connection first (together with the one that stays)."""
     tenant = Tenant(session, workspace_id)
     app = tenant.get(App, app_id)
     require(session, actor=actor, app=app, action=MANAGE_APP)
@@ -214,37 +281,67 @@ def update_app(
         if method != app.login_method:
             app.login_method = method
             changed.append("login_method")
-    token_replaced = changes.token is not None
-    if changes.token is not None:
-        request = ConnectRequest(
-            kind=app.kind.value,
-            label=app.label,
-            token=changes.token,
-            settings={k: v for k, v in app.settings.items() if k != "business_name"},
-            login_method=app.login_method.value,
+    new_token = (changes.token or "").strip() or None
+    new_app_secret = _clean_app_secret(changes.app_secret)
+    if changes.token is not None and new_token is None:
+        raise InvalidInput("token", "must not be empty")
+    if new_token or new_app_secret:
+        _replace_credentials(
+            session, ring, options, app, token=new_token, app_secret=new_app_secret, actor=actor
         )
-        _clean(request)
-        check, _settings = validate_connection(request, options)
-        if not check.ok:
-            raise ConnectionRefused(check)
-        secret = store_secret(
-            session, ring, workspace_id=workspace_id, purpose=TOKEN_PURPOSE, value=changes.token
-        )
-        app.token_secret_id, app.token_set_at = secret.id, utcnow()
-        app.token_set_by_id = actor.user_id
-        app.status, app.status_reason, app.next_check_at = AppStatus.REQUIRES_CHECK, None, utcnow()
-    if changed or token_replaced:
+    if changed or new_token or new_app_secret:
         record(
             session,
             workspace_id=workspace_id,
             actor=actor.label,
             action=AuditAction.APP_UPDATED,
             target=f"app:{app.id}",
-            details={"fields": changed, "token_replaced": token_replaced},
+            details={
+                "fields": changed,
+                "token_replaced": new_token is not None,
+                "app_secret_replaced": new_app_secret is not None,
+            },
             request_id=actor.request_id,
         )
     session.flush()
     return app
+
+
+def _replace_credentials(
+    session: Session,
+    ring: KeyRing,
+    options: ConnectorOptions,
+    app: App,
+    *,
+    token: str | None,
+    app_secret: str | None,
+    actor: Actor,
+) -> None:
+    """Validate the new token or App secret with the one that stays, then store it."""
+    request = ConnectRequest(
+        kind=app.kind.value,
+        label=app.label,
+        token=token or app_token(session, ring, app),
+        settings={k: v for k, v in app.settings.items() if k != "business_name"},
+        login_method=app.login_method.value,
+        app_secret=app_secret or app_secret_of(session, ring, app),
+    )
+    check, _settings = validate_connection(request, options)
+    if not check.ok:
+        raise ConnectionRefused(check)
+    workspace_id = app.workspace_id
+    if token:
+        secret = store_secret(
+            session, ring, workspace_id=workspace_id, purpose=TOKEN_PURPOSE, value=token
+        )
+        app.token_secret_id, app.token_set_at = secret.id, utcnow()
+        app.token_set_by_id = actor.user_id
+    if app_secret:
+        app.app_secret_id = store_secret(
+            session, ring, workspace_id=workspace_id, purpose=APP_SECRET_PURPOSE, value=app_secret
+        ).id
+    _record_check(app, check)
+    app.status, app.status_reason, app.next_check_at = AppStatus.REQUIRES_CHECK, None, utcnow()
 
 
 def disconnect_app(session: Session, *, workspace_id: int, app_id: int, actor: Actor) -> App:

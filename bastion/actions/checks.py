@@ -289,6 +289,8 @@ def _apply(
     }
     run.state, run.finished_at = RunState.SUCCEEDED, utcnow()
     app.status, app.status_reason, app.restricted_until = AppStatus.HEALTHY, None, None
+    if snapshot.business.verification_status:
+        app.business_verification_status = snapshot.business.verification_status
     app.last_check_at = run.finished_at
     app.next_check_at = next_daily_check(app, run.finished_at)
     _audit_finished(session, run)

@@ -54,6 +54,20 @@ class AppOut(BaseModel):
     last_check_at: datetime | None
     next_check_at: datetime | None
     disconnected_at: datetime | None
+    app_secret_set: bool = Field(description="Whether the App secret is stored (never shown)")
+    token_expires_at: datetime | None = Field(
+        description="When the token lapses; null when it never expires or is unknown"
+    )
+    token_expiry_known: bool = Field(
+        description="False without the App secret: Meta tells a token's expiry only to the app"
+    )
+    business_verification_status: str | None = Field(
+        description="Meta's verification status of the business (`verified`, `not_verified` …)"
+    )
+    connection_checked_at: datetime | None
+    connection_warnings: list[str] = Field(
+        description="What the last connection check warned about (it did not block connecting)"
+    )
 
     @classmethod
     def of(cls, app: App) -> AppOut:
@@ -72,6 +86,12 @@ class AppOut(BaseModel):
             last_check_at=app.last_check_at,
             next_check_at=app.next_check_at,
             disconnected_at=app.disconnected_at,
+            app_secret_set=app.app_secret_id is not None,
+            token_expires_at=app.token_expires_at,
+            token_expiry_known=app.app_secret_id is not None,
+            business_verification_status=app.business_verification_status,
+            connection_checked_at=app.connection_checked_at,
+            connection_warnings=list(app.connection_warnings or []),
         )
 
 
@@ -82,6 +102,12 @@ class ConnectIn(BaseModel):
     token: str = Field(min_length=1, max_length=4000, description="System-user access token")
     business_id: str = Field(min_length=1, max_length=64)
     app_id: str = Field(min_length=1, max_length=64)
+    app_secret: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="The App secret of the app (optional; stored encrypted, never returned)",
+    )
     login_method: Literal["sso", "password"]
     kind: Literal["meta_business"] = "meta_business"
 
@@ -95,6 +121,9 @@ class UpdateIn(BaseModel):
     safeguard_threshold_percent: int | None = Field(default=None, ge=0, le=100)
     login_method: Literal["sso", "password"] | None = None
     token: str | None = Field(default=None, min_length=1, max_length=4000)
+    app_secret: str | None = Field(
+        default=None, min_length=1, max_length=128, description="Add or replace the App secret"
+    )
 
 
 class CheckQueued(BaseModel):
@@ -159,6 +188,7 @@ def connect(body: ConnectIn, request: Request, session: DB, principal: CurrentPr
             token=body.token,
             settings={"business_id": body.business_id, "app_id": body.app_id},
             login_method=body.login_method,
+            app_secret=body.app_secret,
         ),
         actor=principal.actor,
     )

@@ -6,7 +6,7 @@
     NotFound                     404
     Conflict                     409
     InvalidInput, validation     422 (``field`` names the field)
-    ConnectionRefused            422 (``checks`` lists the per-permission result)
+    ConnectionRefused            422 (``checks`` lists each check; ``ok`` null = not verified)
     malformed JSON               400
     rate limit                   429
 
@@ -104,15 +104,28 @@ def bastion_error_to_response(exc: BastionError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 429:
         headers = {"Retry-After": "60"}
-    checks = None
+    checks: list[dict[str, Any]] | None = None
     if isinstance(exc, ConnectionRefused):
         check = exc.check
         checks = [
             {"name": "token", "ok": check.token_valid, "problem": check.token_problem},
-            {"name": "system_user", "ok": check.is_system_user, "problem": None},
-            *({"name": p.name, "ok": p.granted, "problem": None} for p in check.permissions),
-            {"name": "business", "ok": check.business_problem is None, "problem": None},
         ]
+        if check.token_valid:
+            checks.extend(
+                [
+                    {"name": "system_user", "ok": check.is_system_user, "problem": None},
+                    *(
+                        {"name": p.name, "ok": p.granted, "problem": None}
+                        for p in check.permissions
+                    ),
+                    {
+                        "name": "business",
+                        "ok": check.business_problem is None,
+                        "problem": check.business_problem,
+                    },
+                    {"name": "full_control", "ok": check.can_manage_people, "problem": None},
+                ]
+            )
     field = exc.field if isinstance(exc, InvalidInput) else None
     return error_response(status, exc.code, exc.message, field, checks=checks, headers=headers)
 

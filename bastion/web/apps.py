@@ -3,11 +3,15 @@
 Routes:
     GET  /apps                          one card per connected app
     GET  /apps/connect                  step 1: pick an app from the catalog
-    GET  /apps/connect/meta_business    step 2: label, token, business id, app id, login method
+    GET  /apps/connect/meta_business    step 2: label, token, business id, app id, App secret
+                                        (optional), login method
     POST /apps/connect/meta_business    validate; refused → each problem; accepted → first check
     GET  /apps/{app_id}                 → the Members tab
-    GET  /apps/{app_id}/settings        fields, token "set on … by …", schedule, safeguard, status
-    POST /apps/{app_id}/settings        save the settings (a new token is validated first)
+    GET  /apps/{app_id}/settings        fields, token "set on … by …" and its expiry, App secret
+                                        set or not, verification status, connection warnings,
+                                        schedule, safeguard, status
+    POST /apps/{app_id}/settings        save the settings (a new token or App secret is
+                                        validated first)
     POST /apps/{app_id}/disconnect      stop managing the app (nothing changes in Meta)
     POST /apps/{app_id}/check           queue a check for updates; answers with the progress box
     GET  /apps/{app_id}/progress        the progress box (htmx polls it while a check runs)
@@ -27,10 +31,8 @@ from bastion.actions.apps import (
     connect_app,
     disconnect_app,
     update_app,
-    validate_connection,
 )
 from bastion.actions.permissions import CHECK, MANAGE_APP, MANAGE_MEMBERS, require
-from bastion.connectors.base import ConnectionCheck
 from bastion.errors import InvalidInput
 from bastion.queries import list_apps
 from bastion.storage.models.enums import RunState, RunTrigger
@@ -112,9 +114,10 @@ def connect_submit(
     token: Annotated[str, Form()] = "",
     business_id: Annotated[str, Form()] = "",
     app_id: Annotated[str, Form()] = "",
+    app_secret: Annotated[str, Form()] = "",
     login_method: Annotated[str, Form()] = "sso",
 ) -> Response:
-    """Validate then connect; the token is never echoed back into the form."""
+    """Validate then connect; the token and the App secret are never echoed back."""
     require(db, actor=me.actor, app=None, action="manage_directory")
     runtime = runtime_of(request)
     values = _form_values(label, business_id, app_id, login_method)
@@ -124,12 +127,9 @@ def connect_submit(
         token=token,
         settings={"business_id": business_id, "app_id": app_id},
         login_method=login_method,
+        app_secret=app_secret or None,
     )
-    check: ConnectionCheck | None = None
     try:
-        check, _settings = validate_connection(connect, runtime.connector_options)
-        if not check.ok:
-            raise ConnectionRefused(check)
         app = connect_app(
             db,
             runtime.require_key_ring(),
@@ -160,10 +160,11 @@ def connect_submit(
     jobs_of(request).enqueue_check(
         workspace_id=me.workspace_id, app_id=app.id, trigger=RunTrigger.CONNECT, user_id=me.user.id
     )
+    warned = " See the warnings below." if app.connection_warnings else ""
     return redirect(
         request,
         f"/apps/{app.id}/settings?after=0",
-        f"{app.label} is connected. The first check for updates is running.",
+        f"{app.label} is connected. The first check for updates is running.{warned}",
     )
 
 
@@ -208,6 +209,7 @@ def settings_save(
     safeguard_threshold_percent: Annotated[str, Form()] = "20",
     login_method: Annotated[str, Form()] = "sso",
     token: Annotated[str, Form()] = "",
+    app_secret: Annotated[str, Form()] = "",
 ) -> Response:
     app = app_for(db, me, app_id, MANAGE_APP)
     runtime = runtime_of(request)
@@ -230,6 +232,7 @@ def settings_save(
                 safeguard_threshold_percent=threshold,
                 login_method=login_method,
                 token=token.strip() or None,
+                app_secret=app_secret.strip() or None,
             ),
             actor=me.actor,
         )

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 
+import httpx
 import pytest
 from meta_harness import ConnectorFactory, import_business, perform, run
 
+from bastion.actions.apps import ConnectRequest, validate_connection
 from bastion.connectors.base import ConnectorError, OperationRequest
 from bastion.connectors.meta import RetryPolicy
-from bastion.connectors.meta.simulator import Simulator
+from bastion.connectors.meta.simulator import Simulator, create_simulator_app
+from bastion.connectors.registry import ConnectorOptions
+from bastion.logs import configure_logging, get_logger
 
 
 def assert_no_secret(sim: Simulator, error: ConnectorError, *secrets: str) -> None:
@@ -56,6 +61,34 @@ def test_validation_with_the_app_secret_never_shows_it_or_the_app_token(
     for secret in (sim.token, sim.app_secret or "", app_token, *meta.client.secrets):
         assert secret and secret not in shown
     assert app_token in meta.client.secrets
+
+
+def test_validating_a_connection_logs_no_secret(sim: Simulator) -> None:
+    """The connect action registers the token, the App secret and the app token with the log
+    redaction, so even httpx's own request lines (with their query) carry none of them."""
+    stream = io.StringIO()
+    configure_logging("debug", "json", stream=stream)
+    token = sim.make_token(expires_at=0)
+    secret = sim.app_secret or ""
+    options = ConnectorOptions(
+        base_url="http://graph.test",
+        transport=httpx.ASGITransport(app=create_simulator_app(sim)),
+    )
+    request = ConnectRequest(
+        kind="meta_business",
+        label="Logged",
+        token=token,
+        settings={"business_id": sim.business_id, "app_id": sim.app_id},
+        login_method="sso",
+        app_secret=secret,
+    )
+    check, _settings = validate_connection(request, options)
+    assert check.token_details_verified, check.problems
+    get_logger("tests").warning("connect form", form=repr(request), check=repr(check))
+    output = stream.getvalue()
+    assert "debug_token" in output  # httpx logged the request line
+    for hidden in (token, secret, f"{sim.app_id}|{secret}"):
+        assert secret and hidden not in output
 
 
 def test_a_timeout_error_carries_no_secret(sim: Simulator, connect: ConnectorFactory) -> None:

@@ -51,6 +51,17 @@ class App(TenantMixin, TimestampMixin, Base):
     )
     token_set_at: Mapped[datetime | None]
     token_set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The secret of the app the token was made for (Meta: optional; with it every request
+    # carries a proof and the token's type, expiry and permissions can be read).
+    app_secret_id: Mapped[str | None] = mapped_column(ForeignKey("secrets.id", ondelete="SET NULL"))
+    # What the last connection check found (connect, a new token or App secret). The expiry is
+    # known only with the App secret; None then means the token never expires.
+    token_expires_at: Mapped[datetime | None]
+    # The smallest "days before expiry" reminder already e-mailed for this expiry (14, then 3).
+    token_expiry_reminded_days: Mapped[int | None] = mapped_column(Integer)
+    business_verification_status: Mapped[str | None] = mapped_column(String(64))
+    connection_checked_at: Mapped[datetime | None]
+    connection_warnings: Mapped[list[str]] = mapped_column(default=list)
     login_method: Mapped[LoginMethod] = mapped_column(enum_column(LoginMethod, "login_method"))
     status: Mapped[AppStatus] = mapped_column(
         enum_column(AppStatus, "app_status"), default=AppStatus.VALIDATING
