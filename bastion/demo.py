@@ -126,6 +126,9 @@ def prepare_demo(
                     token=simulator.token,
                     settings={"business_id": simulator.business_id, "app_id": simulator.app_id},
                     login_method="sso",
+                    # The simulated app's own secret, so the demo validates as a real
+                    # installation should: debug_token asked as the app, appsecret_proof sent.
+                    app_secret=simulator.app_secret,
                 ),
                 actor=Actor.user(boot.admin.id),
             )
