@@ -101,7 +101,7 @@ def create_app(runtime: Runtime, *, jobs: Jobs | None = None) -> FastAPI:
     # Pages queue checks and operations here; None = the configured queue, opened on first use.
     app.state.jobs = jobs
     limits = RateCounter.for_settings(runtime.settings, runtime.key_ring)
-    app.state.api_rate_limit = ApiRateLimit(counter=limits)
+    app.state.api_rate_limit = ApiRateLimit(runtime.settings.api_rate_limit, counter=limits)
     install_error_handlers(app)
     # First among the routes: identity providers send the most requests, and a mount further
     # down would be reached only after every API and page route had been tried.

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from limits import parse_many
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -53,6 +54,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = None
+    # Each API token's (or address's) request budget, as ``N/second|minute|hour|day``.
+    api_rate_limit: str = "600/minute"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 
@@ -62,6 +65,17 @@ class Settings(BaseSettings):
         parts = value.removeprefix("v").split(".")
         if not value.startswith("v") or len(parts) != 2 or not all(p.isdigit() for p in parts):
             raise ValueError("must look like v25.0")
+        return value
+
+    @field_validator("api_rate_limit")
+    @classmethod
+    def _rate_limit_shape(cls, value: str) -> str:
+        try:
+            items = parse_many(value)
+        except ValueError:
+            items = []
+        if len(items) != 1 or items[0].amount < 1:
+            raise ValueError("must be one budget of at least 1, like 600/minute")
         return value
 
     @field_validator("graph_url", "public_url")

@@ -1,7 +1,8 @@
 """A per-caller request budget for the API (429 when spent), on slowapi's ``limits`` engine.
 
 The caller is their bearer token (hashed) or, without one, their address, so one busy script
-does not starve the web pages of others. Counted across processes when the queue is Redis.
+does not starve the web pages of others. Counted across processes when the queue is Redis. The
+budget is ``BASTION_API_RATE_LIMIT`` (default 600 a minute).
 """
 
 from __future__ import annotations
@@ -13,15 +14,13 @@ from bastion.errors import BastionError
 from bastion.rate_limits import RateCounter
 from bastion.security.tokens import hash_token
 
-DEFAULT_LIMIT = "600/minute"
-
 
 class TooManyRequests(BastionError):
     code = "rate_limited"
 
 
 class ApiRateLimit:
-    def __init__(self, limit: str = DEFAULT_LIMIT, counter: RateCounter | None = None) -> None:
+    def __init__(self, limit: str, counter: RateCounter | None = None) -> None:
         self.item = parse(limit)
         self.counter = counter or RateCounter()
 
