@@ -58,4 +58,5 @@ def test_apps_show_says_the_expiry_is_unknown_without_the_app_secret(
     assert shown.exit_code == 0, shown.output
     assert "token expires: unknown (no App secret)" in shown.output
     assert "app secret: not set" in shown.output
-    assert "warning: The system user is assigned only" in shown.output
+    # The warnings of the last connection check (the simulated business requires two-factor).
+    assert "warning: The business requires two-factor" in shown.output

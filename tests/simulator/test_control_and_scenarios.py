@@ -134,7 +134,11 @@ def test_generator_size_overrides_and_validation() -> None:
     scenario = generate_scenario("small", people=12, pages=1, assignments=5)
     assert len(scenario.people) == 12
     assert len([a for a in scenario.assets if a.type == "page"]) == 1
-    assert len(scenario.assignments) == 5
+    bastion = scenario.admin_system_user_id
+    assert len([a for a in scenario.assignments if a.user_id != bastion]) == 5
+    # As Meta's set-up guide asks, Bastion's system user holds every owned asset.
+    owned = {a.id for a in scenario.assets if a.ownership == "owned"}
+    assert {a.asset_id for a in scenario.assignments if a.user_id == bastion} == owned
     with pytest.raises(ValueError, match="unknown size"):
         generate_scenario("small", elephants=3)
     with pytest.raises(ValueError, match="unknown preset"):
@@ -161,7 +165,8 @@ def test_large_preset_shape_with_reduced_sizes() -> None:
     assert len(scenario.invitations) == 300
     assert len(scenario.system_users) == 50
     assert len(scenario.partners) == 30
-    assert len(scenario.assignments) == 5000
+    bastion = scenario.admin_system_user_id
+    assert len([a for a in scenario.assignments if a.user_id != bastion]) == 5000
     names = [p.name for p in scenario.people]
     assert len(set(names)) < len(names)  # a few duplicates by name, on purpose
 

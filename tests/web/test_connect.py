@@ -104,6 +104,9 @@ def test_an_unverified_business_and_unassigned_assets_are_warned_about_on_the_ap
     admin: httpx.Client, world: World
 ) -> None:
     world.sim.state.business.verification_status = "not_verified"
+    # A system user nobody assigned assets to (the set-up guide's step 2.6 skipped).
+    for asset_id in list(world.sim.state.user_assets.get(world.sim.admin_system_user_id, {})):
+        world.sim.revoke_tasks(asset_id=asset_id, user_id=world.sim.admin_system_user_id)
     connected = connect(admin, world)
     assert connected.status_code == 303, page_text(connected)[:2000]
     app = newest_app(world)

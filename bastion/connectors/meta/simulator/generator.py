@@ -65,6 +65,13 @@ _TASK_PRESETS: dict[str, tuple[tuple[str, ...], ...]] = {
     "pixel": (("EDIT",), ("ANALYZE",), ("ADVERTISE",)),
     "instagram": (("ADVERTISE",), ("CONTENT",), ("ANALYZE",), ("CONTENT",)),
 }
+_FULL_CONTROL: dict[str, tuple[str, ...]] = {
+    "page": ("MANAGE",),
+    "ad_account": ("MANAGE",),
+    "catalog": ("MANAGE",),
+    "pixel": ("EDIT",),
+    "instagram": ("ADVERTISE", "ANALYZE", "COMMUNITY_ACTIVITY", "CONTENT", "MESSAGES"),
+}
 _AGENCY_TASKS: dict[str, tuple[str, ...]] = {
     "page": ("ADVERTISE", "ANALYZE"),
     "ad_account": ("ADVERTISE", "ANALYZE"),
@@ -336,6 +343,13 @@ class _Generator:
             chosen = rng.choice(_TASK_PRESETS[asset.type])
             tasks = list(expand_tasks(asset.type, set(chosen)))
             result.append(AssignmentRecord(asset.id, user_ids[user_index], tasks))
+        # The business is set up as Meta's guide asks (seed guide, step 2.6): Bastion's system user
+        # is assigned every asset the business owns, with full control.
+        bastion = system_users[0].id
+        for asset in assets:
+            if asset.ownership == "owned":
+                tasks = list(expand_tasks(asset.type, set(_FULL_CONTROL[asset.type])))
+                result.append(AssignmentRecord(asset.id, bastion, tasks))
         return result
 
     def partner_access(
