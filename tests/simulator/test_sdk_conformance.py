@@ -6,19 +6,27 @@ thread; ``FacebookSession.GRAPH`` is pointed at it on the session instance (no p
 
 from __future__ import annotations
 
+import importlib
 import socket
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import requests
 from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.adobjects.business import Business
+from facebook_business.adobjects.businessrolerequest import BusinessRoleRequest
 from facebook_business.adobjects.businessuser import BusinessUser
+from facebook_business.adobjects.systemuser import SystemUser
 from facebook_business.api import FacebookAdsApi, FacebookResponse, FacebookSession
 from facebook_business.exceptions import FacebookRequestError
 
+from bastion.connectors.meta import sync
+from bastion.connectors.meta.schema import load_schema
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
+from bastion.connectors.meta.simulator.views import TYPE_NAMES
 from tests.conftest import serve_on_loopback
 
 
@@ -177,9 +185,15 @@ def test_a_hang_outlasts_the_client_timeout(served: tuple[Simulator, str]) -> No
 # and travel as a plain ``fields`` parameter.
 
 
-def _split_fields(parent: str, edge: str, fields: str) -> tuple[list[str], list[str]]:
-    from bastion.connectors.meta.schema import load_schema
+@contextmanager
+def sdk_warnings_are_errors() -> Iterator[None]:
+    """The SDK's "does not allow field" (and any other) warning fails the test."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
 
+
+def _split_fields(parent: str, edge: str, fields: str) -> tuple[list[str], list[str]]:
     added = load_schema().edge_fields.get((parent, edge), {})
     names = [f for f in fields.split(",") if f and "{" not in f and "}" not in f]
     node = [f for f in names if f not in added or f in ("id", "name")]
@@ -187,12 +201,9 @@ def _split_fields(parent: str, edge: str, fields: str) -> tuple[list[str], list[
 
 
 def _sdk_edge_read(obj: Any, parent: str, edge: str, fields: str, **params: Any) -> list[Any]:
-    import warnings
-
     own, added = _split_fields(parent, edge, fields)
     method = getattr(obj, f"get_{edge}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with sdk_warnings_are_errors():
         if added:
             # Edge-only fields go as a plain parameter: the SDK knows node types, not edges.
             rows = list(method(params={**params, "fields": ",".join(own + added)}))
@@ -204,14 +215,9 @@ def _sdk_edge_read(obj: Any, parent: str, edge: str, fields: str, **params: Any)
 def test_sdk_reads_every_business_edge_bastion_reads(
     sdk: tuple[Simulator, FacebookAdsApi, str],
 ) -> None:
-    import warnings
-
-    from bastion.connectors.meta import sync
-
     sim, api, _ = sdk
     business = Business(sim.business_id, api=api)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with sdk_warnings_are_errors():
         node = business.api_get(fields=sync.BUSINESS_FIELDS.split(","))
     assert node["id"] == sim.business_id
     for edge, (fields, _) in sync.LIST_EDGES.items():
@@ -228,12 +234,6 @@ def test_sdk_reads_every_business_edge_bastion_reads(
 def test_sdk_reads_and_writes_asset_tasks_as_bastion_does(
     sdk: tuple[Simulator, FacebookAdsApi, str], kind: str
 ) -> None:
-    import importlib
-    import warnings
-
-    from bastion.connectors.meta import sync
-    from bastion.connectors.meta.simulator.views import TYPE_NAMES
-
     sim, api, _ = sdk
     type_name = TYPE_NAMES[kind]
     module = importlib.import_module(f"facebook_business.adobjects.{type_name.lower()}")
@@ -250,8 +250,7 @@ def test_sdk_reads_and_writes_asset_tasks_as_bastion_does(
         for p in sim.state.people.values()
         if p.id not in sim.state.asset_users.get(asset.id, {})
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with sdk_warnings_are_errors():
         task = {"catalog": "ADVERTISE"}.get(kind, "ANALYZE")
         node.create_assigned_user(params={"user": person, "tasks": [task]})
         assert task in sim.state.asset_users[asset.id][person]
@@ -266,15 +265,9 @@ def test_sdk_reads_and_writes_asset_tasks_as_bastion_does(
 def test_sdk_people_and_partner_writes_bastion_makes(
     sdk: tuple[Simulator, FacebookAdsApi, str],
 ) -> None:
-    import warnings
-
-    from facebook_business.adobjects.businessrolerequest import BusinessRoleRequest
-    from facebook_business.adobjects.systemuser import SystemUser
-
     sim, api, _ = sdk
     business = Business(sim.business_id, api=api)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with sdk_warnings_are_errors():
         me = SystemUser(sim.admin_system_user_id, api=api).api_get(fields=["id", "name", "role"])
         assert me["role"] == "ADMIN"
         person = next(p.id for p in sim.state.people.values() if p.role == "EMPLOYEE")
