@@ -318,13 +318,13 @@ def worker(
     workers: Annotated[int, typer.Option(help="Worker threads.")] = 2,
 ) -> None:
     """Run background jobs (checks, operations, e-mail) for the configured queue."""
-    from bastion.jobs import Jobs
+    from bastion.jobs import Jobs, LeaseWatch
 
     settings = settings_or_exit()
     with runtime_or_exit(settings) as runtime:
         runtime.require_key_ring()
-        consumer = Jobs(runtime).huey.create_consumer(
-            workers=workers, worker_type="thread", periodic=True
-        )
+        jobs = Jobs(runtime)
+        consumer = jobs.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
         freeze_startup_objects()
-        consumer.run()
+        with LeaseWatch(jobs):
+            consumer.run()

@@ -10,7 +10,9 @@ Queues:
 Every consumer schedules the minute tick, and the tick takes a lock in the queue's storage, so
 exactly one tick's work runs per minute however many consumers there are. Checks never overlap
 for one app because the database allows one running CheckRun per app; operations are claimed
-with a compare-and-set, so a task delivered twice performs nothing twice.
+with a compare-and-set, so a task delivered twice performs nothing twice. Every consumer also
+runs a ``LeaseWatch``, which queues an operation whose worker died as soon as its lease runs
+out, so it is resumed within seconds instead of at the next tick.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from huey.exceptions import TaskLockedException
 
 from bastion.actions.actors import Actor
 from bastion.actions.checks import claim_due_checks, reap_dead_runs, run_check
+from bastion.actions.operation_leases import heartbeat_interval, orphaned_operations
 from bastion.actions.operations import due_operation_ids, execute_operation
 from bastion.actions.token_reminders import remind_expiring_tokens
 from bastion.errors import BastionError
@@ -133,6 +136,50 @@ class Jobs:
         self.close()
 
 
+class LeaseWatch:
+    """Queues, every heartbeat interval, the running operations whose lease ran out (their
+    worker died); the claim's compare-and-set keeps one queued by several consumers single."""
+
+    def __init__(self, jobs: Jobs) -> None:
+        self._jobs = jobs
+        self._interval = heartbeat_interval(jobs.runtime)
+        self._queued: set[tuple[int, int]] = set()  # (operation, attempt) this watch queued
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="lease-watch", daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                with self._jobs.runtime.sessions() as session:
+                    orphaned = set(orphaned_operations(session))
+                for operation_id, attempt in sorted(orphaned - self._queued):
+                    log.info(
+                        "resuming an operation whose worker stopped",
+                        operation_id=operation_id,
+                        attempt=attempt,
+                    )
+                    self._jobs.run_operation_task(operation_id)
+                # A queued operation that is still orphaned stays queued; the minute tick
+                # queues it again should that task be lost.
+                self._queued = orphaned
+            except Exception as exc:
+                log.warning("lease watch failed", error=type(exc).__name__)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> LeaseWatch:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
 class EmbeddedConsumer:
     """Consumer threads inside ``bastion serve`` (no signal handlers: the web server owns them)."""
 
@@ -140,14 +187,17 @@ class EmbeddedConsumer:
         self._consumer = jobs.huey.create_consumer(
             workers=workers, worker_type="thread", periodic=True, check_worker_health=False
         )
+        self._lease_watch = LeaseWatch(jobs)
         self._started = threading.Event()
 
     def start(self) -> None:
         self._consumer.scheduler.start()
         for _worker, thread in self._consumer.worker_threads:
             thread.start()
+        self._lease_watch.start()
         self._started.set()
 
     def stop(self) -> None:
         if self._started.is_set():
+            self._lease_watch.stop()
             self._consumer.stop(graceful=True)

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     graph_timeout_seconds: float = Field(default=30.0, gt=0)
     # How soon after a directory deprovisioning the apps holding the person's seats are checked.
     deprovision_check_delay_minutes: int = Field(default=5, ge=0, le=24 * 60)
+    # How long a worker's claim on a running operation lasts unless renewed; the worker renews
+    # it every third of this while it calls the app, and another worker resumes an operation
+    # whose lease ran out (bastion/actions/operation_leases.py).
+    operation_lease_seconds: float = Field(default=15.0, gt=0, le=600)
     # E-mail normalisations the matching may use (see bastion/matching.py).
     match_strip_plus_addressing: bool = True
     match_fold_googlemail: bool = True

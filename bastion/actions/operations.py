@@ -1,13 +1,14 @@
 """The operations outbox: every outbound change is a row first, performed at most once.
 
     queued ──claim──▶ running ──▶ succeeded | failed | deferred | manual
-       ▲                 │ (worker died: stays running; re-claimed after STALE_AFTER and
+       ▲                 │ (worker died: stays running; re-claimed once its lease ran out and
        └── deferred ◀────┘  performed with ``resumed=True``, which checks the app first)
 
 Claiming is a compare-and-set UPDATE (``WHERE state IN …``), so two workers never both take one
-operation, on SQLite or PostgreSQL. The claim is committed before the app is called; a crash
-after the call leaves the row ``running``, and the resumed attempt asks the connector to verify
-the app's state before acting again, so nothing is performed twice.
+operation, on SQLite or PostgreSQL. The claim is committed before the app is called, with a lease
+the worker renews while it waits for the app (``operation_leases``); a crash after the call leaves
+the row ``running`` and its lease lapses within seconds, and the resumed attempt asks the
+connector to verify the app's state before acting again, so nothing is performed twice.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
 from bastion.actions.apps import connector_for
+from bastion.actions.operation_leases import LeaseKeeper, hold_lease, lease_expired, lease_length
 from bastion.actions.permissions import MANAGE_OPERATIONS, require
 from bastion.audit import AuditAction, record
 from bastion.concurrency import run_sync
@@ -56,7 +58,6 @@ from bastion.storage.models.enums import (
 from bastion.storage.tenancy import Tenant
 
 log = get_logger(__name__)
-STALE_AFTER = timedelta(minutes=5)
 MAX_TRANSIENT_ATTEMPTS = 8
 
 
@@ -174,7 +175,7 @@ def _claimable(now: datetime) -> Any:
             Operation.state.in_([OperationState.QUEUED, OperationState.DEFERRED]),
             or_(Operation.next_attempt_at.is_(None), Operation.next_attempt_at <= now),
         ),
-        and_(Operation.state == OperationState.RUNNING, Operation.started_at < now - STALE_AFTER),
+        lease_expired(now),
     )
 
 
@@ -186,10 +187,14 @@ def due_operation_ids(session: Session, *, limit: int = 100) -> list[int]:
     )
 
 
-def claim_operation(session: Session, operation_id: int) -> tuple[Operation, bool] | None:
-    """Take the operation for this worker; None if another worker has it or it is not due.
+def claim_operation(
+    session: Session, operation_id: int, *, lease: timedelta
+) -> tuple[Operation, bool] | None:
+    """Take the operation for this worker, leased for ``lease``; None if another worker has it
+    or it is not due.
 
-    Returns the operation and whether it is resumed after a crash (its outcome unknown).
+    Returns the operation and whether it is resumed after a crash (its outcome unknown). The
+    claim's attempt number (``operation.attempts``) fences the lease's renewals and the outcome.
     """
     now = utcnow()
     resumed = session.scalar(
@@ -202,6 +207,7 @@ def claim_operation(session: Session, operation_id: int) -> tuple[Operation, boo
             state=OperationState.RUNNING,
             attempts=Operation.attempts + 1,
             started_at=now,
+            lease_expires_at=now + lease,
             updated_at=now,
         )
         .execution_options(synchronize_session=False)
@@ -215,11 +221,13 @@ def claim_operation(session: Session, operation_id: int) -> tuple[Operation, boo
 def execute_operation(runtime: Runtime, operation_id: int) -> Operation | None:
     """Claim, perform and record one operation; None when someone else has it."""
     ring = runtime.require_key_ring()
+    lease = lease_length(runtime)
     with runtime.sessions.begin() as session:
-        claim = claim_operation(session, operation_id)
+        claim = claim_operation(session, operation_id, lease=lease)
         if claim is None:
             return None
         operation, resumed = claim
+        attempt = operation.attempts
         app = session.get_one(App, operation.app_id)
         request = operation_request(operation, asset_type=_asset_type(session, operation))
         connector = connector_for(session, ring, runtime.connector_options, app)
@@ -231,12 +239,21 @@ def execute_operation(runtime: Runtime, operation_id: int) -> Operation | None:
         finally:
             await connector.aclose()
 
-    try:
-        result: OperationResult | ConnectorError = run_sync(perform())
-    except ConnectorError as exc:
-        result = exc
+    with LeaseKeeper(runtime, operation_id=operation_id, attempt=attempt):
+        try:
+            result: OperationResult | ConnectorError = run_sync(perform())
+        except ConnectorError as exc:
+            result = exc
     with runtime.sessions.begin() as session:
-        operation = session.get_one(Operation, operation_id)
+        # The fenced renewal locks the row: a worker that took the operation over after this
+        # one's lease ran out records the outcome instead, having checked the app first.
+        if not hold_lease(session, operation_id=operation_id, attempt=attempt, lease=lease):
+            log.warning(
+                "operation taken over; its outcome is left to the new claim",
+                operation_id=operation_id,
+            )
+            return session.get_one(Operation, operation_id)
+        operation = session.get_one(Operation, operation_id, populate_existing=True)
         _record_outcome(session, operation, result)
         return operation
 
@@ -245,8 +262,9 @@ def _record_outcome(
     session: Session, operation: Operation, result: OperationResult | ConnectorError
 ) -> None:
     now = utcnow()
-    operation.finished_at = now
+    operation.finished_at, operation.lease_expires_at = now, None
     error: str | None = None
+    operation.last_error_code = None if isinstance(result, OperationResult) else result.code
     if isinstance(result, OperationResult):
         operation.state = OperationState.SUCCEEDED
         operation.result = {

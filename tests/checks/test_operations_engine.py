@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 
@@ -13,9 +15,16 @@ from sqlalchemy import select, update
 
 from bastion.actions import members
 from bastion.actions.actors import Actor
-from bastion.actions.operations import queue_operation, run_due_operations
+from bastion.actions.operation_leases import hold_lease
+from bastion.actions.operations import (
+    claim_operation,
+    execute_operation,
+    queue_operation,
+    run_due_operations,
+)
 from bastion.errors import Conflict
 from bastion.jobs import Jobs
+from bastion.runtime import Runtime
 from bastion.storage.models import Account, App, Asset, Operation, utcnow
 from bastion.storage.models.enums import OperationKind, OperationState
 from tests.checks.conftest import World, simulator_on_socket, worker_env
@@ -192,18 +201,142 @@ def test_a_worker_killed_mid_removal_is_resumed_without_a_second_delete(
             assert time.monotonic() < deadline, "the hung DELETE never completed"
             time.sleep(0.05)
 
-    # Later, the stale claim is taken over by another worker (here, this process).
+    # Later, the lapsed claim is taken over by another worker (here, this process).
     with world.runtime.sessions.begin() as session:
         session.execute(
             update(Operation)
             .where(Operation.id == operation_id)
-            .values(started_at=utcnow() - timedelta(hours=1))
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
         )
     assert run_due_operations(world.runtime) == {"succeeded": 1}
     resumed = _operation(world, operation_id)
     assert resumed.result is not None and resumed.result["outcome"] == "already_done"
     assert resumed.attempts == 2
     assert _deletes(world) == 1
+
+
+def _with_lease(world: World, seconds: float) -> Runtime:
+    """The world's runtime with another operation lease length (renewed every third of it)."""
+    settings = world.runtime.settings.model_copy(update={"operation_lease_seconds": seconds})
+    return dataclasses.replace(world.runtime, settings=settings)
+
+
+def _start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bastion", "worker", "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _people(world: World) -> set[str]:
+    return {p["id"] for p in world.sim.dump()["people"]}
+
+
+def test_a_worker_killed_after_meta_removed_the_person_is_resumed_by_another_within_seconds(
+    world: World, key_entry: str
+) -> None:
+    world.check()
+    person = _employee(world)
+    operation_id = _queue_removal(world, person["id"])
+    # Meta removes the person at once but holds its answer: the worker is killed after the
+    # removal and before Bastion recorded it.
+    world.sim.inject_fault("slow_answer", method="DELETE", hang_seconds=5)
+    workers: list[subprocess.Popen[bytes]] = []
+    with simulator_on_socket(world.sim) as graph_url:
+        env = worker_env(world, graph_url, key_entry) | {"BASTION_OPERATION_LEASE_SECONDS": "3"}
+        try:
+            workers.append(_start_worker(env))
+            with Jobs(world.runtime) as jobs:
+                jobs.enqueue_operation(operation_id)
+            deadline = time.monotonic() + 60
+            while person["id"] in _people(world):
+                assert workers[0].poll() is None, "the worker stopped by itself"
+                assert time.monotonic() < deadline, "the worker never sent the DELETE"
+                time.sleep(0.02)
+            workers.append(_start_worker(env))  # another worker, on another machine say
+            workers[0].send_signal(signal.SIGKILL)
+            killed_at = time.monotonic()
+            workers[0].wait(timeout=10)
+            assert _operation(world, operation_id).state == OperationState.RUNNING
+            while _operation(world, operation_id).state == OperationState.RUNNING:
+                assert workers[1].poll() is None, "the second worker stopped by itself"
+                assert time.monotonic() - killed_at < 30, "not resumed within 30 s of the kill"
+                time.sleep(0.05)
+            deadline = time.monotonic() + 10
+            while _deletes(world) == 0:  # the held answer to the first DELETE goes out
+                assert time.monotonic() < deadline, "the held DELETE never completed"
+                time.sleep(0.05)
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.kill()
+                worker.wait(timeout=10)
+    resumed = _operation(world, operation_id)
+    assert resumed.state == OperationState.SUCCEEDED
+    assert resumed.result is not None and resumed.result["outcome"] == "already_done"
+    assert resumed.attempts == 2
+    assert _deletes(world) == 1
+    assert person["id"] not in _people(world)
+
+
+def test_a_slow_call_keeps_its_lease_so_no_other_worker_takes_the_operation(
+    world: World,
+) -> None:
+    world.check()
+    person = _employee(world)
+    operation_id = _queue_removal(world, person["id"])
+    runtime = _with_lease(world, 0.6)  # renewed every 0.2 s; Meta takes 2 s to answer
+    world.sim.inject_fault("hang", method="DELETE", hang_seconds=2)
+    outcome: list[Operation | None] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(execute_operation(runtime, operation_id))
+    )
+    worker.start()
+    deadline = time.monotonic() + 10
+    while _operation(world, operation_id).state != OperationState.RUNNING:
+        assert time.monotonic() < deadline, "the operation was never claimed"
+        time.sleep(0.01)
+    looks = []
+    while worker.is_alive():
+        looks.append(run_due_operations(runtime))  # another worker looking for work
+        time.sleep(0.1)
+    worker.join()
+    assert len(looks) > 5 and all(found == {} for found in looks)
+    done = _operation(world, operation_id)
+    assert done.state == OperationState.SUCCEEDED and done.attempts == 1
+    assert done.lease_expires_at is None
+    assert _deletes(world) == 1
+
+
+def test_a_worker_whose_lease_ran_out_cannot_renew_or_record_over_the_next_one(
+    world: World,
+) -> None:
+    operation_id = _queue_removal(world, "123")
+    lease = timedelta(seconds=15)
+    with world.runtime.sessions.begin() as session:
+        first = claim_operation(session, operation_id, lease=lease)
+        assert first is not None and first[1] is False
+        first_attempt = first[0].attempts
+    with world.runtime.sessions.begin() as session:
+        assert claim_operation(session, operation_id, lease=lease) is None  # still held
+        # The first worker stalls past its lease.
+        session.execute(
+            update(Operation)
+            .where(Operation.id == operation_id)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    with world.runtime.sessions.begin() as session:
+        second = claim_operation(session, operation_id, lease=lease)
+        assert second is not None and second[1] is True  # resumed: the app is read first
+    with world.runtime.sessions.begin() as session:
+        assert not hold_lease(
+            session, operation_id=operation_id, attempt=first_attempt, lease=lease
+        )
+        assert hold_lease(
+            session, operation_id=operation_id, attempt=first_attempt + 1, lease=lease
+        )
 
 
 def _pixel_and_holder(world: World) -> tuple[str, str]:

@@ -144,9 +144,13 @@ class Operation(TenantMixin, TimestampMixin, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(1000))
+    # The connector's error code of the last failure (``restricted``, ``rate_limited`` …).
+    last_error_code: Mapped[str | None] = mapped_column(String(32))
     manual_steps: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any] | None] = mapped_column()
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     started_at: Mapped[datetime | None]
+    # While running: until when the claiming worker holds it (renewed by its heartbeat).
+    lease_expires_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

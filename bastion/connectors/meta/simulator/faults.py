@@ -1,7 +1,9 @@
 """Faults injected for the next N matching Graph requests (including batch sub-requests).
 
 Kinds: ``http_500`` (code 2, transient, HTTP 500), ``hang`` (the request sleeps past any sane
-client timeout, then answers normally), ``rate_limit`` (code 613 unless ``code`` gives 4, 17 or
+client timeout, then answers normally), ``slow_answer`` (the request is carried out at once, then
+its answer is held for ``hang_seconds``: the change is made but the caller does not know yet),
+``rate_limit`` (code 613 unless ``code`` gives 4, 17 or
 80004), ``restricted`` (368), ``two_factor`` (415), ``batch_null`` (a batch operation answers
 ``null``; only matches operations inside a batch) and ``error`` (any Graph ``code``). A fault
 matches on HTTP method and on a substring of the unversioned path, and is consumed when it fires.
@@ -12,7 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-FAULT_KINDS = ("http_500", "hang", "rate_limit", "restricted", "two_factor", "batch_null", "error")
+FAULT_KINDS = (
+    "http_500",
+    "hang",
+    "slow_answer",
+    "rate_limit",
+    "restricted",
+    "two_factor",
+    "batch_null",
+    "error",
+)
 
 
 @dataclass(slots=True)

@@ -227,7 +227,7 @@ async def handle_graph(sim: Simulator, request: GraphRequest) -> GraphResponse:
         if fault is not None and fault.kind == "batch_null":
             _log(sim, request, method, path, segments, 0)
             return GraphResponse(0, None, null=True)
-        if fault is not None:
+        if fault is not None and fault.kind != "slow_answer":
             if fault.kind == "rate_limit":
                 forced_minutes = _INJECTED_RATE_LIMIT_MINUTES
             await apply_fault(sim, fault)
@@ -251,6 +251,8 @@ async def handle_graph(sim: Simulator, request: GraphRequest) -> GraphResponse:
             token_in_params=token_in_params,
         )
         body, status = dispatch(ctx, method, segments, request.params), 200
+        if fault is not None and fault.kind == "slow_answer":
+            await asyncio.sleep(fault.hang_seconds)
     except GraphError as exc:
         body, status = exc.body(), exc.status
     headers = {
