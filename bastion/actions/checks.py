@@ -194,7 +194,13 @@ def _fail(runtime: Runtime, run_id: int, exc: ConnectorError) -> CheckRun:
             app.status, app.restricted_until = AppStatus.RESTRICTED, exc.until
             app.next_check_at = exc.until or now + RETRY_FAILED_CHECK_AFTER
         elif isinstance(exc, RateLimited):
+            # The connector sleeps only through short waits; a longer one ends the run, so no
+            # worker is held, and the next check is moved to when Meta allows it again.
             app.next_check_at = now + timedelta(seconds=exc.retry_after_seconds)
+            run.error = app.status_reason = (
+                f"Rate limited until {app.next_check_at:%Y-%m-%d %H:%M} UTC; the check runs "
+                f"again then. {exc.message}"
+            )
         else:
             app.status = AppStatus.ERROR
             app.next_check_at = now + RETRY_FAILED_CHECK_AFTER

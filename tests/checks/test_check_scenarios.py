@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from bastion.actions.actors import Actor
 from bastion.actions.checks import start_check
 from bastion.actions.operations import run_due_operations
 from bastion.actions.reports import apply_report
+from bastion.connectors.meta import RetryPolicy
 from bastion.errors import Conflict
 from bastion.notify import send_due_notifications
 from bastion.storage.models import (
@@ -214,6 +216,37 @@ def test_a_failed_fetch_changes_nothing_and_says_why(world: World) -> None:
     with world.runtime.sessions() as session:
         assert session.scalar(select(func.count()).where(Account.present.is_(False))) == 0
     assert world.app().status.value == "error"
+
+
+def test_a_rate_limit_of_minutes_ends_the_check_at_once_and_moves_the_next_one(
+    world: World,
+) -> None:
+    world.check()
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    # The connector's own policy (sleep only through short waits), with the sleeps recorded.
+    world.runtime = dataclasses.replace(
+        world.runtime,
+        connector_options=dataclasses.replace(
+            world.runtime.connector_options, retry=RetryPolicy(sleep=sleep)
+        ),
+    )
+    world.sim.inject_fault("rate_limit", method="GET", path=f"/{world.sim.business_id}")
+    before = utcnow()
+    run = world.check()
+    assert run.state == RunState.FAILED
+    assert all(wait <= 5.0 for wait in slept)  # Meta's five minutes are not slept through
+    app = world.app()
+    assert app.next_check_at is not None
+    assert before + timedelta(minutes=5) <= app.next_check_at <= utcnow() + timedelta(minutes=5)
+    assert run.error and run.error.startswith(
+        f"Rate limited until {app.next_check_at:%Y-%m-%d %H:%M} UTC"
+    )
+    assert app.status_reason == run.error
+    assert app.status.value == "healthy"  # nothing is wrong with the app itself
 
 
 def test_a_revoked_token_puts_the_app_in_review_configuration(world: World) -> None:

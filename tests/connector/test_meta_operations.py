@@ -16,6 +16,7 @@ from bastion.connectors.base import (
     LastAdmin,
     NotFound,
     OperationRequest,
+    RateLimited,
     Restricted,
     TwoFactorRequired,
 )
@@ -56,13 +57,29 @@ def requests_to(sim: Simulator, method: str, path: str) -> list[dict[str, Any]]:
 # --- invitations -----------------------------------------------------------------------------
 
 
-def test_a_rate_limited_invite_waits_then_invites_once(
+def test_a_rate_limited_invite_is_handed_back_with_metas_estimate_then_invites_once(
     sim: Simulator, connect: ConnectorFactory, waits: Waits
 ) -> None:
     sim.inject_fault("rate_limit", method="POST", path="/business_users")
+    invite = OperationRequest.invite(email="wait@example.com", role="EMPLOYEE")
+    with pytest.raises(RateLimited) as caught:
+        perform(connect(), invite)
+    assert caught.value.retry_after_seconds == 300.0
+    assert waits == []  # five minutes are not slept: the operations engine defers it
+    assert "wait@example.com" not in [i["email"] for i in sim.dump()["invitations"]]
+
+    result = perform(connect(), invite)  # the deferred attempt, once Meta allows it
+    assert result.outcome == "applied"
+    assert [i["email"] for i in sim.dump()["invitations"]].count("wait@example.com") == 1
+
+
+def test_a_rate_limit_without_an_estimate_is_waited_out_then_invites_once(
+    sim: Simulator, connect: ConnectorFactory, waits: Waits
+) -> None:
+    sim.inject_fault("error", method="POST", path="/business_users", code=4)
     result = perform(connect(), OperationRequest.invite(email="wait@example.com", role="EMPLOYEE"))
     assert result.outcome == "applied"
-    assert waits == [300.0]
+    assert len(waits) == 1 and 0 < waits[0] <= 5.0
     assert [i["email"] for i in sim.dump()["invitations"]].count("wait@example.com") == 1
 
 

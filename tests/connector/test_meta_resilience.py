@@ -33,36 +33,59 @@ def busy(sim: Simulator) -> None:
     )
 
 
-def test_a_rate_limited_import_waits_as_long_as_meta_says_then_completes(
+def test_a_rate_limit_without_an_estimate_is_waited_out_in_seconds_then_completes(
     sim: Simulator, connect: ConnectorFactory, waits: Waits
 ) -> None:
-    sim.inject_fault("rate_limit", count=2, method="GET", path=f"/{sim.business_id}")
+    # Code 613 with no estimated_time_to_regain_access: only our own short backoff applies.
+    sim.inject_fault("error", count=2, method="GET", path=f"/{sim.business_id}", code=613)
     snapshot = import_business(connect())
     assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
-    # The simulator says "regain access in 5 minutes" (estimated_time_to_regain_access).
-    assert waits.count(300.0) == 2
+    assert len(waits) == 2 and all(0 < wait <= 5.0 for wait in waits)
 
 
-def test_a_rate_limit_inside_a_batch_is_waited_out(
+def test_a_rate_limit_without_an_estimate_inside_a_batch_is_waited_out(
     sim: Simulator, connect: ConnectorFactory, waits: Waits
 ) -> None:
     busy(sim)
-    sim.inject_fault("rate_limit", count=3, path="/assigned_users", code=80004)
+    sim.inject_fault("error", count=3, path="/assigned_users", code=80004)
     snapshot = import_business(connect())
     assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
-    assert 300.0 in waits
+    assert waits and all(0 < wait <= 5.0 for wait in waits)
 
 
-def test_a_rate_limit_longer_than_we_wait_is_reported_with_its_retry_time(
+def test_a_rate_limit_of_minutes_is_not_slept_but_reported_with_metas_estimate(
     sim: Simulator, connect: ConnectorFactory, waits: Waits
 ) -> None:
-    sim.inject_fault("rate_limit", count=1, path=f"/{sim.business_id}")
-    meta = connect(retry=RetryPolicy(sleep=waits, max_rate_limit_wait=60))
+    # The simulator says "regain access in 5 minutes" (estimated_time_to_regain_access): the
+    # caller gets it at once and defers, instead of a worker sleeping for five minutes.
+    sim.inject_fault("rate_limit", count=1, method="GET", path=f"/{sim.business_id}")
     with pytest.raises(RateLimited) as caught:
-        import_business(meta)
+        import_business(connect())
     assert caught.value.retry_after_seconds == 300
+    assert caught.value.estimated
     assert caught.value.disposition == "retry_later"
     assert waits == []
+
+
+def test_a_rate_limit_of_minutes_inside_a_batch_fails_the_import_without_sleeping(
+    sim: Simulator, connect: ConnectorFactory, waits: Waits
+) -> None:
+    busy(sim)
+    sim.inject_fault("rate_limit", count=1, path="/assigned_users", code=80004)
+    with pytest.raises(RateLimited) as caught:
+        import_business(connect())
+    assert caught.value.retry_after_seconds == 300
+    assert "assigned_users" in caught.value.message
+    assert all(wait <= 5.0 for wait in waits)
+
+
+def test_a_caller_may_choose_to_sleep_through_longer_rate_limits(
+    sim: Simulator, connect: ConnectorFactory, waits: Waits
+) -> None:
+    sim.inject_fault("rate_limit", count=1, method="GET", path=f"/{sim.business_id}")
+    snapshot = import_business(connect(retry=RetryPolicy(sleep=waits, max_rate_limit_wait=600)))
+    assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
+    assert waits == [300.0]
 
 
 def test_the_client_slows_down_when_usage_passes_eighty_percent(

@@ -44,8 +44,10 @@ class RetryPolicy:
     base_delay: float = 0.5
     rate_limit_base_delay: float = 5.0
     max_delay: float = 60.0
-    # Longer waits than this are not slept through: the caller gets RateLimited and defers.
-    max_rate_limit_wait: float = 15 * 60.0
+    # Longer waits than this are not slept through: the caller gets RateLimited and defers (an
+    # operation to Meta's estimate, a check to its next run), so no worker sits asleep. Meta's
+    # estimates come in whole minutes, so only our own short backoff is ever slept.
+    max_rate_limit_wait: float = 5.0
     slowdown_threshold: float = 80.0
     slowdown_max_delay: float = 2.0
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
