@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -124,10 +125,35 @@ def test_request_log(graph: Graph, sim: Simulator) -> None:
 
 
 def test_generator_is_deterministic() -> None:
+    pinned = 1_800_000_000
     assert (
-        generate_scenario("small", seed=3).to_json() == generate_scenario("small", seed=3).to_json()
+        generate_scenario("small", seed=3, clock_start=pinned).to_json()
+        == generate_scenario("small", seed=3, clock_start=pinned).to_json()
     )
     assert generate_scenario("small", seed=3).token != generate_scenario("small", seed=4).token
+
+
+def test_the_clock_runs_at_real_time_unless_the_scenario_pins_it() -> None:
+    before = time.time()
+    assert before - 1 <= Simulator(generate_scenario("small", seed=3)).now() <= time.time() + 1
+    pinned = Simulator(generate_scenario("small", seed=3, clock_start=1_800_000_000))
+    assert 1_800_000_000 <= pinned.now() < 1_800_000_000 + 60
+
+
+def test_only_the_origin_of_a_seeded_scenarios_dates_moves_with_the_clock() -> None:
+    day = 86_400
+    early, late = (
+        generate_scenario("small", seed=3, clock_start=start)
+        for start in (1_800_000_000, 1_800_000_000 + day)
+    )
+    assert [(p.id, p.email, p.role) for p in early.people] == [
+        (p.id, p.email, p.role) for p in late.people
+    ]
+    assert early.token == late.token
+    assert [p.created_time + day for p in early.people] == [p.created_time for p in late.people]
+    assert [i.expiration_time + day for i in early.invitations] == [
+        i.expiration_time for i in late.invitations
+    ]
 
 
 def test_generator_size_overrides_and_validation() -> None:

@@ -1,6 +1,6 @@
 """The simulator clock: real time plus an offset that tests and the control API can advance.
 
-It starts at the scenario's ``clock_start`` so generated dates stay meaningful, then runs with
+It starts at real time, or at the scenario's ``clock_start`` when one is set, then runs with
 real time; ``advance`` jumps ahead (invitations expire, restricted windows end, rate windows roll).
 """
 
@@ -10,8 +10,8 @@ import time
 
 
 class SimClock:
-    def __init__(self, start: float) -> None:
-        self._offset = start - time.time()
+    def __init__(self, start: float | None = None) -> None:
+        self._offset = 0.0 if start is None else start - time.time()
 
     def now(self) -> float:
         return time.time() + self._offset

@@ -1,18 +1,22 @@
 """A deterministic generator of realistic businesses (seed + size knobs) and two presets.
 
 Everything comes from one ``random.Random(seed)``, so a seed always yields the same business, the
-same directory and the same admin token. People have realistic names and e-mails: mostly the
-company domain, some personal gmail/outlook addresses, some mixed case, a few duplicate names. The
-directory overlaps ~90% with the people (matched by work e-mail, by a personal e-mail listed as a
-secondary address, or only by name), holds people not yet on Meta, and marks some people who still
-hold a seat as deprovisioned.
+same directory and the same admin token. Times are set back from an origin, the moment of
+generation unless ``clock_start`` is given: the same seed gives the same dates relative to it,
+and a scenario without ``clock_start`` runs the simulator's clock at real time, so the dates
+Meta would send (a restriction's end, an invitation's expiry) mean the same to Bastion.
+
+People have realistic names and e-mails: mostly the company domain, some personal gmail/outlook
+addresses, some mixed case, a few duplicate names. The directory overlaps ~90% with the people
+(matched by work e-mail, by a personal e-mail listed as a secondary address, or only by name),
+holds people not yet on Meta, and marks some people who still hold a seat as deprovisioned.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime
 
 from bastion.connectors.meta.simulator import names
 from bastion.connectors.meta.simulator.directory import DirectoryUser
@@ -34,7 +38,6 @@ from bastion.connectors.meta.simulator.scenario import (
 )
 from bastion.connectors.meta.simulator.tokens import mint_token
 
-CLOCK_START = int(datetime(2026, 11, 16, 9, 0, tzinfo=UTC).timestamp())
 DAY = 86_400
 
 
@@ -81,8 +84,18 @@ _AGENCY_TASKS: dict[str, tuple[str, ...]] = {
 }
 
 
-def generate_scenario(preset: str = "small", *, seed: int = 42, **size_overrides: int) -> Scenario:
-    """Build the ``preset`` business from ``seed``; ``size_overrides`` change single knobs."""
+def generate_scenario(
+    preset: str = "small",
+    *,
+    seed: int = 42,
+    clock_start: int | None = None,
+    **size_overrides: int,
+) -> Scenario:
+    """Build the ``preset`` business from ``seed``; ``size_overrides`` change single knobs.
+
+    ``clock_start`` (Unix seconds) pins the simulator's clock and the dates' origin, for a
+    replay that must match to the second; without it both follow real time.
+    """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     known = {f.name for f in fields(SizeKnobs)}
@@ -93,15 +106,17 @@ def generate_scenario(preset: str = "small", *, seed: int = 42, **size_overrides
         raise ValueError("size knobs must not be negative")
     sizes = replace(PRESETS[preset], **size_overrides)
     rng = random.Random(seed)  # noqa: S311 - reproducible data, not secrets
-    return _Generator(rng, sizes).build(preset, seed)
+    origin = int(time.time()) if clock_start is None else clock_start
+    return _Generator(rng, sizes, origin).build(preset, seed, clock_start)
 
 
 class _Generator:
     """One generation run; holds the rng and the ids handed out so far."""
 
-    def __init__(self, rng: random.Random, sizes: SizeKnobs) -> None:
+    def __init__(self, rng: random.Random, sizes: SizeKnobs, origin: int) -> None:
         self.rng = rng
         self.sizes = sizes
+        self.origin = origin
         self.used_ids: set[str] = set()
         self.company, self.domain = rng.choice(names.COMPANIES)
 
@@ -113,9 +128,9 @@ class _Generator:
                 return candidate
 
     def past(self, max_days: int, min_days: int = 1) -> int:
-        return CLOCK_START - self.rng.randrange(min_days * DAY, max_days * DAY)
+        return self.origin - self.rng.randrange(min_days * DAY, max_days * DAY)
 
-    def build(self, preset: str, seed: int) -> Scenario:
+    def build(self, preset: str, seed: int, clock_start: int | None) -> Scenario:
         business = BusinessRecord(
             id=self.new_id(),
             name=self.company,
@@ -148,7 +163,7 @@ class _Generator:
         return Scenario(
             preset=preset,
             seed=seed,
-            clock_start=CLOCK_START,
+            clock_start=clock_start,
             settings=ScenarioSettings(),
             business=business,
             app=app,
@@ -310,7 +325,7 @@ class _Generator:
             return AssetRecord(self.new_id(), kind, name, ownership, owner, created, attrs)
         if kind == "pixel":
             attrs = {
-                "last_fired_time": CLOCK_START - rng.randrange(60, 90 * DAY),
+                "last_fired_time": self.origin - rng.randrange(60, 90 * DAY),
                 "is_unavailable": rng.random() < 0.05,
             }
             name = f"{self.company} Pixel {market} {index}"

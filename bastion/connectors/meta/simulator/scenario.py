@@ -2,8 +2,9 @@
 
 Scenarios are produced by the generator, saved and loaded as JSON, and snapshotted from a live
 simulator, so the same business can be replayed by the demo, the tests and the benchmarks. Times
-are integer Unix seconds; ``clock_start`` is the moment the simulator clock starts from, which keeps
-generated dates (and invitation expiry) meaningful whenever the scenario is loaded.
+are integer Unix seconds; ``clock_start``, when set, is the moment the simulator clock starts from
+(a snapshot or a pinned replay); when it is ``None`` the clock runs at real time, so the end of a
+simulated restriction is as far ahead for Bastion as it is for the simulator.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ class Scenario:
 
     preset: str
     seed: int
-    clock_start: int
+    clock_start: int | None
     settings: ScenarioSettings
     business: BusinessRecord
     app: AppRecord
@@ -215,7 +216,7 @@ class Scenario:
         return cls(
             preset=str(data.get("preset", "custom")),
             seed=int(data.get("seed", 0)),
-            clock_start=int(data["clock_start"]),
+            clock_start=None if data.get("clock_start") is None else int(data["clock_start"]),
             settings=_build(ScenarioSettings, data.get("settings", {})),
             business=_build(BusinessRecord, data["business"]),
             app=_build(AppRecord, data["app"]),
