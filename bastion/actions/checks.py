@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from bastion.actions.actors import Actor
 from bastion.actions.apps import connector_for
 from bastion.actions.operations import confirm_manual_operations
+from bastion.actions.restrictions import settle_restriction
 from bastion.audit import AuditAction, record
 from bastion.checks.classify import classify_accounts
 from bastion.checks.load import SnapshotLoader, explanations_since
@@ -294,7 +295,7 @@ def _apply(
         "baseline": int(baseline),
     }
     run.state, run.finished_at = RunState.SUCCEEDED, utcnow()
-    app.status, app.status_reason, app.restricted_until = AppStatus.HEALTHY, None, None
+    settle_restriction(session, app, run.finished_at)
     if snapshot.business.verification_status:
         app.business_verification_status = snapshot.business.verification_status
     app.last_check_at = run.finished_at

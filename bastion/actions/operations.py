@@ -23,6 +23,7 @@ from bastion.actions.actors import Actor
 from bastion.actions.apps import connector_for
 from bastion.actions.operation_leases import LeaseKeeper, hold_lease, lease_expired, lease_length
 from bastion.actions.permissions import MANAGE_OPERATIONS, require
+from bastion.actions.restrictions import settle_restriction
 from bastion.audit import AuditAction, record
 from bastion.concurrency import run_sync
 from bastion.connectors.base import AssetType as ConnectorAssetType
@@ -275,6 +276,9 @@ def _record_outcome(
         }
         operation.last_error = None
         _apply_locally(session, operation)
+        app = session.get_one(App, operation.app_id)
+        if app.status == AppStatus.RESTRICTED:
+            settle_restriction(session, app, now)
         summary = "done" if result.outcome == "applied" else "already done in the app"
         _mark_items(session, operation, ReportItemState.APPLIED, f"Removed: {summary}.")
     else:

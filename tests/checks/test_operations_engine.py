@@ -26,7 +26,7 @@ from bastion.errors import Conflict
 from bastion.jobs import Jobs
 from bastion.runtime import Runtime
 from bastion.storage.models import Account, App, Asset, Operation, utcnow
-from bastion.storage.models.enums import OperationKind, OperationState
+from bastion.storage.models.enums import OperationKind, OperationState, RunState
 from tests.checks.conftest import World, simulator_on_socket, worker_env
 
 
@@ -337,6 +337,42 @@ def test_a_worker_whose_lease_ran_out_cannot_renew_or_record_over_the_next_one(
         assert hold_lease(
             session, operation_id=operation_id, attempt=first_attempt + 1, lease=lease
         )
+
+
+def test_the_app_stays_restricted_while_a_restricted_removal_waits_even_after_a_check(
+    world: World,
+) -> None:
+    world.check()
+    person = _employee(world)
+    operation_id = _queue_removal(world, person["id"])
+    world.sim.inject_fault("restricted", method="DELETE")
+    assert run_due_operations(world.runtime) == {"deferred": 1}
+    restricted = world.app()
+    assert restricted.status.value == "restricted"
+    assert restricted.restricted_until is not None and restricted.restricted_until > utcnow()
+
+    assert world.check().state == RunState.SUCCEEDED  # reads still work during a restriction
+    after_check = world.app()
+    assert after_check.status.value == "restricted"
+    assert after_check.restricted_until == restricted.restricted_until
+    assert after_check.status_reason == restricted.status_reason
+
+    # Meta's end time has passed, but the removal has not been sent again yet.
+    with world.runtime.sessions.begin() as session:
+        session.execute(
+            update(App)
+            .where(App.id == world.app_id)
+            .values(restricted_until=utcnow() - timedelta(minutes=1))
+        )
+    world.check()
+    assert world.app().status.value == "restricted"
+
+    _time_passes(world, operation_id)
+    assert run_due_operations(world.runtime) == {"succeeded": 1}
+    lifted = world.app()
+    assert (lifted.status.value, lifted.restricted_until) == ("healthy", None)
+    world.check()
+    assert world.app().status.value == "healthy"
 
 
 def _pixel_and_holder(world: World) -> tuple[str, str]:
