@@ -326,5 +326,5 @@ def worker(
         jobs = Jobs(runtime)
         consumer = jobs.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
         freeze_startup_objects()
-        with LeaseWatch(jobs):
+        with LeaseWatch(runtime):
             consumer.run()

@@ -11,8 +11,8 @@ Every consumer schedules the minute tick, and the tick takes a lock in the queue
 exactly one tick's work runs per minute however many consumers there are. Checks never overlap
 for one app because the database allows one running CheckRun per app; operations are claimed
 with a compare-and-set, so a task delivered twice performs nothing twice. Every consumer also
-runs a ``LeaseWatch``, which queues an operation whose worker died as soon as its lease runs
-out, so it is resumed within seconds instead of at the next tick.
+runs a ``LeaseWatch``, which resumes an operation whose worker died as soon as its lease runs
+out, within seconds instead of at the next tick.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from huey.exceptions import TaskLockedException
 
 from bastion.actions.actors import Actor
 from bastion.actions.checks import claim_due_checks, reap_dead_runs, run_check
-from bastion.actions.operation_leases import heartbeat_interval, orphaned_operations
+from bastion.actions.operation_leases import heartbeat_interval, orphaned_operation_ids
 from bastion.actions.operations import due_operation_ids, execute_operation
 from bastion.actions.token_reminders import remind_expiring_tokens
 from bastion.errors import BastionError
@@ -137,31 +137,28 @@ class Jobs:
 
 
 class LeaseWatch:
-    """Queues, every heartbeat interval, the running operations whose lease ran out (their
-    worker died); the claim's compare-and-set keeps one queued by several consumers single."""
+    """Resumes, from its own thread, the running operations whose lease ran out (their worker
+    died), looking every heartbeat interval; the claim's compare-and-set lets only one of the
+    consumers' watches (or the minute tick's task) take each."""
 
-    def __init__(self, jobs: Jobs) -> None:
-        self._jobs = jobs
-        self._interval = heartbeat_interval(jobs.runtime)
-        self._queued: set[tuple[int, int]] = set()  # (operation, attempt) this watch queued
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._interval = heartbeat_interval(runtime)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="lease-watch", daemon=True)
 
     def _watch(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                with self._jobs.runtime.sessions() as session:
-                    orphaned = set(orphaned_operations(session))
-                for operation_id, attempt in sorted(orphaned - self._queued):
+                with self._runtime.sessions() as session:
+                    orphaned = orphaned_operation_ids(session)
+                for operation_id in orphaned:
+                    if self._stop.is_set():
+                        return
                     log.info(
-                        "resuming an operation whose worker stopped",
-                        operation_id=operation_id,
-                        attempt=attempt,
+                        "resuming an operation whose worker stopped", operation_id=operation_id
                     )
-                    self._jobs.run_operation_task(operation_id)
-                # A queued operation that is still orphaned stays queued; the minute tick
-                # queues it again should that task be lost.
-                self._queued = orphaned
+                    execute_operation(self._runtime, operation_id)
             except Exception as exc:
                 log.warning("lease watch failed", error=type(exc).__name__)
 
@@ -187,7 +184,7 @@ class EmbeddedConsumer:
         self._consumer = jobs.huey.create_consumer(
             workers=workers, worker_type="thread", periodic=True, check_worker_health=False
         )
-        self._lease_watch = LeaseWatch(jobs)
+        self._lease_watch = LeaseWatch(jobs.runtime)
         self._started = threading.Event()
 
     def start(self) -> None:

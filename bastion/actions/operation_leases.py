@@ -6,7 +6,8 @@ Claiming an operation (``claim_operation``) gives the worker a lease of
 before anyone else may take the operation. A worker killed mid-call stops renewing; once its
 lease has run out, the operation is claimable again and the next attempt is made with
 ``resumed=True`` (the connector reads the app's state first), by whichever consumer's
-lease watch (``bastion/jobs.py``) or minute tick sees it first.
+lease watch (``bastion/jobs.py``, looking every heartbeat interval) or minute tick sees it
+first: within lease + heartbeat interval of the crash, 20 s by default.
 
 Every renewal and the final write of the outcome are fenced by the attempt number the claim
 made: a worker that lost its lease (paused too long, not dead) cannot extend it again or record
@@ -46,16 +47,13 @@ def lease_expired(now: datetime) -> Any:
     return and_(Operation.state == OperationState.RUNNING, Operation.lease_expires_at < now)
 
 
-def orphaned_operations(session: Session, *, limit: int = 100) -> list[tuple[int, int]]:
-    """Running operations whose lease ran out (their worker died, so they may be resumed), as
-    (operation id, attempt) pairs."""
-    rows = session.execute(
-        select(Operation.id, Operation.attempts)
-        .where(lease_expired(utcnow()))
-        .order_by(Operation.id)
-        .limit(limit)
+def orphaned_operation_ids(session: Session, *, limit: int = 100) -> list[int]:
+    """Running operations whose lease ran out: their worker died, so they may be resumed."""
+    return list(
+        session.scalars(
+            select(Operation.id).where(lease_expired(utcnow())).order_by(Operation.id).limit(limit)
+        )
     )
-    return [(operation_id, attempt) for operation_id, attempt in rows]
 
 
 def hold_lease(session: Session, *, operation_id: int, attempt: int, lease: timedelta) -> bool:
