@@ -15,6 +15,7 @@ operations engine and the UI work with these records and errors whatever the app
     │   └── TwoFactorRequired      the business requires two-factor for the change  → manual
     ├── BadRequest                 the app refused the request (keeps its message)  → fail
     └── Transient                  a server error or timeout; retried already       → retry later
+        └── TooMuchData            the app refused a read as too large: ask for less → retry later
 """
 
 from __future__ import annotations
@@ -393,3 +394,9 @@ class BadRequest(ConnectorError):
 class Transient(ConnectorError):
     code = "transient"
     disposition: Disposition = "retry_later"
+
+
+class TooMuchData(Transient):
+    """Asking the same again is refused again; a smaller read may pass (not retried as is)."""
+
+    code = "too_much_data"

@@ -114,3 +114,17 @@ def test_short_pages_from_meta_still_import_completely(
     sim.state.settings.max_page_size = 3
     snapshot = import_business(connect())
     assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
+
+
+def test_a_read_meta_finds_too_large_falls_back_to_one_read_per_edge_at_once(
+    connect: ConnectorFactory, sim: Simulator
+) -> None:
+    from bastion.connectors.meta.sync import ALL_EDGES
+
+    plain = import_business(connect())
+    # Code 1, "reduce the amount of data": asked again it would be refused again.
+    sim.inject_fault("too_much_data", method="GET", path=f"/{sim.business_id}")
+    fallen_back = import_business(connect())
+    assert observed_snapshot(fallen_back) == observed_snapshot(plain)
+    # The refused read, the business alone, then each edge's first page: nothing asked twice.
+    assert fallen_back.graph_operations == plain.graph_operations + 1 + len(ALL_EDGES)

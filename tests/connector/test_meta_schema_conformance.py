@@ -184,7 +184,7 @@ def test_every_request_the_connector_sends_is_in_metas_schema(
     snapshot = import_business(_connector(sim, transport))
     assert any(a.type == "instagram_asset" for a in snapshot.assets)
     # The per-edge fallback: Meta refuses the one big read as too large (code 1).
-    sim.inject_fault("error", code=1, count=4, method="GET", path=f"/{sim.business_id}")
+    sim.inject_fault("too_much_data", method="GET", path=f"/{sim.business_id}")
     import_business(_connector(sim, transport))
     for request in _every_operation(sim):
         perform(_connector(sim, transport), request)

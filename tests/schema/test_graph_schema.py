@@ -76,6 +76,11 @@ def test_every_hand_kept_line_names_a_real_edge_and_cites_a_page() -> None:
             ["field 'created_time' on BusinessUser/business_users"],
         ),
         ("Business", "owned_pages{assigned_users.business(1).limit(5){id,tasks}}", []),
+        # A node type the schema does not carry (IGUser) is not checked inside; a plain value has
+        # no sub-fields.
+        ("Page", "id,instagram_business_account{id,username}", []),
+        ("Page", "id,name{first}", ["field 'name' on Page"]),
+        ("SystemUser", "role{x}", ["field 'role' on SystemUser"]),
         (
             "Business",
             "owned_pages{assigned_users.bogus(1){id}}",

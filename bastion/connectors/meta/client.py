@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 
-from bastion.connectors.base import ConnectorError, RateLimited, Transient
+from bastion.connectors.base import ConnectorError, RateLimited, TooMuchData, Transient
 from bastion.connectors.meta.graph_errors import error_from_response, scrub
 from bastion.connectors.meta.usage import read_usage
 
@@ -320,6 +320,8 @@ class GraphClient:
                 self._slowdown = (
                     0.0  # Meta's figures predate the wait; the next answer updates them
                 )
+            except TooMuchData:
+                raise  # asked again, the same read is refused again: the caller asks for less
             except Transient:
                 transient_tries += 1
                 if not idempotent or transient_tries >= self.retry.transient_attempts:

@@ -23,6 +23,7 @@ from bastion.connectors.base import (
     RateLimited,
     Restricted,
     TokenInvalid,
+    TooMuchData,
     Transient,
     TwoFactorRequired,
 )
@@ -178,6 +179,10 @@ def _classify(
         )
     if status == 404 or code == 803 or (code == 100 and subcode in NOT_FOUND_SUBCODES):
         return NotFound(f"{what}: the object does not exist or the token cannot see it.")
+    if code == 1 and "reduce the amount of data" in (meta_message).lower():
+        # docs/graph-api/guides/error-handling: code 1 "Please reduce the amount of data you're
+        # asking for, then retry your request".
+        return TooMuchData(f"{what}: Meta asks for a smaller read ({meta_message}).")
     if code in TRANSIENT_CODES or error.is_transient or status >= 500:
         return Transient(f"{what}: Meta had a temporary problem ({meta_message or status}).")
     return BadRequest(f"{what}: Meta refused the request: {meta_message or 'no reason given'}")

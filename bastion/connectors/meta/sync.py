@@ -130,9 +130,9 @@ async def fetch_business(client: GraphClient, business_id: str) -> FetchedBusine
     try:
         root = await client.get(business_id, {"fields": expanded})
     except Transient:
-        # Meta may refuse a read this large ("reduce the amount of data", code 1) on a big
-        # portfolio; then every edge's first page is read on its own, batched: one more
-        # operation per edge, nothing else changes.
+        # Meta may refuse a read this large ("reduce the amount of data", TooMuchData, handed
+        # back without a retry) on a big portfolio, or keep failing it: then every edge's first
+        # page is read on its own, batched: one more operation per edge, nothing else changes.
         try:
             root = await client.get(business_id, {"fields": BUSINESS_FIELDS})
         except ConnectorError as exc:

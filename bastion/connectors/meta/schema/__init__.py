@@ -184,8 +184,10 @@ class GraphSchema:
                 if spec.children is not None:
                     if type_name in self.nodes:
                         found += self.field_violations(type_name, spec.children)
-                    elif not type_name.startswith("list<") and type_name not in ("Object",):
+                    elif _is_plain_value(type_name, node):
+                        # Sub-fields of a string, number, date or enum: Meta has none.
                         found.append(Violation("field", node_type, spec.name, edge=where))
+                    # Else a node type Bastion's schema does not carry: nothing to check.
                 continue
             edge = node.edges.get(spec.name)
             get = edge.get("GET") if edge else None
@@ -225,6 +227,16 @@ class GraphSchema:
             for name in params
             if name not in GLOBAL_PARAMS and name not in known[0]
         ]
+
+
+_PLAIN_TYPES = frozenset(
+    {"string", "int", "unsigned int", "int32", "float", "bool", "datetime", "numeric string"}
+)
+
+
+def _is_plain_value(type_name: str, node: NodeType) -> bool:
+    inner = type_name.removeprefix("list<").removesuffix(">")
+    return inner in _PLAIN_TYPES or node.enum(inner) is not None
 
 
 def _method_spec(raw: Mapping[str, object]) -> MethodSpec:

@@ -5,7 +5,8 @@ client timeout, then answers normally), ``slow_answer`` (the request is carried 
 its answer is held for ``hang_seconds``: the change is made but the caller does not know yet),
 ``rate_limit`` (code 613 unless ``code`` gives 4, 17 or
 80004), ``restricted`` (368), ``two_factor`` (415), ``batch_null`` (a batch operation answers
-``null``; only matches operations inside a batch) and ``error`` (any Graph ``code``). A fault
+``null``; only matches operations inside a batch), ``too_much_data`` (code 1, Meta's "Please
+reduce the amount of data you're asking for") and ``error`` (any Graph ``code``). A fault
 matches on HTTP method and on a substring of the unversioned path, and is consumed when it fires.
 """
 
@@ -22,6 +23,7 @@ FAULT_KINDS = (
     "restricted",
     "two_factor",
     "batch_null",
+    "too_much_data",
     "error",
 )
 

@@ -170,6 +170,10 @@ async def apply_fault(sim: Simulator, fault: Fault) -> int | None:
         raise errors.restricted(graph_time(sim.now() + window) or "later")
     if fault.kind == "two_factor":
         raise errors.two_factor_required()
+    if fault.kind == "too_much_data":
+        raise GraphError(
+            "Please reduce the amount of data you're asking for, then retry your request", 1
+        )
     raise GraphError(f"(#{fault.code}) An injected error occurred", fault.code or 1)
 
 
