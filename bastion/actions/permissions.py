@@ -1,13 +1,25 @@
-"""Who may do what: one table of roles, asked by every action before it writes.
+"""Who may do what: one table of roles, asked by every action before it writes and by every
+API route and web page before it reads.
 
     workspace admin      everything
     app owner            every action on that app and its report
     app collaborator     sees the app and their own account; changes nothing
     workspace member     sees their own accounts across apps
-    guest                sees their own accounts only
+    guest                sees their own accounts only (a local partner's guests too)
+
+Three reads of an app, from least to most, and one of the workspace:
+
+    view_app        the app's name, status and settings, and one's own accounts in it
+    view_details    the app's assets, partner businesses and check runs (collaborators up)
+    view_people     everyone's accounts, who holds what, what a check changed, the report and
+                    the operations (owners and admins)
+    read_directory  the directory's people and teams (admins, and owners of an app, who match
+                    accounts to people)
 
 Actions call ``require`` themselves, so the API, the CLI and the web pages cannot forget a
-check. A refusal names the role that would have been enough.
+check; an API route and the web page showing the same thing ask for the same read here. A
+refusal names the role that would have been enough. A guest's role on an app never counts for
+more than their own accounts.
 """
 
 from __future__ import annotations
@@ -17,30 +29,45 @@ from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
 from bastion.errors import PermissionDenied
-from bastion.storage.models import Account, App, AppMember, User
+from bastion.storage.models import Account, App, AppMember, LocalPartnerMember, User
 from bastion.storage.models.enums import AppRole, UserStatus, WorkspaceRole
 
 VIEW_APP = "view_app"
+VIEW_DETAILS = "view_details"
+VIEW_PEOPLE = "view_people"
 CHECK = "check"
 MANAGE_MEMBERS = "manage_members"
 APPLY_REPORT = "apply_report"
 MANAGE_OPERATIONS = "manage_operations"
 MANAGE_APP = "manage_app"
 MANAGE_DIRECTORY = "manage_directory"
+READ_DIRECTORY = "read_directory"
 
 APP_OWNER_ACTIONS = frozenset(
-    {VIEW_APP, CHECK, MANAGE_MEMBERS, APPLY_REPORT, MANAGE_OPERATIONS, MANAGE_APP}
+    {
+        VIEW_APP,
+        VIEW_DETAILS,
+        VIEW_PEOPLE,
+        CHECK,
+        MANAGE_MEMBERS,
+        APPLY_REPORT,
+        MANAGE_OPERATIONS,
+        MANAGE_APP,
+    }
 )
-ACTIONS = APP_OWNER_ACTIONS | {MANAGE_DIRECTORY}
+ACTIONS = APP_OWNER_ACTIONS | {MANAGE_DIRECTORY, READ_DIRECTORY}
 
 _WHAT = {
     VIEW_APP: "Seeing this app",
+    VIEW_DETAILS: "Seeing this app's assets, partners and checks",
+    VIEW_PEOPLE: "Seeing everyone's accounts in this app, what they hold and what changed",
     CHECK: "Checking this app for updates",
     MANAGE_MEMBERS: "Changing this app's accounts",
     APPLY_REPORT: "Applying this app's report",
     MANAGE_OPERATIONS: "Managing this app's operations",
     MANAGE_APP: "Changing this app's settings",
     MANAGE_DIRECTORY: "Managing the directory and workspace",
+    READ_DIRECTORY: "Reading the directory",
 }
 
 
@@ -67,6 +94,17 @@ def holds_account(session: Session, *, user: User, app: App) -> bool:
     )
 
 
+def owns_an_app(session: Session, *, user: User) -> bool:
+    return (
+        session.scalar(
+            select(AppMember.id)
+            .where(AppMember.user_id == user.id, AppMember.role == AppRole.OWNER)
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def can(session: Session, *, user: User, app: App | None, action: str) -> bool:
     """Whether this person may do ``action`` (on ``app``, or workspace-wide when None)."""
     if action not in ACTIONS:
@@ -77,6 +115,9 @@ def can(session: Session, *, user: User, app: App | None, action: str) -> bool:
         return False
     if user.role == WorkspaceRole.ADMIN:
         return True
+    if action == READ_DIRECTORY:
+        # Owners match accounts to directory people, so they read the directory too.
+        return user.role != WorkspaceRole.GUEST and owns_an_app(session, user=user)
     if app is None or action == MANAGE_DIRECTORY:
         return False
     role = app_role(session, user=user, app=app)
@@ -84,19 +125,36 @@ def can(session: Session, *, user: User, app: App | None, action: str) -> bool:
         return True
     if action == VIEW_APP:
         return role == AppRole.COLLABORATOR or holds_account(session, user=user, app=app)
+    if action == VIEW_DETAILS:
+        return role == AppRole.COLLABORATOR and user.role != WorkspaceRole.GUEST
     return False
 
 
 def sees_every_account(session: Session, *, user: User, app: App) -> bool:
     """Owners and admins see every account of the app; everyone else only their own."""
-    return can(session, user=user, app=app, action=MANAGE_MEMBERS)
+    return can(session, user=user, app=app, action=VIEW_PEOPLE)
+
+
+def visible_local_partners(session: Session, *, user: User) -> set[int] | None:
+    """The local partners this person may see: every one for admins (None), else their own."""
+    if can(session, user=user, app=None, action=MANAGE_DIRECTORY):
+        return None
+    return set(
+        session.scalars(
+            select(LocalPartnerMember.partner_id).where(LocalPartnerMember.user_id == user.id)
+        )
+    )
 
 
 def role_needed(app: App | None, action: str) -> str:
+    if action == READ_DIRECTORY:
+        return "the workspace admin role or the owner role on an app"
     if app is None or action == MANAGE_DIRECTORY:
         return "the workspace admin role"
     if action == VIEW_APP:
         return "a role on this app or an account in it"
+    if action == VIEW_DETAILS:
+        return "the collaborator or owner role on this app (guests see only their own accounts)"
     return "the app owner role (or workspace admin)"
 
 

@@ -26,7 +26,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from bastion.actions import members
-from bastion.actions.permissions import MANAGE_MEMBERS, VIEW_APP
+from bastion.actions.permissions import MANAGE_MEMBERS
 from bastion.api.common import (
     BodyId,
     IdempotencyKey,
@@ -363,7 +363,7 @@ def bulk(
     idempotency_key: IdempotencyKey = None,
 ) -> list[AccountResultOut]:
     """A result per account: one failure does not stop the rest."""
-    app_for(session, principal, app_id, VIEW_APP)
+    app_for(session, principal, app_id, MANAGE_MEMBERS)
     tenant = Tenant(session, principal.workspace_id)
     in_app = {
         a.id

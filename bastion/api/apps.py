@@ -27,7 +27,7 @@ from bastion.actions.apps import (
     request_check,
     update_app,
 )
-from bastion.actions.permissions import CHECK, VIEW_APP, can
+from bastion.actions.permissions import CHECK, VIEW_APP, VIEW_DETAILS, VIEW_PEOPLE, can
 from bastion.api.common import PathId, app_for, enqueue_check
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
 from bastion.queries import list_changes, list_runs
@@ -249,7 +249,7 @@ def runs(
     principal: CurrentPrincipal,
     limit: int = Query(20, ge=1, le=200),
 ) -> list[RunOut]:
-    app = app_for(session, principal, app_id, VIEW_APP)
+    app = app_for(session, principal, app_id, VIEW_DETAILS)
     return [
         RunOut(
             id=r.id,
@@ -272,7 +272,7 @@ def changes(
     principal: CurrentPrincipal,
     run_id: int | None = Query(None, ge=1, le=2**31 - 1),
 ) -> list[ChangeOut]:
-    app = app_for(session, principal, app_id, VIEW_APP)
+    app = app_for(session, principal, app_id, VIEW_PEOPLE)
     return [
         ChangeOut(
             id=c.id,

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from bastion.actions.permissions import MANAGE_MEMBERS, VIEW_APP
+from bastion.actions.permissions import VIEW_DETAILS, VIEW_PEOPLE
 from bastion.api.common import PathId, app_for
 from bastion.api.errors import READ_ERRORS
 from bastion.security.auth import DB, CurrentPrincipal
@@ -61,7 +61,7 @@ def _asset_out(a: Asset) -> AssetOut:
 def list_assets(
     app_id: PathId, session: DB, principal: CurrentPrincipal, type: AssetType | None = None
 ) -> list[AssetOut]:
-    app = app_for(session, principal, app_id, VIEW_APP)
+    app = app_for(session, principal, app_id, VIEW_DETAILS)
     query = Tenant(session, principal.workspace_id).select(
         Asset, Asset.app_id == app.id, Asset.present.is_(True)
     )
@@ -73,7 +73,7 @@ def list_assets(
 @router.get("/assets/{asset_id}/holders", responses=READ_ERRORS)
 def holders(asset_id: PathId, session: DB, principal: CurrentPrincipal) -> AssetHolders:
     asset = Tenant(session, principal.workspace_id).get(Asset, asset_id)
-    app_for(session, principal, asset.app_id, MANAGE_MEMBERS)
+    app_for(session, principal, asset.app_id, VIEW_PEOPLE)
     people = session.execute(
         select(Grant, Account)
         .join(Account, Account.id == Grant.account_id)

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_
 from sqlalchemy.orm import Session
 
-from bastion.actions.permissions import MANAGE_DIRECTORY, require
+from bastion.actions.permissions import READ_DIRECTORY, require
 from bastion.api.common import PathId, decode_cursor, encode_cursor, like_pattern
 from bastion.api.errors import READ_ERRORS
-from bastion.errors import PermissionDenied
 from bastion.security.auth import DB, CurrentPrincipal, Principal
-from bastion.storage.models import AppMember, Team, TeamMember, User
-from bastion.storage.models.enums import AppRole, UserStatus, WorkspaceRole
+from bastion.storage.models import Team, TeamMember, User
+from bastion.storage.models.enums import UserStatus
 from bastion.storage.tenancy import Tenant
 
 router = APIRouter(tags=["directory"])
@@ -63,20 +62,7 @@ def _user_out(u: User) -> UserOut:
 
 
 def _may_read_directory(session: Session, principal: Principal) -> None:
-    if principal.user.role == WorkspaceRole.ADMIN:
-        return
-    owns_an_app = session.scalar(
-        select(AppMember.id)
-        .where(AppMember.user_id == principal.user.id, AppMember.role == AppRole.OWNER)
-        .limit(1)
-    )
-    if owns_an_app is None or principal.user.role == WorkspaceRole.GUEST:
-        try:
-            require(session, actor=principal.actor, app=None, action=MANAGE_DIRECTORY)
-        except PermissionDenied:
-            raise PermissionDenied(
-                "Reading the directory needs the workspace admin role or the owner role on an app"
-            ) from None
+    require(session, actor=principal.actor, app=None, action=READ_DIRECTORY)
 
 
 @router.get("/me", responses=READ_ERRORS)

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from bastion.actions.operation_decisions import mark_manual_done, retry
-from bastion.actions.permissions import MANAGE_OPERATIONS
+from bastion.actions.permissions import VIEW_PEOPLE
 from bastion.api.common import PathId, app_for, enqueue_operations
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
 from bastion.api.schemas import OperationOut
@@ -33,14 +33,14 @@ def operations(
     principal: CurrentPrincipal,
     state: Annotated[list[OperationState] | None, Query()] = None,
 ) -> list[OperationOut]:
-    app = app_for(session, principal, app_id, MANAGE_OPERATIONS)
+    app = app_for(session, principal, app_id, VIEW_PEOPLE)
     return [OperationOut.of(o) for o in list_operations(session, app.id, state)]
 
 
 @router.get("/operations/{operation_id}", responses=READ_ERRORS)
 def get_operation(operation_id: PathId, session: DB, principal: CurrentPrincipal) -> OperationOut:
     operation = Tenant(session, principal.workspace_id).get(Operation, operation_id)
-    app_for(session, principal, operation.app_id, MANAGE_OPERATIONS)
+    app_for(session, principal, operation.app_id, VIEW_PEOPLE)
     return OperationOut.of(operation)
 
 

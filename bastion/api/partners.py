@@ -1,7 +1,7 @@
 """Partners: the app's agencies and clients (from Meta), and Bastion's local partners and guests.
 
 GET  /api/v1/apps/{app_id}/partners                    agencies and clients of the business
-GET  /api/v1/local-partners                            local partners
+GET  /api/v1/local-partners                            local partners (non-admins: their own)
 POST /api/v1/local-partners                            create one (workspace admins)
 POST /api/v1/local-partners/{partner_id}/guests        invite a guest into a local partner
 POST /api/v1/guests                                    invite a guest user to the workspace
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from bastion.actions import members
-from bastion.actions.permissions import VIEW_APP
+from bastion.actions.permissions import VIEW_DETAILS, visible_local_partners
 from bastion.api.common import PathId, app_for
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
 from bastion.security.auth import DB, CurrentPrincipal, runtime_of
@@ -71,7 +71,7 @@ def _invited(invite: members.GuestInvite) -> GuestInvited:
 
 @router.get("/apps/{app_id}/partners", responses=READ_ERRORS)
 def app_partners(app_id: PathId, session: DB, principal: CurrentPrincipal) -> list[PartnerOut]:
-    app = app_for(session, principal, app_id, VIEW_APP)
+    app = app_for(session, principal, app_id, VIEW_DETAILS)
     rows = Tenant(session, principal.workspace_id).all(
         Partner, Partner.app_id == app.id, Partner.present.is_(True)
     )
@@ -84,9 +84,11 @@ def app_partners(app_id: PathId, session: DB, principal: CurrentPrincipal) -> li
 @router.get("/local-partners", responses=READ_ERRORS)
 def local_partners(session: DB, principal: CurrentPrincipal) -> list[LocalPartnerOut]:
     rows = Tenant(session, principal.workspace_id).all(LocalPartner)
+    visible = visible_local_partners(session, user=principal.user)
     return [
         LocalPartnerOut(id=p.id, name=p.name, created_at=p.created_at)
         for p in sorted(rows, key=lambda p: p.name_key)
+        if visible is None or p.id in visible
     ]
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from bastion.actions.permissions import APPLY_REPORT
+from bastion.actions.permissions import APPLY_REPORT, VIEW_PEOPLE
 from bastion.actions.reports import apply_report, dismiss_items
 from bastion.api.common import BodyId, PathId, app_for, enqueue_operations
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
@@ -90,7 +90,7 @@ def _item_out(item: ReportItem) -> ReportItemOut:
 
 @router.get("/apps/{app_id}/reports", responses=READ_ERRORS)
 def list_reports(app_id: PathId, session: DB, principal: CurrentPrincipal) -> list[ReportOut]:
-    app = app_for(session, principal, app_id, APPLY_REPORT)
+    app = app_for(session, principal, app_id, VIEW_PEOPLE)
     rows = Tenant(session, principal.workspace_id).all(Report, Report.app_id == app.id)
     return [_report_out(r) for r in sorted(rows, key=lambda r: -r.id)]
 
@@ -98,7 +98,7 @@ def list_reports(app_id: PathId, session: DB, principal: CurrentPrincipal) -> li
 @router.get("/reports/{report_id}", responses=READ_ERRORS)
 def get_report(report_id: PathId, session: DB, principal: CurrentPrincipal) -> ReportDetail:
     report = Tenant(session, principal.workspace_id).get(Report, report_id)
-    app_for(session, principal, report.app_id, APPLY_REPORT)
+    app_for(session, principal, report.app_id, VIEW_PEOPLE)
     found = current_report(session, report.app_id, report.id)
     items = []
     for item, account, user in found[1] if found else []:

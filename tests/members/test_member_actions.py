@@ -60,8 +60,9 @@ def test_each_role_may_do_what_the_table_says(world: World, cast: Cast) -> None:
         }
     assert allowed["admin"] == ACTIONS
     assert allowed["owner"] == ACTIONS - {"manage_directory"}
-    assert allowed["collaborator"] == {"view_app"}
-    assert allowed["member"] == {"view_app"}  # holds an account in the app
+    assert allowed["collaborator"] == {"view_app", "view_details"}
+    # Holds an account in the app, so the check made them its collaborator.
+    assert allowed["member"] == {"view_app", "view_details"}
     assert allowed["guest"] == set()
 
 
