@@ -11,6 +11,10 @@ Routes:
     POST /apps/{app_id}/report/dismiss             dismiss the selected items with a reason
     GET  /apps/{app_id}/operations                 queued, deferred, manual, failed, done
     POST /apps/{app_id}/operations/{op_id}/retry   retry a failed or deferred operation
+
+Each tab asks ``actions/permissions.py`` what its API route asks: Assets, Partners and History
+need view_details (and show holders, partner tasks and who asked for a check only with
+view_people); one asset, one check's changes, Report and Operations need view_people.
 """
 
 from __future__ import annotations
@@ -21,14 +25,30 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from bastion.actions.operations import retry_operation
-from bastion.actions.permissions import APPLY_REPORT, MANAGE_OPERATIONS, require
+from bastion.actions.permissions import (
+    APPLY_REPORT,
+    MANAGE_OPERATIONS,
+    VIEW_DETAILS,
+    VIEW_PEOPLE,
+    require,
+)
 from bastion.actions.reports import apply_report, dismiss_items
 from bastion.errors import NotFound
 from bastion.queries import current_report, list_changes
 from bastion.storage.models import Asset, CheckRun
 from bastion.storage.models.enums import ReportItemState, ReportState
 from bastion.storage.tenancy import Tenant
-from bastion.web.context import DB, Me, PageRoute, allowed, app_for, jobs_of, redirect, render
+from bastion.web.context import (
+    DB,
+    Me,
+    PageRoute,
+    allowed,
+    app_for,
+    app_page,
+    jobs_of,
+    redirect,
+    render,
+)
 from bastion.web.reads import (
     accounts_by_id,
     asset_holders,
@@ -46,14 +66,16 @@ router = APIRouter(route_class=PageRoute)
 
 @router.get("/apps/{app_id}/assets")
 def assets_tab(request: Request, db: DB, me: Me, app_id: int) -> Response:
-    app = app_for(db, me, app_id)
+    app = app_for(db, me, app_id, VIEW_DETAILS)
     rows = assets_with_counts(db, app.id)
-    return render(request, "apps/assets.html", {"app": app, "tab": "assets", "rows": rows}, me=me)
+    return render(
+        request, "apps/assets.html", {**app_page(db, me, app, "assets"), "rows": rows}, me=me
+    )
 
 
 @router.get("/apps/{app_id}/assets/{asset_id}")
 def asset_detail(request: Request, db: DB, me: Me, app_id: int, asset_id: int) -> Response:
-    app = app_for(db, me, app_id)
+    app = app_for(db, me, app_id, VIEW_PEOPLE)
     asset = Tenant(db, me.workspace_id).get(Asset, asset_id)
     if asset.app_id != app.id:
         raise NotFound(f"Asset {asset_id} not found")
@@ -61,8 +83,7 @@ def asset_detail(request: Request, db: DB, me: Me, app_id: int, asset_id: int) -
         request,
         "apps/asset.html",
         {
-            "app": app,
-            "tab": "assets",
+            **app_page(db, me, app, "assets"),
             "asset": asset,
             "holders": asset_holders(db, asset.id),
             "partners": asset_partners(db, asset.id),
@@ -73,27 +94,29 @@ def asset_detail(request: Request, db: DB, me: Me, app_id: int, asset_id: int) -
 
 @router.get("/apps/{app_id}/partners")
 def partners_tab(request: Request, db: DB, me: Me, app_id: int) -> Response:
-    app = app_for(db, me, app_id)
+    app = app_for(db, me, app_id, VIEW_DETAILS)
     return render(
         request,
         "apps/partners.html",
-        {"app": app, "tab": "partners", "rows": partners_with_assets(db, app.id)},
+        {**app_page(db, me, app, "partners"), "rows": partners_with_assets(db, app.id)},
         me=me,
     )
 
 
 @router.get("/apps/{app_id}/history")
 def history_tab(request: Request, db: DB, me: Me, app_id: int) -> Response:
-    app = app_for(db, me, app_id)
+    app = app_for(db, me, app_id, VIEW_DETAILS)
     runs = runs_page(db, app.id)
+    page = app_page(db, me, app, "history")
     return render(
         request,
         "apps/history.html",
         {
-            "app": app,
-            "tab": "history",
+            **page,
             "runs": runs,
-            "people": user_names(db, {r.requested_by_id for r in runs}),
+            "people": user_names(db, {r.requested_by_id for r in runs})
+            if page["sees_people"]
+            else {},
         },
         me=me,
     )
@@ -101,7 +124,7 @@ def history_tab(request: Request, db: DB, me: Me, app_id: int) -> Response:
 
 @router.get("/apps/{app_id}/history/{run_id}")
 def run_detail(request: Request, db: DB, me: Me, app_id: int, run_id: int) -> Response:
-    app = app_for(db, me, app_id)
+    app = app_for(db, me, app_id, VIEW_PEOPLE)
     run = Tenant(db, me.workspace_id).get(CheckRun, run_id)
     if run.app_id != app.id:
         raise NotFound(f"Check {run_id} not found")
@@ -110,8 +133,7 @@ def run_detail(request: Request, db: DB, me: Me, app_id: int, run_id: int) -> Re
         request,
         "apps/run.html",
         {
-            "app": app,
-            "tab": "history",
+            **app_page(db, me, app, "history"),
             "run": run,
             "changes": changes,
             "outside": sum(1 for c in changes if c.outside_bastion),
@@ -122,7 +144,7 @@ def run_detail(request: Request, db: DB, me: Me, app_id: int, run_id: int) -> Re
 
 @router.get("/apps/{app_id}/report")
 def report_tab(request: Request, db: DB, me: Me, app_id: int) -> Response:
-    app = app_for(db, me, app_id)
+    app = app_for(db, me, app_id, VIEW_PEOPLE)
     found = current_report(db, app.id)
     report, items = found if found is not None else (None, [])
     pending = [
@@ -133,8 +155,7 @@ def report_tab(request: Request, db: DB, me: Me, app_id: int) -> Response:
         request,
         "apps/report.html",
         {
-            "app": app,
-            "tab": "report",
+            **app_page(db, me, app, "report"),
             "report": report if report is not None and report.state == ReportState.OPEN else None,
             "last_closed": report
             if report is not None and report.state != ReportState.OPEN
@@ -220,15 +241,14 @@ def report_dismiss(
 
 @router.get("/apps/{app_id}/operations")
 def operations_tab(request: Request, db: DB, me: Me, app_id: int) -> Response:
-    app = app_for(db, me, app_id)
+    app = app_for(db, me, app_id, VIEW_PEOPLE)
     grouped = operations_by_state(db, app.id)
     every = [op for ops in grouped.values() for op in ops]
     return render(
         request,
         "apps/operations.html",
         {
-            "app": app,
-            "tab": "operations",
+            **app_page(db, me, app, "operations"),
             "grouped": grouped,
             "accounts": accounts_by_id(db, {op.account_id for op in every}),
             "people": user_names(db, {op.requested_by_id for op in every}),

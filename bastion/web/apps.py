@@ -32,7 +32,15 @@ from bastion.actions.apps import (
     disconnect_app,
     update_app,
 )
-from bastion.actions.permissions import CHECK, MANAGE_APP, MANAGE_MEMBERS, require
+from bastion.actions.permissions import (
+    CHECK,
+    MANAGE_APP,
+    MANAGE_MEMBERS,
+    VIEW_APP,
+    VIEW_DETAILS,
+    VIEW_PEOPLE,
+    require,
+)
 from bastion.errors import InvalidInput
 from bastion.queries import list_apps
 from bastion.storage.models.enums import RunState, RunTrigger
@@ -42,6 +50,7 @@ from bastion.web.context import (
     PageRoute,
     allowed,
     app_for,
+    app_page,
     jobs_of,
     redirect,
     render,
@@ -66,13 +75,15 @@ CATALOG = [
 
 @router.get("/apps")
 def apps_list(request: Request, db: DB, me: Me) -> Response:
-    apps = [a for a in list_apps(db, me.workspace_id) if allowed(db, me, a, "view_app")]
+    apps = [a for a in list_apps(db, me.workspace_id) if allowed(db, me, a, VIEW_APP)]
     return render(
         request,
         "apps/list.html",
         {
             "section": "apps",
             "summaries": app_summaries(db, apps),
+            # Counts of the whole app, the open report and operations are people's business.
+            "sees_people": {a.id for a in apps if allowed(db, me, a, VIEW_PEOPLE)},
             "can_connect": me.is_admin,
         },
         me=me,
@@ -175,13 +186,13 @@ def app_home(app_id: int) -> Response:
 
 def _settings_context(db: DB, me: Me, app_id: int) -> dict[str, object]:
     app = app_for(db, me, app_id)
-    people = user_names(db, {app.token_set_by_id})
+    can_manage = allowed(db, me, app, MANAGE_APP)
+    people = user_names(db, {app.token_set_by_id}) if can_manage else {}
     return {
-        "app": app,
-        "tab": "settings",
+        **app_page(db, me, app, "settings"),
         "section": "apps",
         "token_set_by": people.get(app.token_set_by_id or -1),
-        "can_manage": allowed(db, me, app, MANAGE_APP),
+        "can_manage": can_manage,
         "can_check": allowed(db, me, app, CHECK),
         "can_members": allowed(db, me, app, MANAGE_MEMBERS),
         "run": latest_run(db, app.id),
@@ -284,12 +295,17 @@ def progress(request: Request, db: DB, me: Me, app_id: int, after: int = 0) -> R
 
 def _progress(request: Request, db: DB, me: Me, app_id: int, *, after: int) -> Response:
     """Queued (no newer run yet), running, or finished with its outcome; polling stops then."""
-    app = app_for(db, me, app_id)
+    app = app_for(db, me, app_id, VIEW_DETAILS)
     run = latest_run(db, app.id)
     current = run if run is not None and run.id > after else None
     return render(
         request,
         "apps/_progress.html",
-        {"app": app, "run": current, "after": after},
+        {
+            "app": app,
+            "run": current,
+            "after": after,
+            "sees_people": allowed(db, me, app, VIEW_PEOPLE),
+        },
         me=me,
     )

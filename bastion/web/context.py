@@ -19,7 +19,14 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
-from bastion.actions.permissions import can, require
+from bastion.actions.permissions import (
+    READ_DIRECTORY,
+    VIEW_APP,
+    VIEW_DETAILS,
+    VIEW_PEOPLE,
+    can,
+    require,
+)
 from bastion.errors import BastionError, Conflict, InvalidInput, NotFound, PermissionDenied
 from bastion.jobs import Jobs
 from bastion.runtime import Runtime
@@ -73,6 +80,7 @@ class Viewer:
     user: User
     web_session: WebSession
     request_id: str | None
+    reads_directory: bool = False
 
     @property
     def workspace_id(self) -> int:
@@ -98,7 +106,12 @@ def viewer(request: Request, db: DB) -> Viewer:
     request.state.viewer = user
     if user.must_change_password and request.url.path != "/account/password":
         raise PasswordChangeRequired()
-    return Viewer(user, web_session, request.headers.get("x-request-id"))
+    return Viewer(
+        user,
+        web_session,
+        request.headers.get("x-request-id"),
+        reads_directory=can(db, user=user, app=None, action=READ_DIRECTORY),
+    )
 
 
 Me = Annotated[Viewer, Depends(viewer)]
@@ -215,16 +228,38 @@ class PageRoute(APIRoute):
         return page_handler
 
 
-def app_for(db: Session, me: Viewer, app_id: int, action: str = "view_app") -> App:
-    """The app if this person may ``action`` on it; another workspace's app reads as not found."""
+def app_for(db: Session, me: Viewer, app_id: int, action: str = VIEW_APP) -> App:
+    """The app if this person may ``action`` on it, refused as the API refuses (403); another
+    workspace's app reads as not found."""
     app = Tenant(db, me.workspace_id).get(App, app_id)
     if app.disconnected_at is not None:
         raise NotFound(f"App {app_id} was disconnected")
-    if not allowed(db, me, app, "view_app"):
-        raise NotFound(f"App {app_id} not found")
-    if action != "view_app" and not allowed(db, me, app, action):
-        require(db, actor=me.actor, app=app, action=action)
+    require(db, actor=me.actor, app=app, action=action)
     return app
+
+
+APP_TABS = (
+    ("members", "Members", VIEW_APP),
+    ("report", "Report", VIEW_PEOPLE),
+    ("operations", "Operations", VIEW_PEOPLE),
+    ("history", "History", VIEW_DETAILS),
+    ("assets", "Assets", VIEW_DETAILS),
+    ("partners", "Partners", VIEW_DETAILS),
+    ("settings", "Settings", VIEW_APP),
+)
+
+
+def app_page(db: Session, me: Viewer, app: App, tab: str) -> dict[str, Any]:
+    """What every tab of an app needs: the tabs this person may open, and whether they see the
+    app's other people (names, holdings, changes) or only their own accounts."""
+    reads = {a for a in (VIEW_APP, VIEW_DETAILS, VIEW_PEOPLE) if allowed(db, me, app, a)}
+    return {
+        "app": app,
+        "tab": tab,
+        "app_tabs": [(key, label) for key, label, read in APP_TABS if read in reads],
+        "sees_details": VIEW_DETAILS in reads,
+        "sees_people": VIEW_PEOPLE in reads,
+    }
 
 
 def require_admin(db: Session, me: Viewer) -> None:

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import func, or_, select
 
+from bastion.actions.permissions import READ_DIRECTORY, require
 from bastion.actions.tokens import create_token, revoke_token
 from bastion.directory.csv_import import (
     Change,
@@ -56,7 +57,7 @@ DONE = {
 def people(
     request: Request, db: DB, me: Me, q: str = "", status: str = "", page: int = 1
 ) -> Response:
-    require_admin(db, me)
+    require(db, actor=me.actor, app=None, action=READ_DIRECTORY)
     where = [User.workspace_id == me.workspace_id, User.removed_at.is_(None)]
     if status in {s.value for s in UserStatus}:
         where.append(User.status == UserStatus(status))
@@ -99,7 +100,7 @@ def people(
 
 @router.get("/directory/teams")
 def teams(request: Request, db: DB, me: Me) -> Response:
-    require_admin(db, me)
+    require(db, actor=me.actor, app=None, action=READ_DIRECTORY)
     rows = db.execute(
         select(Team, func.count(TeamMember.user_id))
         .outerjoin(TeamMember, TeamMember.team_id == Team.id)

@@ -49,6 +49,7 @@ from bastion.web.context import (
     Viewer,
     allowed,
     app_for,
+    app_page,
     is_htmx,
     jobs_of,
     redirect,
@@ -79,8 +80,7 @@ def members_tab(
     every = sees_every_account(db, user=me.user, app=app)
     result = member_page(db, app.id, query, only_user_id=None if every else me.user.id)
     context = {
-        "app": app,
-        "tab": "members",
+        **app_page(db, me, app, "members"),
         "query": query,
         "result": result,
         "tabs": TABS,
@@ -138,7 +138,11 @@ def _suggestions(db: DB, me: Viewer, account: Account, q: str) -> list[tuple[Use
 
 
 def _dialog_context(db: DB, me: Viewer, app: App, account: Account, name: str) -> dict[str, Any]:
-    context: dict[str, Any] = {"app": app, "account": account, "dialog": name}
+    context: dict[str, Any] = {
+        **app_page(db, me, app, "members"),
+        "account": account,
+        "dialog": name,
+    }
     if name == "match":
         context["suggestions"] = _suggestions(db, me, account, "")
     elif name == "remove":
@@ -382,7 +386,7 @@ def bulk_confirm(
         me,
         "bulk",
         {
-            "app": app,
+            **app_page(db, me, app, "members"),
             "accounts": accounts,
             "action": "remove" if action == "remove" else "exempt",
             "back_tab": tab,
