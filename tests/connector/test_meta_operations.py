@@ -9,7 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from meta_harness import BASE_URL, ConnectorFactory, DetachedASGITransport, Waits, perform, run
+from meta_harness import (
+    BASE_URL,
+    TYPES,
+    ConnectorFactory,
+    DetachedASGITransport,
+    Waits,
+    perform,
+    run,
+)
 
 from bastion.connectors.base import (
     BadRequest,
@@ -357,16 +365,28 @@ def test_revoking_all_tasks_removes_the_assignment(
     sim: Simulator, connect: ConnectorFactory
 ) -> None:
     person = person_with_tasks(sim)
-    asset = next(iter(tasks_of(sim, person["id"])))
-    result = perform(
-        connect(), OperationRequest.revoke_tasks(account_id=person["id"], asset_id=asset)
-    )
+    asset = next(a for a in tasks_of(sim, person["id"]) if sim.state.assets[a].type != "pixel")
+    kind = TYPES[sim.state.assets[asset].type]
+    revoke = OperationRequest.revoke_tasks(account_id=person["id"], asset_id=asset, asset_type=kind)
+    result = perform(connect(), revoke)
     assert result.outcome == "applied"
     assert asset not in tasks_of(sim, person["id"])
-    again = perform(
-        connect(), OperationRequest.revoke_tasks(account_id=person["id"], asset_id=asset)
-    )
+    again = perform(connect(), revoke)
     assert again.outcome == "already_done"
+
+
+def test_taking_every_task_on_an_asset_of_unknown_type_sends_nothing(
+    sim: Simulator, connect: ConnectorFactory
+) -> None:
+    # Only a DELETE takes the last task away and pixels have none: without the asset's type the
+    # connector cannot know the call exists.
+    person = person_with_tasks(sim)
+    asset = next(iter(tasks_of(sim, person["id"])))
+    sim.request_log.clear()
+    with pytest.raises(BadRequest, match="run a check"):
+        perform(connect(), OperationRequest.revoke_tasks(account_id=person["id"], asset_id=asset))
+    assert not [route for route in sim.request_log.summary()["by_route"] if "DELETE" in route]
+    assert asset in tasks_of(sim, person["id"])
 
 
 def test_revoking_a_task_the_remaining_ones_imply_says_so(

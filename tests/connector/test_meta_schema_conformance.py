@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 from meta_harness import BASE_URL, Waits, import_business, perform, run
+from meta_harness import TYPES as BASTION_TYPES
 
 from bastion.connectors.base import OperationRequest
 from bastion.connectors.meta import MetaConnector, RetryPolicy
@@ -165,7 +166,11 @@ def _every_operation(sim: Simulator) -> list[OperationRequest]:
             OperationRequest.grant_tasks(account_id=person.id, asset_id=asset.id, tasks=tasks)
         )
         if kind != "pixel":
-            requests.append(OperationRequest.revoke_tasks(account_id=person.id, asset_id=asset.id))
+            requests.append(
+                OperationRequest.revoke_tasks(
+                    account_id=person.id, asset_id=asset.id, asset_type=BASTION_TYPES[kind]
+                )
+            )
     for relation in ("agency", "client"):
         partner = next(p for p in state.partners.values() if p.relation == relation)
         requests.append(OperationRequest.remove_partner(partner_id=partner.id, relation=relation))

@@ -292,6 +292,13 @@ async def _revoke_tasks(ctx: OperationContext, request: OperationRequest) -> Ope
     if not held & unwanted:
         return _task_result("revoke_tasks", "already_done", asset_id, held, "Not held.")
     keep = held - unwanted
+    if not keep and request.asset_type is None:
+        # Only a DELETE takes the last task away, and pixels have none: without the asset's type
+        # Bastion cannot tell whether the call exists, so it sends nothing.
+        raise BadRequest(
+            f"Bastion does not know what kind of asset {asset_id} is yet; run a check, then try "
+            "again."
+        )
     if not keep and request.asset_type == "pixel":
         # AdsPixel has no DELETE on assigned_users (only GET and POST; facebook-business 25.0.3
         # adobjects/adspixel.py), and a POST needs at least one task: only Business Manager
@@ -299,6 +306,7 @@ async def _revoke_tasks(ctx: OperationContext, request: OperationRequest) -> Ope
         person = f"{name} ({user_id})" if name else f"the person {user_id}"
         raise ManualOnly(
             "Meta's API cannot remove a person's last task on a pixel.",
+            # UNCONFIRMED: the menu path, from Business Manager's help pages.
             manual_step=f"In Business settings > Data sources > Pixels, select the pixel "
             f"{asset_id}, open People, and remove {person}; then run a check so Bastion "
             "confirms it.",
