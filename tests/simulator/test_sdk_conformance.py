@@ -26,6 +26,7 @@ from facebook_business.exceptions import FacebookRequestError
 from bastion.connectors.meta import sync
 from bastion.connectors.meta.schema import load_schema
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
+from bastion.connectors.meta.simulator.fields import parse_fields
 from bastion.connectors.meta.simulator.views import TYPE_NAMES
 from tests.conftest import serve_on_loopback
 
@@ -193,23 +194,23 @@ def sdk_warnings_are_errors() -> Iterator[None]:
         yield
 
 
-def _split_fields(parent: str, edge: str, fields: str) -> tuple[list[str], list[str]]:
-    added = load_schema().edge_fields.get((parent, edge), {})
-    names = [f for f in fields.split(",") if f and "{" not in f and "}" not in f]
-    node = [f for f in names if f not in added or f in ("id", "name")]
-    return node, [f for f in names if f not in node]
-
-
 def _sdk_edge_read(obj: Any, parent: str, edge: str, fields: str, **params: Any) -> list[Any]:
-    own, added = _split_fields(parent, edge, fields)
+    """Bastion's exact ``fields`` for one edge, sent through the SDK's method for that edge.
+
+    Every field the SDK's node type lists (an expansion by its base name) goes through the SDK's
+    own field check first; only the fields the hand-kept table says the edge adds, and the SDK
+    lacks, skip it. Then the request is made with Bastion's whole ``fields`` text."""
+    schema = load_schema()
+    target = schema.get_target(parent, edge)
+    assert target is not None, f"{parent} has no GET {edge}"
+    listed = set(schema.node(target).fields)
+    added = set(schema.edge_fields.get((parent, edge), {})) - listed
+    names = [spec.name for spec in parse_fields(fields)]
+    assert not set(names) - listed - added, f"{edge}: fields neither Meta's nor cited"
     method = getattr(obj, f"get_{edge}")
     with sdk_warnings_are_errors():
-        if added:
-            # Edge-only fields go as a plain parameter: the SDK knows node types, not edges.
-            rows = list(method(params={**params, "fields": ",".join(own + added)}))
-        else:
-            rows = list(method(fields=own, params=params))
-    return rows
+        method(fields=[n for n in names if n not in added], params=params, pending=True)
+        return list(method(params={**params, "fields": fields}))
 
 
 def test_sdk_reads_every_business_edge_bastion_reads(
@@ -270,6 +271,12 @@ def test_sdk_people_and_partner_writes_bastion_makes(
     with sdk_warnings_are_errors():
         me = SystemUser(sim.admin_system_user_id, api=api).api_get(fields=["id", "name", "role"])
         assert me["role"] == "ADMIN"
+    # What the connect check reads about the system user's own assets.
+    system_user = SystemUser(sim.admin_system_user_id, api=api)
+    for edge in ("assigned_pages", "assigned_ad_accounts", "assigned_product_catalogs"):
+        rows = _sdk_edge_read(system_user, "SystemUser", edge, "id", summary="total_count")
+        assert rows, edge
+    with sdk_warnings_are_errors():
         person = next(p.id for p in sim.state.people.values() if p.role == "EMPLOYEE")
         BusinessUser(person, api=api).api_update(params={"role": "ADMIN"})
         assert BusinessUser(person, api=api).api_get(fields=["id", "role"])["role"] == "ADMIN"
