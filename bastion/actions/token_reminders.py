@@ -48,16 +48,19 @@ def remind_expiring_tokens(session: Session, *, now: datetime, base_url: str) ->
         reminded = app.token_expiry_reminded_days
         if expires_at is None or due is None or (reminded is not None and reminded <= due):
             continue
-        _queue_reminder(session, app, expires_at, expires_at - now, base_url)
-        app.token_expiry_reminded_days = due
-        queued += 1
+        # Recorded only once an e-mail is queued: an app with no owner yet is reminded as soon
+        # as it has one.
+        if _queue_reminder(session, app, expires_at, expires_at - now, base_url):
+            app.token_expiry_reminded_days = due
+            queued += 1
     session.flush()
     return queued
 
 
 def _queue_reminder(
     session: Session, app: App, expires_at: datetime, left: timedelta, base_url: str
-) -> None:
+) -> bool:
+    """Queue the reminder to the app's owners; False when it has none to send to."""
     when = f"{expires_at:%Y-%m-%d %H:%M} UTC"
     within = f"in {left.days} days" if left.days >= 1 else "in less than a day"
     link = f"{base_url}/apps/{app.id}/settings"
@@ -68,7 +71,7 @@ def _queue_reminder(
         "users (choose Never as its expiration to stop these reminders), then paste it under "
         f"Replace the token in the app's settings: {link}",
     )
-    queue_email(
+    queued = queue_email(
         session,
         workspace_id=app.workspace_id,
         kind=f"token-expiry:{app.id}",
@@ -79,3 +82,4 @@ def _queue_reminder(
         + f"<p>{html.escape(lines[1].removesuffix(link))}"
         + f'<a href="{html.escape(link)}">{html.escape(link)}</a></p>',
     )
+    return queued is not None

@@ -120,3 +120,21 @@ def test_replacing_the_app_secret_is_audited_without_the_secret(world: World) ->
     assert event.details["app_secret_replaced"] is True
     assert world.sim.app_secret not in str(event.details)
     assert app.token_expires_at is None and app.app_secret_id is not None
+
+
+def test_an_app_nobody_can_be_told_about_is_reminded_once_someone_can(world: World) -> None:
+    from sqlalchemy import select, update
+
+    from bastion.storage.models import User
+    from bastion.storage.models.enums import UserStatus
+
+    replace_token(world, expires_in=timedelta(days=10))
+    with world.runtime.sessions.begin() as session:
+        active = session.scalars(select(User.id).where(User.status == UserStatus.ACTIVE)).all()
+        session.execute(update(User).values(status=UserStatus.SUSPENDED))
+    assert remind(world, utcnow()) == 0  # no owner and no admin to tell: not marked as sent
+    assert world.app().token_expiry_reminded_days is None
+    with world.runtime.sessions.begin() as session:
+        session.execute(update(User).where(User.id.in_(active)).values(status=UserStatus.ACTIVE))
+    assert remind(world, utcnow()) == 1
+    assert len(sent_subjects(world)) == 1
