@@ -25,8 +25,8 @@ from bastion.connectors.base import OperationRequest
 from bastion.connectors.meta import MetaConnector, RetryPolicy
 from bastion.connectors.meta.schema import load_schema
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
+from bastion.connectors.meta.simulator.enums import TYPE_NAMES
 from bastion.connectors.meta.simulator.fields import parse_fields
-from bastion.connectors.meta.simulator.views import TYPE_NAMES
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from facebook_business.exceptions import FacebookRequestError
 from bastion.connectors.meta import sync
 from bastion.connectors.meta.schema import load_schema
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
+from bastion.connectors.meta.simulator.enums import TYPE_NAMES
 from bastion.connectors.meta.simulator.fields import parse_fields
-from bastion.connectors.meta.simulator.views import TYPE_NAMES
 from tests.conftest import serve_on_loopback
 
 

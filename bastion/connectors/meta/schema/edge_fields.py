@@ -61,7 +61,12 @@ EDGE_FIELDS: tuple[EdgeField, ...] = (
     # UNCONFIRMED: no reference page for Instagram assets' assignees; ``tasks`` as on every other
     # asset, and no ``permitted_tasks`` (reads of Instagram assets were observed without it).
     EdgeField(
-        "InstagramBusinessAsset", "assigned_users", "tasks", "list<string>", True, _AD_ACCOUNT_USERS
+        "InstagramBusinessAsset",
+        "assigned_users",
+        "tasks",
+        "list<string>",
+        True,
+        "UNCONFIRMED: no reference page; as on " + _AD_ACCOUNT_USERS,
     ),
     # The base role of each person and system user is a default field of the business's lists
     # (the SDK lists ``role`` on both node types; these lines only make it a default here).

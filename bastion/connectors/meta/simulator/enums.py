@@ -12,7 +12,7 @@ from __future__ import annotations
 from bastion.connectors.meta.schema import load_schema
 
 _SCHEMA = load_schema()
-_TYPE_NAMES = {
+TYPE_NAMES = {
     "page": "Page",
     "ad_account": "AdAccount",
     "catalog": "ProductCatalog",
@@ -27,8 +27,8 @@ ROLES: tuple[str, ...] = _SCHEMA.node("Business").enum(_INVITE["role"]) or ()
 INVITED_USER_TYPES: tuple[str, ...] = (
     _SCHEMA.node("Business").enum(_INVITE["invited_user_type"]) or ()
 )
-TWO_FACTOR_TYPES = ("admin_required", "all_required", "none")  # Business.two_factor_type [doc]
-ASSET_TYPES = tuple(_TYPE_NAMES)
+TWO_FACTOR_TYPES: tuple[str, ...] = _SCHEMA.node("Business").enums["Business.TwoFactorType"]
+ASSET_TYPES = tuple(TYPE_NAMES)
 
 # Read-back order: weakest task first, as observed on ad accounts (``DRAFT, ANALYZE, ADVERTISE,
 # MANAGE``); tasks not listed here follow in Meta's enum order.
@@ -39,13 +39,13 @@ _READ_ORDER: tuple[str, ...] = (
 
 
 def _schema_tasks(kind: str) -> tuple[str, ...]:
-    node = _SCHEMA.node(_TYPE_NAMES[kind])
+    node = _SCHEMA.node(TYPE_NAMES[kind])
     values = node.enum(node.edges["assigned_users"]["POST"].params["tasks"]) or ()
     known = [task for task in _READ_ORDER if task in values]
     return (*known, *(task for task in values if task not in known))
 
 
-TASKS: dict[str, tuple[str, ...]] = {kind: _schema_tasks(kind) for kind in _TYPE_NAMES}
+TASKS: dict[str, tuple[str, ...]] = {kind: _schema_tasks(kind) for kind in TYPE_NAMES}
 
 _IMPLIES: dict[str, dict[str, tuple[str, ...]]] = {
     "page": {

@@ -19,7 +19,7 @@ from typing import Any
 from bastion.connectors.meta.schema import load_schema
 from bastion.connectors.meta.simulator import errors, permissions
 from bastion.connectors.meta.simulator.context import GraphContext, graph_time
-from bastion.connectors.meta.simulator.enums import TASKS
+from bastion.connectors.meta.simulator.enums import TASKS, TYPE_NAMES
 from bastion.connectors.meta.simulator.render import (
     EdgeDef,
     FieldFn,
@@ -179,6 +179,7 @@ BUSINESS_USER = NodeView(
         "pending_email": _attr("pending_email"),
         "finance_permission": _attr("finance_permission"),
         "ip_permission": _attr("ip_permission"),
+        # UNCONFIRMED: what Meta lists in BusinessUser.tasks; the base role is assumed.
         "tasks": lambda ctx, p: [p.role],
         "marked_for_removal": lambda ctx, p: False,
     },
@@ -278,13 +279,6 @@ _ASSET_FIELDS: dict[str, dict[str, FieldFn]] = {
         "ig_username": _asset_attr("ig_username"),
     },
 }
-TYPE_NAMES = {
-    "page": "Page",
-    "ad_account": "AdAccount",
-    "catalog": "ProductCatalog",
-    "pixel": "AdsPixel",
-    "instagram": "InstagramBusinessAsset",
-}
 
 ASSIGNED_USER = NodeView(
     "AssignedUser",
@@ -294,6 +288,7 @@ ASSIGNED_USER = NodeView(
         "user_type": lambda ctx, h: "BUSINESS_USER" if h.id in ctx.state.people else "SYSTEM_USER",
         "business": lambda ctx, h: Related(BUSINESS, ctx.state.business),
         "tasks": lambda ctx, h: list(h.tasks),
+        # UNCONFIRMED: every task of the asset type is taken to be assignable.
         "permitted_tasks": lambda ctx, h: list(TASKS[h.asset_type]),
     },
 )
@@ -310,9 +305,11 @@ AGENCY_ACCESS = NodeView(
 )
 
 
-def _fields_of(type_name: str, values: dict[str, FieldFn]) -> dict[str, FieldFn]:
+def _fields_of(type_name: str, extra: dict[str, FieldFn]) -> dict[str, FieldFn]:
+    """The common asset values the type has in Meta's schema, and the type's own (which
+    ``check_views`` then holds to the schema: a misspelt one fails at import)."""
     own = SCHEMA.node(type_name).fields
-    return {name: fn for name, fn in values.items() if name in own}
+    return {name: fn for name, fn in _COMMON.items() if name in own} | extra
 
 
 ASSET_VIEWS: dict[str, NodeView] = {}
@@ -322,7 +319,7 @@ for _kind, _extra in _ASSET_FIELDS.items():
     _type = TYPE_NAMES[_kind]
     ASSET_VIEWS[_kind] = NodeView(
         _type,
-        _fields_of(_type, {**_COMMON, **_extra}),
+        _fields_of(_type, _extra),
         {
             "assigned_users": EdgeDef(_assigned_users, ASSIGNED_USER, _needs[1]),
             "agencies": EdgeDef(_asset_agencies, AGENCY_ACCESS, permissions.BUSINESS),
@@ -336,7 +333,7 @@ for _kind in ("page", "ad_account", "catalog"):
     GRANT_VIEWS[_kind] = NodeView(
         _type,
         {
-            **_fields_of(_type, {**_COMMON, **_ASSET_FIELDS[_kind]}),
+            **_fields_of(_type, _ASSET_FIELDS[_kind]),
             "tasks": lambda ctx, g: list(g.tasks),
             "permitted_tasks": lambda ctx, g, kind=_kind: list(TASKS[kind]),  # type: ignore[misc]
         },
