@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -37,10 +37,10 @@ _EVENT_COLUMNS = (
 )
 # Built once: these run for every audited change.
 _workspaces = table_of(Workspace)
-_NEXT_SEQ = (
+_TAKE_SEQS = (
     update(_workspaces)
     .where(_workspaces.c.id == bindparam("workspace"))
-    .values(audit_seq=_workspaces.c.audit_seq + 1)
+    .values(audit_seq=_workspaces.c.audit_seq + bindparam("count"))
     .returning(_workspaces.c.audit_seq, _workspaces.c.audit_head)
 )
 _SET_HEAD = (
@@ -163,23 +163,37 @@ class ChainProblem:
 
 def _digest(event: AuditEvent) -> str:
     """The hash of an event's content and its link to the previous event."""
+    return _digest_of({column: getattr(event, column) for column in _EVENT_COLUMNS})
+
+
+def _digest_of(event: dict[str, Any]) -> str:
+    """``_digest`` of an event's columns (``hash`` is not read)."""
     body = json.dumps(
         [
-            event.workspace_id,
-            event.seq,
-            event.occurred_at.isoformat(timespec="microseconds"),
-            event.actor,
-            event.action,
-            event.target,
-            event.details,
-            event.request_id,
-            event.prev_hash,
+            event["workspace_id"],
+            event["seq"],
+            event["occurred_at"].isoformat(timespec="microseconds"),
+            event["actor"],
+            event["action"],
+            event["target"],
+            event["details"],
+            event["request_id"],
+            event["prev_hash"],
         ],
         sort_keys=True,
         separators=(",", ":"),
         default=str,
     )
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event of a ``record_many`` call."""
+
+    action: AuditAction
+    target: str | None = None
+    details: dict[str, Any] | None = None
 
 
 def record(
@@ -193,33 +207,59 @@ def record(
     request_id: str | None = None,
 ) -> None:
     """Append one event to the workspace's chain, in the caller's transaction."""
-    details = dict(details or {})
-    allowed = ALLOWED_DETAILS[action] | _COMMON
-    unknown = sorted(set(details) - allowed)
-    if unknown:
-        raise InvalidInput("details", f"{action.value} does not log {', '.join(unknown)}")
-    session.flush()  # the rows this event describes exist before the event does
+    record_many(
+        session,
+        workspace_id=workspace_id,
+        actor=actor,
+        entries=(AuditEntry(action, target, details),),
+        request_id=request_id,
+    )
+
+
+def record_many(
+    session: Session,
+    *,
+    workspace_id: int,
+    actor: str,
+    entries: Sequence[AuditEntry],
+    request_id: str | None = None,
+) -> None:
+    """Append events in order with one sequence update and one insert (a CSV import's batch)."""
+    if not entries:
+        return
+    for entry in entries:
+        unknown = sorted(set(entry.details or {}) - (ALLOWED_DETAILS[entry.action] | _COMMON))
+        if unknown:
+            action = entry.action.value
+            raise InvalidInput("details", f"{action} does not log {', '.join(unknown)}")
+    session.flush()  # the rows these events describe exist before the events do
     connection = session.connection()
-    # The workspace row holds the chain's head. Taking the next number with an UPDATE locks the
+    # The workspace row holds the chain's head. Taking the next numbers with an UPDATE locks the
     # row until the transaction ends, so writers of one workspace queue up (PostgreSQL takes a
     # FOR NO KEY UPDATE lock, which does not conflict with the KEY SHARE locks that foreign keys
     # of rows inserted elsewhere hold on it). The RETURNING head is the previous event's hash.
-    seq, prev_hash = connection.execute(_NEXT_SEQ, {"workspace": workspace_id}).one()
-    event = AuditEvent(
-        workspace_id=workspace_id,
-        seq=seq,
-        occurred_at=utcnow(),
-        actor=actor,
-        action=action.value,
-        target=target,
-        # Round-trip through JSON so the hash covers exactly what the database will return.
-        details=json.loads(json.dumps(details, default=str)),
-        request_id=request_id,
-        prev_hash=prev_hash,
-    )
-    event.hash = _digest(event)
-    connection.execute(_APPEND, {column: getattr(event, column) for column in _EVENT_COLUMNS})
-    connection.execute(_SET_HEAD, {"workspace": workspace_id, "head": event.hash})
+    last_seq, prev_hash = connection.execute(
+        _TAKE_SEQS, {"workspace": workspace_id, "count": len(entries)}
+    ).one()
+    rows = []
+    now = utcnow()
+    for seq, entry in enumerate(entries, start=last_seq - len(entries) + 1):
+        event = {
+            "workspace_id": workspace_id,
+            "seq": seq,
+            "occurred_at": now,
+            "actor": actor,
+            "action": entry.action.value,
+            "target": entry.target,
+            # Round-trip through JSON so the hash covers exactly what the database will return.
+            "details": json.loads(json.dumps(entry.details or {}, default=str)),
+            "request_id": request_id,
+            "prev_hash": prev_hash,
+        }
+        event["hash"] = prev_hash = _digest_of(event)
+        rows.append(event)
+    connection.execute(_APPEND, rows)
+    connection.execute(_SET_HEAD, {"workspace": workspace_id, "head": prev_hash})
     # A Workspace the session already holds would otherwise show the old head.
     held = session.identity_map.get(session.identity_key(Workspace, workspace_id))
     if held is not None:
