@@ -29,6 +29,9 @@ app = typer.Typer(
     help="Bastion: who can reach your business apps, and who vouches for them.",
     no_args_is_help=True,
     add_completion=False,
+    # A traceback with its local variables would print whatever a command held: a CSV file's
+    # people, a token read from a file.
+    pretty_exceptions_show_locals=False,
 )
 users_app = typer.Typer(help="Manage local users.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage the keys that encrypt stored secrets.", no_args_is_help=True)

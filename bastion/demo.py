@@ -11,6 +11,7 @@ made) and regenerates the same simulated business from its seed.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,7 +24,7 @@ from bastion.actions.checks import run_check
 from bastion.actions.workspaces import Bootstrap, bootstrap_installation
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
 from bastion.connectors.registry import ConnectorOptions
-from bastion.directory.csv_import import apply_import, plan_import, read_directory_csv
+from bastion.directory.csv_import import DirectoryImport
 from bastion.runtime import Runtime
 from bastion.storage.db import transaction
 from bastion.storage.models import App
@@ -91,14 +92,15 @@ def prepare_demo(
     with transaction(runtime.sessions) as session:
         boot = bootstrap_installation(session, admin_email=admin_email)
     workspace_id = boot.workspace.id
-    parsed = read_directory_csv(directory_csv(simulator))
-    with transaction(runtime.sessions) as session:
-        plan = plan_import(session, workspace_id=workspace_id, people=parsed.people)
-        if plan.changes:
-            apply_import(
+    with (
+        DirectoryImport(runtime.settings.data_dir) as directory,
+        transaction(runtime.sessions) as session,
+    ):
+        directory.read(io.StringIO(directory_csv(simulator), newline=""))
+        if directory.plan(session, workspace_id=workspace_id).changes:
+            directory.apply(
                 session,
                 workspace_id=workspace_id,
-                plan=plan,
                 actor=actor,
                 check_delay=timedelta(minutes=5),
                 file_name="demo-directory.csv",

@@ -1,4 +1,4 @@
-"""Every write to the corporate directory: people, their lifecycle, and teams.
+"""Every write to the corporate directory's people and their lifecycle (teams: ``teams.py``).
 
 SCIM and the CSV import both come here, so a person deprovisioned by Okta and one marked
 ``deprovisioned`` in a spreadsheet go through the same steps: the row is kept with when and by
@@ -8,7 +8,7 @@ Callers commit; nothing here commits, so a failed request leaves nothing half-wr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,13 +18,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from bastion.actions.actors import Actor
 from bastion.actions.users import email_key, validate_email
-from bastion.audit import AuditAction, record
-from bastion.directory.records import EmailRecord, MemberRecord, PersonRecord, TeamRecord
+from bastion.audit import AuditAction, AuditEntry, record, record_many
+from bastion.directory.records import EmailRecord, PersonRecord
 from bastion.errors import Conflict, InvalidInput
+from bastion.nul_characters import refuse_nul
 from bastion.storage.models import (
     Account,
     App,
-    Team,
     TeamMember,
     User,
     UserEmail,
@@ -51,6 +51,10 @@ _LIMITS = {
 # Run on every provisioning request, so built once.
 _INSERT_USER = insert(table_of(User)).returning(table_of(User).c.id)
 _INSERT_EMAIL = insert(table_of(UserEmail)).returning(table_of(UserEmail).c.id)
+# Many rows at once, without RETURNING: psycopg parses a multi-row statement's placeholders
+# afresh each time (it caches only short statements), which cost more than the insert itself.
+_INSERT_USERS = insert(table_of(User))
+_INSERT_EMAILS = insert(table_of(UserEmail))
 _SAME_USER_NAME = select(User.id, User.removed_at).where(
     User.workspace_id == bindparam("workspace"), User.user_name_key == bindparam("key")
 )
@@ -61,7 +65,25 @@ def _check_length(field: str, value: str | None) -> None:
         raise InvalidInput(field, f"is longer than {_LIMITS[field]} characters")
 
 
-def _clean_person(person: PersonRecord) -> PersonRecord:
+def clean_person(person: PersonRecord) -> PersonRecord:
+    """The record as it will be stored, or InvalidInput naming the SCIM attribute that is wrong.
+
+    The CSV import runs it on every line before writing anything, so a bad line is named by its
+    number instead of failing the import half-way.
+    """
+    for name, value in (
+        ("userName", person.user_name),
+        ("displayName", person.display_name),
+        ("name.givenName", person.given_name),
+        ("name.familyName", person.family_name),
+        ("externalId", person.external_id),
+    ):
+        refuse_nul(name, value)
+    for email in person.emails:
+        refuse_nul("emails.value", email.value)
+        refuse_nul("emails.type", email.type)
+        refuse_nul("emails.display", email.display)
+    refuse_nul("", person.scim_attributes)
     user_name = person.user_name.strip()
     if not user_name:
         raise InvalidInput("userName", "must not be empty")
@@ -172,7 +194,7 @@ def create_person(
     A removed person keeps their row (and the app accounts matched to it), so provisioning the
     same userName again revives that row rather than starting a new history.
     """
-    person = _clean_person(person)
+    person = clean_person(person)
     tenant = Tenant(session, workspace_id)
     existing = session.execute(
         _SAME_USER_NAME, {"workspace": workspace_id, "key": email_key(person.user_name)}
@@ -256,6 +278,87 @@ def _forget_rolled_back(session: Session, model: type[User] | type[UserEmail], r
         session.expunge(stale)
 
 
+def create_people(
+    session: Session,
+    *,
+    workspace_id: int,
+    people: Sequence[PersonRecord],
+    source: UserSource,
+    actor: Actor,
+) -> list[int]:
+    """Add people new to the directory in one go (a CSV import's batch); return their ids.
+
+    The rows and audit events are those ``create_person`` writes for each, in a handful of
+    statements for the whole batch. A person the identity provider removed earlier comes back
+    through ``create_person``, which revives their row; here that is a conflict.
+    """
+    people = [clean_person(person) for person in people]
+    keys = [email_key(person.user_name) for person in people]
+    if not people:
+        return []
+    if len(set(keys)) < len(keys):
+        raise Conflict("the same userName is given twice")
+    taken = session.scalar(
+        select(User.id)
+        .where(User.workspace_id == workspace_id, User.user_name_key.in_(keys))
+        .limit(1)
+    )
+    if taken is not None:
+        raise Conflict("a userName is already taken in this directory (was it just added?)")
+    now = utcnow()
+    connection = session.connection()
+    columns = [
+        {
+            "workspace_id": workspace_id,
+            "scim_attributes": {},
+            **_person_fields(person),
+            "source": source,
+            "status": UserStatus.DEPROVISIONED if person.active is False else UserStatus.ACTIVE,
+            "status_changed_at": now,
+            "status_changed_by": _status_source(source, actor),
+            "role": WorkspaceRole.MEMBER,
+            "password_hash": None,
+            "must_change_password": False,
+            "removed_at": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for person in people
+    ]
+    connection.execute(_INSERT_USERS, columns)
+    found = connection.execute(
+        select(User.user_name_key, User.id).where(
+            User.workspace_id == workspace_id, User.user_name_key.in_(keys)
+        )
+    )
+    id_of = {row.user_name_key: row.id for row in found}
+    user_ids = [id_of[key] for key in keys]
+    emails = [
+        {**row, "user_id": user_id}
+        for user_id, person in zip(user_ids, people, strict=True)
+        for row in _email_rows(workspace_id, person)
+    ]
+    if emails:
+        connection.execute(_INSERT_EMAILS, emails)
+    for user_id in user_ids:
+        _forget_rolled_back(session, User, user_id)
+    record_many(
+        session,
+        workspace_id=workspace_id,
+        actor=actor.label,
+        entries=[
+            AuditEntry(
+                AuditAction.USER_CREATED,
+                f"user:{user_id}",
+                {"email": row["email"], "role": WorkspaceRole.MEMBER.value, "source": source.value},
+            )
+            for user_id, row in zip(user_ids, columns, strict=True)
+        ],
+        request_id=actor.request_id,
+    )
+    return user_ids
+
+
 def update_person(
     session: Session,
     *,
@@ -267,7 +370,7 @@ def update_person(
     check_delay: timedelta,
 ) -> User:
     """Replace what the directory says about a person; an ``active`` change runs the lifecycle."""
-    person = _clean_person(person)
+    person = clean_person(person)
     tenant = Tenant(session, workspace_id)
     user = tenant.get(User, user_id)
     _ensure_user_name_free(tenant, person.user_name, user.id)
@@ -434,173 +537,3 @@ def remove_person(
         request_id=actor.request_id,
     )
     return user
-
-
-# -- Teams -----------------------------------------------------------------------------------
-
-
-def _clean_team(team: TeamRecord) -> TeamRecord:
-    name = team.display_name.strip()
-    if not name:
-        raise InvalidInput("displayName", "must not be empty")
-    if len(name) > 200:
-        raise InvalidInput("displayName", "is longer than 200 characters")
-    if team.external_id is not None and len(team.external_id) > 200:
-        raise InvalidInput("externalId", "is longer than 200 characters")
-    return TeamRecord(name, team.external_id, team.members)
-
-
-def _check_members(tenant: Tenant, members: Iterable[MemberRecord]) -> dict[int, str | None]:
-    wanted = {member.user_id: member.display for member in members}
-    if not wanted:
-        return wanted
-    found = set(
-        tenant.session.scalars(
-            select(User.id).where(
-                User.workspace_id == tenant.workspace_id,
-                User.id.in_(wanted),
-                User.removed_at.is_(None),
-            )
-        )
-    )
-    missing = sorted(set(wanted) - found)
-    if missing:
-        raise InvalidInput("members", f"no user with id {missing[0]} in this directory")
-    return wanted
-
-
-def _set_members(
-    session: Session,
-    team: Team,
-    members: Iterable[MemberRecord],
-    source: UserSource,
-    actor: Actor,
-) -> bool:
-    """Make the membership exactly ``members``; return whether anyone joined or left."""
-    tenant = Tenant(session, team.workspace_id)
-    wanted = _check_members(tenant, members)
-    current = {row.user_id: row for row in tenant.all(TeamMember, TeamMember.team_id == team.id)}
-    for user_id, row in current.items():
-        if user_id in wanted and row.display != wanted[user_id]:
-            row.display = wanted[user_id]
-            team.updated_at = utcnow()
-    added, removed = sorted(set(wanted) - set(current)), sorted(set(current) - set(wanted))
-    if not added and not removed:
-        return False
-    if removed:
-        session.execute(
-            delete(TeamMember).where(TeamMember.team_id == team.id, TeamMember.user_id.in_(removed))
-        )
-    for user_id in added:
-        tenant.add(TeamMember(team_id=team.id, user_id=user_id, display=wanted[user_id]))
-    team.updated_at = utcnow()
-    session.flush()
-    record(
-        session,
-        workspace_id=team.workspace_id,
-        actor=actor.label,
-        action=AuditAction.TEAM_MEMBERS_CHANGED,
-        target=f"team:{team.id}",
-        details={"added": added, "removed": removed, "source": source.value},
-        request_id=actor.request_id,
-    )
-    return True
-
-
-def create_team(
-    session: Session, *, workspace_id: int, team: TeamRecord, source: UserSource, actor: Actor
-) -> Team:
-    team = _clean_team(team)
-    now = utcnow()
-    row = Tenant(session, workspace_id).add(
-        Team(
-            display_name=team.display_name,
-            display_name_key=team.display_name.lower(),
-            external_id=team.external_id,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    session.flush()
-    record(
-        session,
-        workspace_id=workspace_id,
-        actor=actor.label,
-        action=AuditAction.TEAM_CREATED,
-        target=f"team:{row.id}",
-        details={"name": row.display_name, "source": source.value},
-        request_id=actor.request_id,
-    )
-    if team.members:
-        _set_members(session, row, team.members, source, actor)
-    return row
-
-
-def update_team(
-    session: Session,
-    *,
-    workspace_id: int,
-    team_id: int,
-    team: TeamRecord,
-    source: UserSource,
-    actor: Actor,
-) -> Team:
-    """Rename a team and, when the record lists members, make the membership exactly that."""
-    team = _clean_team(team)
-    row = Tenant(session, workspace_id).get(Team, team_id)
-    changed = []
-    if row.display_name != team.display_name:
-        row.display_name = team.display_name
-        row.display_name_key = team.display_name.lower()
-        changed.append("displayName")
-    if row.external_id != team.external_id:
-        row.external_id = team.external_id
-        changed.append("externalId")
-    if changed:
-        row.updated_at = utcnow()
-        session.flush()
-        record(
-            session,
-            workspace_id=workspace_id,
-            actor=actor.label,
-            action=AuditAction.TEAM_UPDATED,
-            target=f"team:{row.id}",
-            details={"fields": changed, "source": source.value},
-            request_id=actor.request_id,
-        )
-    if team.members is not None:
-        _set_members(session, row, team.members, source, actor)
-    return row
-
-
-def set_team_members(
-    session: Session,
-    *,
-    workspace_id: int,
-    team_id: int,
-    members: Iterable[MemberRecord],
-    source: UserSource,
-    actor: Actor,
-) -> bool:
-    team = Tenant(session, workspace_id).get(Team, team_id)
-    return _set_members(session, team, members, source, actor)
-
-
-def delete_team(
-    session: Session, *, workspace_id: int, team_id: int, source: UserSource, actor: Actor
-) -> None:
-    """Delete a team and its memberships; the people stay."""
-    tenant = Tenant(session, workspace_id)
-    team = tenant.get(Team, team_id)
-    session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
-    record(
-        session,
-        workspace_id=workspace_id,
-        actor=actor.label,
-        action=AuditAction.TEAM_DELETED,
-        target=f"team:{team.id}",
-        details={"name": team.display_name, "source": source.value},
-        request_id=actor.request_id,
-    )
-    tenant.delete(team)
-    session.flush()

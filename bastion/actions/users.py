@@ -26,7 +26,7 @@ def email_key(email: str) -> str:
 def validate_email(email: str, field: str = "email") -> str:
     email = email.strip()
     if not _EMAIL.match(email):
-        raise InvalidInput(field, f"{email!r} is not an e-mail address")
+        raise InvalidInput(field, "is not an e-mail address")
     return email
 
 

@@ -16,18 +16,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
 from bastion.actions.tokens import create_token, revoke_token
-from bastion.cli_common import fail, runtime_or_exit
-from bastion.directory.csv_import import (
-    Change,
-    ImportPlan,
-    apply_import,
-    plan_import,
-    read_directory_csv,
-)
+from bastion.cli_common import cannot_read, fail, runtime_or_exit
+from bastion.directory.csv_import import Change, DirectoryImport, ImportTotals
 from bastion.errors import NotFound
 from bastion.storage.db import transaction
 from bastion.storage.models import ApiToken, Workspace
@@ -107,28 +102,52 @@ def revoke_scim_token(token_id: int, workspace: WorkspaceOption = "default") -> 
         typer.echo(f"revoked SCIM token {row.id} ({row.name})")
 
 
-# The preview lists deprovisions first: they are what an import should never do by surprise.
-_PREVIEW_ORDER = (Change.DEPROVISION, Change.REACTIVATE, Change.UPDATE, Change.CREATE)
 PREVIEW_ROWS = 100
 
 
-def _print_plan(plan: ImportPlan, show_all: bool) -> None:
-    changes = sorted(plan.changes, key=lambda c: (_PREVIEW_ORDER.index(c.change), c.person.line))
-    shown = changes if show_all else changes[:PREVIEW_ROWS]
-    if shown:
-        table = Table("line", "change", "e-mail", "details")
-        for planned in shown:
-            table.add_row(
-                str(planned.person.line),
-                planned.change.value,
-                planned.person.email,
-                ", ".join(planned.fields),
+def _print_errors(job: DirectoryImport, file: Path, show_all: bool) -> None:
+    shown = job.errors(None if show_all else PREVIEW_ROWS)
+    for error in shown:
+        typer.echo(f"{file.name}: {error}", err=True)
+    if len(shown) < job.invalid:
+        more = job.invalid - len(shown)
+        typer.echo(f"… and {more} more invalid line(s); --all lists every one", err=True)
+
+
+def _print_plan(job: DirectoryImport, totals: ImportTotals, show_all: bool) -> None:
+    """The first changes as a table, or with --all every change, one line each as it comes."""
+    if show_all:
+        for planned in job.preview(None):
+            details = ", ".join(planned.fields)
+            typer.echo(
+                f"{planned.person.line:>8}  {planned.change.value:<11}  "
+                f"{planned.person.email}  {details}".rstrip()
             )
-        Console().print(table)
-    if len(shown) < len(changes):
-        typer.echo(f"… and {len(changes) - len(shown)} more line(s); --all lists every one")
-    counts = ", ".join(f"{plan.count(change)} to {change.value}" for change in Change)
-    typer.echo(f"{counts}; {plan.unchanged} unchanged; {len(plan.teams)} group(s) in the file")
+    else:
+        shown = list(job.preview(PREVIEW_ROWS))
+        if shown:
+            table = Table("line", "change", "e-mail", "details")
+            for planned in shown:
+                table.add_row(
+                    str(planned.person.line),
+                    planned.change.value,
+                    planned.person.email,
+                    ", ".join(planned.fields),
+                )
+            Console().print(table)
+        if len(shown) < totals.changes:
+            more = totals.changes - len(shown)
+            typer.echo(f"… and {more} more line(s); --all lists every one")
+    counts = ", ".join(f"{totals.count(change)} to {change.value}" for change in Change)
+    typer.echo(f"{counts}; {totals.unchanged} unchanged; {totals.groups} group(s) in the file")
+
+
+def _read(job: DirectoryImport, file: Path) -> None:
+    try:
+        with file.open("rb") as source:
+            job.read(source)
+    except OSError as exc:
+        cannot_read(file, exc)
 
 
 @directory_app.command("import")
@@ -141,35 +160,42 @@ def import_directory(
     show_all: Annotated[
         bool,
         typer.Option(
-            "--all", help=f"List every change in the preview, not the first {PREVIEW_ROWS}."
+            "--all",
+            help=f"List every change and invalid line, not the first {PREVIEW_ROWS}.",
         ),
     ] = False,
     workspace: WorkspaceOption = "default",
 ) -> None:
-    """Import people and groups from a CSV file (re-running the same file changes nothing)."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {file}: {exc}")
-    parsed = read_directory_csv(text)
-    for error in parsed.errors:
-        typer.echo(f"{file.name}: {error}", err=True)
-    if parsed.errors and not skip_invalid:
-        fail(f"{len(parsed.errors)} invalid line(s); nothing imported (--skip-invalid to go on)")
-    with runtime_or_exit() as runtime, transaction(runtime.sessions) as session:
-        workspace_id = _workspace_id(session, workspace)
-        plan = plan_import(session, workspace_id=workspace_id, people=parsed.people)
-        _print_plan(plan, show_all)
-        if dry_run:
-            typer.echo("dry run: nothing written")
-            return
-        apply_import(
-            session,
-            workspace_id=workspace_id,
-            plan=plan,
-            actor=Actor.cli(),
-            check_delay=timedelta(minutes=runtime.settings.deprovision_check_delay_minutes),
-            file_name=file.name,
-            skipped=len(parsed.errors),
-        )
+    """Import people and groups from a CSV file (re-running the same file changes nothing).
+
+    The whole file is checked before anything is written; the changes are then written in one
+    transaction, so a failed import leaves the directory as it was.
+    """
+    with runtime_or_exit() as runtime, DirectoryImport(runtime.settings.data_dir) as job:
+        _read(job, file)
+        _print_errors(job, file, show_all)
+        unreadable = job.unreadable
+        if unreadable is not None:
+            fail(f"{file.name}: {unreadable}; nothing imported")
+        if job.invalid and not skip_invalid:
+            fail(f"{job.invalid} invalid line(s); nothing imported (--skip-invalid to go on)")
+        try:
+            with transaction(runtime.sessions) as session:
+                workspace_id = _workspace_id(session, workspace)
+                totals = job.plan(session, workspace_id=workspace_id)
+                _print_plan(job, totals, show_all)
+                if dry_run:
+                    typer.echo("dry run: nothing written")
+                    return
+                job.apply(
+                    session,
+                    workspace_id=workspace_id,
+                    actor=Actor.cli(),
+                    check_delay=timedelta(minutes=runtime.settings.deprovision_check_delay_minutes),
+                    file_name=file.name,
+                )
+        except DBAPIError as exc:
+            # Without its parameters (they are the file's people): the driver's error class says
+            # enough to start from, and the transaction was rolled back.
+            fail(f"the database refused the import ({type(exc.orig).__name__}); nothing imported")
     typer.echo("imported")

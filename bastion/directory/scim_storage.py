@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, Select, func, select, true
 from sqlalchemy.orm import Session
 
 from bastion.actions import directory as actions
+from bastion.actions import teams as team_actions
 from bastion.actions.actors import Actor
 from bastion.directory.scim_filters import group_filter_clause, user_filter_clause
 from bastion.directory.scim_mapping import (
@@ -233,7 +234,7 @@ class DirectoryStorage(ScimStorage):
                 )
                 # A new person belongs to no group yet (groups are read-only on a User).
                 return user_resource(user, [], self.user_model)
-            team = actions.create_team(
+            team = team_actions.create_team(
                 self.session,
                 workspace_id=self.tenant.workspace_id,
                 team=team_from_resource(resource),
@@ -266,7 +267,7 @@ class DirectoryStorage(ScimStorage):
                 return self._users([user])[0]
             team = self._team_row(resource_id)
             self._check_version(team.updated_at, expected_version)
-            actions.update_team(
+            team_actions.update_team(
                 self.session,
                 workspace_id=self.tenant.workspace_id,
                 team_id=team.id,
@@ -298,7 +299,7 @@ class DirectoryStorage(ScimStorage):
                 return
             team = self._team_row(resource_id)
             self._check_version(team.updated_at, expected_version)
-            actions.delete_team(
+            team_actions.delete_team(
                 self.session,
                 workspace_id=self.tenant.workspace_id,
                 team_id=team.id,

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +30,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; ``postgresql://`` URLs use psycopg 3."""
     parsed = make_url(url)
+    # A database error's message would otherwise carry the statement's values (people's names
+    # and e-mails) into tracebacks and logs.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
@@ -56,3 +59,14 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work is committed at the end, or rolled back whole on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def refresh_planner_statistics(session: Session, tables: tuple[str, ...]) -> None:
+    """Let PostgreSQL's planner see the rows this transaction has written so far.
+
+    A bulk load in one transaction (a CSV import) leaves the planner believing the tables are as
+    small as before, so it scans a whole workspace for each next batch; ANALYZE counts the
+    transaction's own rows. SQLite's planner keeps no such figures and needs nothing.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE " + ", ".join(tables)))

@@ -13,6 +13,7 @@ Routes:
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import Annotated
 
@@ -22,12 +23,7 @@ from sqlalchemy import func, or_, select
 
 from bastion.actions.permissions import READ_DIRECTORY, require
 from bastion.actions.tokens import create_token, revoke_token
-from bastion.directory.csv_import import (
-    Change,
-    apply_import,
-    plan_import,
-    read_directory_csv,
-)
+from bastion.directory.csv_import import Change, DirectoryImport
 from bastion.storage.models import ApiToken, Team, TeamMember, User
 from bastion.storage.models.enums import TokenKind, UserStatus
 from bastion.web.context import (
@@ -45,6 +41,7 @@ from bastion.web.reads import user_names
 router = APIRouter(route_class=PageRoute)
 PER_PAGE = 50
 MAX_CSV_BYTES = 5 * 1024 * 1024
+SHOWN_ERRORS, SHOWN_CHANGES = 20, 500
 DONE = {
     Change.CREATE: "created",
     Change.UPDATE: "updated",
@@ -178,14 +175,16 @@ def import_form(request: Request, db: DB, me: Me) -> Response:
     )
 
 
-def _plan(db: DB, me: Me, text: str) -> dict[str, object]:
-    parsed = read_directory_csv(text)
-    plan = plan_import(db, workspace_id=me.workspace_id, people=parsed.people)
+def _plan(db: DB, me: Me, job: DirectoryImport, text: str) -> dict[str, object]:
+    job.read(io.StringIO(text, newline=""))
+    plan = job.plan(db, workspace_id=me.workspace_id)
     return {
-        "parsed": parsed,
+        "errors": job.errors(SHOWN_ERRORS),
+        "invalid": job.invalid,
+        "unreadable": job.unreadable,
         "plan": plan,
         "counts": {change.value: plan.count(change) for change in Change},
-        "changes": sorted(plan.changes, key=lambda c: c.person.line),
+        "changes": list(job.preview(SHOWN_CHANGES)),
     }
 
 
@@ -202,8 +201,14 @@ async def import_preview(request: Request, db: DB, me: Me, file: UploadFile) -> 
     except UnicodeDecodeError:
         context["error"] = "The file is not UTF-8 text. Save it as CSV UTF-8 and try again."
         return render(request, "directory/import.html", context, status_code=400, me=me)
-    context |= _plan(db, me, text)
+    with DirectoryImport(runtime_of(request).settings.data_dir) as job:
+        context |= _plan(db, me, job, text)
     context |= {"csv_text": text, "file_name": file.filename or "upload.csv"}
+    if "\x00" in text:
+        # A browser sends a NUL of the form's copy back as U+FFFD, which would then import.
+        context["error"] = "The file holds NUL characters: remove them and upload it again."
+        context["unreadable"] = True
+        return render(request, "directory/import.html", context, status_code=400, me=me)
     return render(request, "directory/import.html", context, me=me)
 
 
@@ -217,21 +222,21 @@ def import_apply(
     skip_invalid: Annotated[str, Form()] = "",
 ) -> Response:
     require_admin(db, me)
-    parsed = read_directory_csv(csv_text)
-    if parsed.errors and skip_invalid != "yes":
-        return redirect(
-            request, "/directory/import", "The file has errors; nothing was imported.", "error"
+    settings = runtime_of(request).settings
+    with DirectoryImport(settings.data_dir) as job:
+        job.read(io.StringIO(csv_text, newline=""))
+        if job.unreadable is not None or (job.invalid and skip_invalid != "yes"):
+            return redirect(
+                request, "/directory/import", "The file has errors; nothing was imported.", "error"
+            )
+        job.plan(db, workspace_id=me.workspace_id)
+        plan = job.apply(
+            db,
+            workspace_id=me.workspace_id,
+            actor=me.actor,
+            check_delay=timedelta(minutes=settings.deprovision_check_delay_minutes),
+            file_name=file_name[:200],
         )
-    plan = plan_import(db, workspace_id=me.workspace_id, people=parsed.people)
-    apply_import(
-        db,
-        workspace_id=me.workspace_id,
-        plan=plan,
-        actor=me.actor,
-        check_delay=timedelta(minutes=runtime_of(request).settings.deprovision_check_delay_minutes),
-        file_name=file_name[:200],
-        skipped=len(parsed.errors),
-    )
     db.commit()
     counts = ", ".join(f"{plan.count(c)} {DONE[c]}" for c in Change if plan.count(c))
     return redirect(request, "/directory", f"Imported {file_name}: {counts or 'no change'}.")
