@@ -28,6 +28,7 @@ from scim2_models import (
     ETag,
     External,
     Filter,
+    InvalidValueException,
     Patch,
     PayloadTooLargeException,
     Reference,
@@ -51,6 +52,8 @@ from sqlalchemy.orm import Session
 from bastion.actions.actors import Actor
 from bastion.actions.tokens import PresentedToken, mark_token_used, resolve_token
 from bastion.directory.scim_storage import DirectoryStorage
+from bastion.nul_characters import MESSAGE as NUL_MESSAGE
+from bastion.nul_characters import body_may_hold_nul, nul_field
 from bastion.runtime import Runtime
 from bastion.storage.models.enums import TokenKind
 
@@ -213,10 +216,40 @@ class DirectoryScimApp(BaseApplication):
                 detail=f"the request body is larger than {MAX_BODY_BYTES} bytes"
             )
             response = self.service.error_response(too_large)
+        elif (field := _field_with_nul(request)) is not None:
+            refused = InvalidValueException(detail=f"{field}: {NUL_MESSAGE}")
+            response = self.service.error_response(refused)
         else:
             response = await anyio.to_thread.run_sync(self.serve_in_transaction, request)
             response = self.finalize_response(request, response)
         await ASGIApplication.send_response(response, send)
+
+
+def _field_with_nul(request: ScimRequest) -> str | None:
+    """The query parameter or attribute holding a NUL character, named as the client sent it.
+
+    A PATCH operation's value is named by the operation's path (``name.givenName``), so the
+    identity provider's admin sees which attribute to fix.
+    """
+    for name, value in request.query.items():
+        found = nul_field(name, "query") or nul_field(value, name)
+        if found is not None:
+            return found
+    if not body_may_hold_nul(request.body or b""):
+        return None
+    try:
+        payload = from_json(request.body)
+    except ValueError:
+        return "body"  # a raw NUL byte: the body is not JSON either
+    operations = payload.get("Operations") if isinstance(payload, dict) else None
+    if isinstance(operations, list):
+        for operation in operations:
+            if isinstance(operation, dict):
+                path = str(operation.get("path") or "")
+                found = nul_field(path, "path") or nul_field(operation.get("value"), path)
+                if found is not None:
+                    return found or "value"
+    return nul_field(payload, "")
 
 
 def _query(scope: Scope) -> list[tuple[str, str]]:
