@@ -29,7 +29,7 @@ from bastion.actions.apps import (
 )
 from bastion.actions.permissions import CHECK, VIEW_APP, VIEW_DETAILS, VIEW_PEOPLE, can
 from bastion.api.common import PathId, app_for, enqueue_check
-from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
+from bastion.api.errors import READ_ERRORS, UPSTREAM_ERRORS, WRITE_ERRORS
 from bastion.queries import list_changes, list_runs
 from bastion.security.auth import DB, CurrentPrincipal, runtime_of
 from bastion.storage.models import App
@@ -174,7 +174,7 @@ def list_apps(session: DB, principal: CurrentPrincipal) -> list[AppOut]:
     ]
 
 
-@router.post("/apps", status_code=201, responses=WRITE_ERRORS)
+@router.post("/apps", status_code=201, responses={**WRITE_ERRORS, **UPSTREAM_ERRORS})
 def connect(body: ConnectIn, request: Request, session: DB, principal: CurrentPrincipal) -> AppOut:
     runtime = runtime_of(request)
     app = connect_app(
@@ -202,7 +202,7 @@ def get_app(app_id: PathId, session: DB, principal: CurrentPrincipal) -> AppOut:
     return AppOut.of(app_for(session, principal, app_id, VIEW_APP))
 
 
-@router.patch("/apps/{app_id}", responses=WRITE_ERRORS)
+@router.patch("/apps/{app_id}", responses={**WRITE_ERRORS, **UPSTREAM_ERRORS})
 def update(
     app_id: PathId, body: UpdateIn, request: Request, session: DB, principal: CurrentPrincipal
 ) -> AppOut:

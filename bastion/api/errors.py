@@ -8,7 +8,11 @@
     InvalidInput, validation     422 (``field`` names the field)
     ConnectionRefused            422 (``checks`` lists each check; ``ok`` null = not verified)
     malformed JSON               400
+    method not allowed           405 (``Allow`` lists every method the path has)
     rate limit                   429
+    ConnectorError               502 the app answered in a way Bastion cannot use
+      retried later (Transient,  503 the app could not be reached, timed out, rate-limits or
+      RateLimited, Restricted)       restricts Bastion; ``Retry-After`` when the app said when
 
 Only paths under ``/api/`` get this body; other paths keep FastAPI's default responses, so the
 web pages and SCIM answer in their own formats.
@@ -16,6 +20,8 @@ web pages and SCIM answer in their own formats.
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -27,9 +33,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from bastion.actions.apps import ConnectionRefused
 from bastion.api.rate_limit import TooManyRequests
+from bastion.connectors.base import ConnectorError, RateLimited, Restricted
 from bastion.errors import BastionError, Conflict, InvalidInput, NotFound, PermissionDenied
 from bastion.logs import get_logger
 from bastion.security.auth import NotAuthenticated
@@ -64,6 +72,15 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **READ_ERRORS,
     409: _doc("The object's state forbids the change, or it exists already"),
 }
+# For the routes that call the app (Meta) while the caller waits.
+UPSTREAM_ERRORS: dict[int | str, dict[str, Any]] = {
+    502: _doc("The app (Meta) answered in a way Bastion cannot use; nothing was changed"),
+    503: _doc(
+        "The app (Meta) could not be reached, did not answer in time, rate-limits or restricts "
+        "Bastion; nothing was changed, retry later (`Retry-After` when Meta said when)"
+    ),
+}
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 _STATUS: list[tuple[type[BastionError], int]] = [
     (NotAuthenticated, 401),
@@ -95,7 +112,22 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def _upstream_error_response(exc: ConnectorError) -> JSONResponse:
+    """A failure of the app itself is not Bastion's: 503 when retrying later may help, else 502."""
+    if exc.disposition != "retry_later":
+        return error_response(502, "upstream_error", exc.message)
+    wait: float | None = None
+    if isinstance(exc, RateLimited):
+        wait = exc.retry_after_seconds
+    elif isinstance(exc, Restricted) and exc.until is not None:
+        wait = (exc.until - datetime.now(tz=UTC)).total_seconds()
+    headers = {"Retry-After": str(max(1, math.ceil(wait)))} if wait is not None else None
+    return error_response(503, "upstream_unavailable", exc.message, headers=headers)
+
+
 def bastion_error_to_response(exc: BastionError) -> JSONResponse:
+    if isinstance(exc, ConnectorError):
+        return _upstream_error_response(exc)
     status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
     if status == 500:
         # A connector or integrity error reaching the API: say what failed, not a traceback.
@@ -137,13 +169,37 @@ def _field_of(error: dict[str, Any]) -> str | None:
     return ".".join(location) or None
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the API path has, from the OpenAPI schema.
+
+    Starlette's 405 names only the methods of the first route matching the path, and FastAPI
+    makes one route per method, so ``GET /apps`` hid ``POST /apps``.
+    """
+    index: list[tuple[Any, set[str]]] | None = getattr(app.state, "api_allowed_methods", None)
+    if index is None:
+        index = []
+        for template, operations in app.openapi().get("paths", {}).items():
+            methods = {method.upper() for method in operations} & set(HTTP_METHODS)
+            if "GET" in methods:
+                methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET
+            index.append((compile_path(template)[0], methods))
+        app.state.api_allowed_methods = index
+    found: set[str] = set()
+    for regex, methods in index:
+        if regex.match(path):
+            found |= methods
+    return [method for method in HTTP_METHODS if method in found]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_bastion_error(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, BastionError):  # registered for this class only
             raise exc
         response = bastion_error_to_response(exc)
-        if not _is_api(request) and response.status_code == 500:
-            return Response("Internal error", status_code=500)
+        if not _is_api(request) and response.status_code >= 500:
+            # The pages show their own errors; what reaches here gets a plain line.
+            text = "Internal error" if response.status_code == 500 else exc.message
+            return Response(text, status_code=response.status_code, media_type="text/plain")
         return response
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
@@ -167,11 +223,16 @@ def install_error_handlers(app: FastAPI) -> None:
         if not _is_api(request):
             return await http_exception_handler(request, exc)
         codes = {400: "malformed_request", 404: "not_found", 405: "method_not_allowed"}
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            methods = allowed_methods(request.app, request.url.path)
+            if methods:
+                headers["Allow"] = ", ".join(methods)
         return error_response(
             exc.status_code,
             codes.get(exc.status_code, "http_error"),
             str(exc.detail),
-            headers=dict(exc.headers) if exc.headers else None,
+            headers=headers or None,
         )
 
     app.add_exception_handler(BastionError, on_bastion_error)

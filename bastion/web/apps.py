@@ -41,6 +41,7 @@ from bastion.actions.permissions import (
     VIEW_PEOPLE,
     require,
 )
+from bastion.connectors.base import ConnectorError
 from bastion.errors import InvalidInput
 from bastion.queries import list_apps
 from bastion.storage.models.enums import RunState, RunTrigger
@@ -167,6 +168,15 @@ def connect_submit(
             status_code=400,
             me=me,
         )
+    except ConnectorError as exc:  # Meta unreachable or throttling: nothing was refused
+        db.rollback()
+        return render(
+            request,
+            "apps/connect.html",
+            {"section": "apps", "values": values, "error": f"{exc.message} Try again later."},
+            status_code=503,
+            me=me,
+        )
     db.commit()
     jobs_of(request).enqueue_check(
         workspace_id=me.workspace_id, app_id=app.id, trigger=RunTrigger.CONNECT, user_id=me.user.id
@@ -247,12 +257,13 @@ def settings_save(
             ),
             actor=me.actor,
         )
-    except (InvalidInput, ConnectionRefused) as exc:
+    except (InvalidInput, ConnectionRefused, ConnectorError) as exc:
         db.rollback()
         context = _settings_context(db, me, app_id)
         context["error"] = exc.message
         context["check"] = exc.check if isinstance(exc, ConnectionRefused) else None
-        return render(request, "apps/settings.html", context, status_code=400, me=me)
+        status = 503 if isinstance(exc, ConnectorError) else 400
+        return render(request, "apps/settings.html", context, status_code=status, me=me)
     db.commit()
     return redirect(request, f"/apps/{app_id}/settings", "Settings saved.")
 

@@ -46,18 +46,26 @@ def test_no_error_carries_a_secret(
 
 
 @pytest.mark.parametrize(
-    ("kind", "code"), [("error", 100), ("error", 190), ("error", 1), ("rate_limit", None)]
+    ("kind", "code", "refused"),
+    [("error", 100, True), ("error", 190, True), ("error", 1, False), ("rate_limit", None, False)],
 )
 def test_validation_with_the_app_secret_never_shows_it_or_the_app_token(
-    sim: Simulator, connect: ConnectorFactory, kind: str, code: int | None
+    sim: Simulator, connect: ConnectorFactory, kind: str, code: int | None, refused: bool
 ) -> None:
-    """``debug_token`` is called with ``{app_id}|{app_secret}``: neither may reach a message."""
+    """``debug_token`` is called with ``{app_id}|{app_secret}``: neither may reach a message,
+    whether Meta refuses the call or fails it (a failure is raised: "retry later")."""
     app_token = f"{sim.app_id}|{sim.app_secret}"
     sim.inject_fault(kind, count=20, path="debug_token", code=code)
     meta = connect(app_secret=sim.app_secret)
-    check = run(meta, lambda m: m.validate())
-    assert not check.ok
-    shown = repr(check) + " ".join(check.problems)
+    if refused:
+        check = run(meta, lambda m: m.validate())
+        assert not check.ok
+        shown = repr(check) + " ".join(check.problems)
+    else:
+        with pytest.raises(ConnectorError) as caught:
+            run(meta, lambda m: m.validate())
+        assert caught.value.disposition == "retry_later"
+        shown = repr(caught.value) + str(caught.value) + repr(caught.value.__dict__)
     for secret in (sim.token, sim.app_secret or "", app_token, *meta.client.secrets):
         assert secret and secret not in shown
     assert app_token in meta.client.secrets

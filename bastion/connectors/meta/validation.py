@@ -10,11 +10,16 @@ itself: the caller must be the app token ``{app_id}|{app_secret}`` or a develope
 ``permissions`` edge. So with the App secret Bastion asks ``debug_token``; without it, it reads
 what a system-user token may read about itself (``/me``, the business, its system users) and
 says what it could not verify.
+
+A failure that says nothing about the token (Meta unreachable, timing out, rate-limiting or
+restricting the app) is raised, not turned into a refusal: the caller answers "try again later"
+rather than "this token is wrong".
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -61,6 +66,7 @@ async def validate_connection(
     try:
         me = await client.get("me", {"fields": "id,name"})
     except ConnectorError as exc:
+        _raise_if_retry_later(exc)
         return _rejected(_first_call_problem(exc, has_secret=client.has_app_secret))
     info: Mapping[str, Any] | None = None
     if client.has_app_secret:
@@ -72,20 +78,26 @@ async def validate_connection(
                 "again from the app's dashboard (App settings > Basic)."
             )
         except ConnectorError as exc:
+            _raise_if_retry_later(exc)
             return _rejected(f"Bastion could not ask Meta about the token: {_plain(exc)}")
         data = debug.get("data")
         info = data if isinstance(data, Mapping) else {}
         if not info.get("is_valid"):
             return _rejected(_token_refused(_invalid_reason(info)))
     user_id = str((info or {}).get("user_id") or me.get("id") or "")
-    business, system_users, *counts = await asyncio.gather(
+    reads = await asyncio.gather(
         _business(client, business_id),
         _system_users(client, business_id),
         *(
             _assignment(client, f"{business_id}/{owned}", f"{user_id}/{assigned}")
             for owned, assigned, _words in ASSIGNABLE
         ),
+        return_exceptions=True,
     )
+    for read in reads:
+        if isinstance(read, BaseException):
+            raise read
+    business, system_users, *counts = reads
     node, business_problem = business
     users, users_problem = system_users
     warnings = [*_business_warnings(node), *(_assignment_warnings(counts) if node else [])]
@@ -229,6 +241,7 @@ async def _business(
             "Manager ID and that the system user belongs to it."
         )
     except ConnectorError as exc:
+        _raise_if_retry_later(exc)
         return None, f"Bastion could not read business {business_id}: {_plain(exc)}"
     return node, None
 
@@ -240,6 +253,7 @@ async def _system_users(
     try:
         users = await client.get_all(f"{business_id}/system_users", {"fields": "id,name,role"})
     except ConnectorError as exc:
+        _raise_if_retry_later(exc)
         return None, f"Bastion could not list the business's system users: {_plain(exc)}"
     return {str(u.get("id")): str(u.get("role") or "").upper() for u in users}, None
 
@@ -322,6 +336,14 @@ def _joined(parts: list[str]) -> str:
 def _optional(value: object) -> str | None:
     text = str(value or "").strip()
     return text or None
+
+
+def _raise_if_retry_later(error: ConnectorError) -> None:
+    if error.disposition == "retry_later":
+        plain = copy.copy(error)
+        plain.message = _plain(error)
+        plain.args = (plain.message,)
+        raise plain from None
 
 
 def _plain(error: ConnectorError) -> str:
