@@ -45,6 +45,12 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+# What holds for every operation, which the schema cannot say on each (docs/api.md).
+API_DESCRIPTION = (
+    "Access governance for Meta Business Manager. No text in a request may hold NUL (U+0000): "
+    "it is refused with 422 naming the field. Errors share one body, "
+    '`{"error": {"code", "message", "field"}}`.'
+)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -96,7 +102,13 @@ def _csrf_secret(runtime: Runtime) -> str:
 
 
 def create_app(runtime: Runtime, *, jobs: Jobs | None = None) -> FastAPI:
-    app = FastAPI(title="Bastion", version=__version__, docs_url="/api/docs", redoc_url=None)
+    app = FastAPI(
+        title="Bastion",
+        version=__version__,
+        description=API_DESCRIPTION,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
     app.state.runtime = runtime
     # Pages queue checks and operations here; None = the configured queue, opened on first use.
     app.state.jobs = jobs

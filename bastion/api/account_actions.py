@@ -20,19 +20,29 @@ accept an ``Idempotency-Key`` header: a repeat with the same key returns the fir
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+)
 
 from bastion.actions import members
 from bastion.actions.permissions import MANAGE_MEMBERS
 from bastion.api.common import (
     BodyId,
+    DateTimeWithZone,
+    Email,
     IdempotencyKey,
     PathId,
     app_for,
     enqueue_operations,
+    json_integer,
 )
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
 from bastion.api.schemas import AccountOut, AccountResultOut, OperationOut
@@ -44,7 +54,13 @@ from bastion.storage.tenancy import Tenant
 
 router = APIRouter(tags=["account actions"])
 
-Tasks = list[str]
+# Task names as actions/removal.task_names takes them (it upper-cases them).
+Tasks = list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z_]{0,63}$")]]
+# Asset ids as JSON object keys (ids stay below a billion here, so nine digits say it exactly).
+AssetTasks = Annotated[
+    dict[Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,8}$")], Tasks],
+    Field(json_schema_extra={"additionalProperties": False}),
+]
 
 
 class _In(BaseModel):
@@ -58,11 +74,11 @@ class MatchIn(_In):
 
 class ExemptIn(_In):
     reason: str = Field(min_length=1, max_length=500)
-    expires_at: datetime | None = None
+    expires_at: DateTimeWithZone | None = None
 
 
 class RemoveIn(_In):
-    force: bool = False
+    force: StrictBool = False
 
 
 class RoleIn(_In):
@@ -70,36 +86,36 @@ class RoleIn(_In):
 
 
 class AssetTasksIn(_In):
-    asset_tasks: dict[str, list[str]] = Field(
+    asset_tasks: AssetTasks = Field(
         min_length=1, description="asset id → wanted tasks; [] revokes all"
     )
-    force: bool = Field(
+    force: StrictBool = Field(
         default=False,
         description="take MANAGE away even where nobody else would keep full control",
     )
 
 
 class GuestIn(_In):
-    email: str = Field(min_length=3, max_length=320)
+    email: Email
     name: str = Field(default="", max_length=200)
 
 
 class InviteIn(_In):
-    email: str = Field(min_length=3, max_length=320)
+    email: Email
     role: Literal["ADMIN", "EMPLOYEE"] = "EMPLOYEE"
-    asset_tasks: dict[str, list[str]] = Field(default_factory=dict)
+    asset_tasks: AssetTasks = Field(default_factory=dict)
 
 
 class StaleIn(_In):
-    older_than_days: int = Field(ge=0, le=3650)
+    older_than_days: Annotated[int, Field(ge=0, le=3650), BeforeValidator(json_integer)]
 
 
 class BulkIn(_In):
     action: Literal["remove", "exempt", "unmatch", "unexempt"]
     account_ids: list[BodyId] = Field(min_length=1, max_length=500)
     reason: str | None = Field(default=None, max_length=500)
-    expires_at: datetime | None = None
-    force: bool = False
+    expires_at: DateTimeWithZone | None = None
+    force: StrictBool = False
 
 
 class OrphanedAssetOut(BaseModel):

@@ -21,7 +21,14 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bastion.actions.permissions import VIEW_APP, require, sees_every_account
-from bastion.api.common import PathId, app_for, decode_cursor, encode_cursor, like_pattern
+from bastion.api.common import (
+    Cursor,
+    PathId,
+    app_for,
+    decode_cursor,
+    encode_cursor,
+    like_pattern,
+)
 from bastion.api.errors import READ_ERRORS
 from bastion.api.schemas import AccountOut
 from bastion.errors import NotFound
@@ -108,7 +115,7 @@ def list_accounts(
     role: str | None = Query(None, max_length=64, description="App role, e.g. ADMIN"),
     q: str | None = Query(None, max_length=200, description="Text in the name or e-mail"),
     sort: Sort = "name",
-    cursor: str | None = Query(None, max_length=1000),
+    cursor: Cursor = None,
     limit: int = Query(50, ge=1, le=500),
 ) -> AccountPage:
     app = app_for(session, principal, app_id, VIEW_APP)

@@ -13,10 +13,10 @@ GET    /api/v1/apps/{app_id}/changes     what a check found changed
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from sqlalchemy import select
 
 from bastion.actions.apps import (
@@ -28,7 +28,7 @@ from bastion.actions.apps import (
     update_app,
 )
 from bastion.actions.permissions import CHECK, VIEW_APP, VIEW_DETAILS, VIEW_PEOPLE, can
-from bastion.api.common import PathId, app_for, enqueue_check
+from bastion.api.common import NOT_BLANK, PathId, app_for, enqueue_check, json_integer
 from bastion.api.errors import READ_ERRORS, UPSTREAM_ERRORS, WRITE_ERRORS
 from bastion.queries import list_changes, list_runs
 from bastion.security.auth import DB, CurrentPrincipal, runtime_of
@@ -95,17 +95,30 @@ class AppOut(BaseModel):
         )
 
 
+# Meta's tokens and App secrets are printable ASCII without spaces (they travel in headers).
+CREDENTIAL_PATTERN = r"^[!-~]+$"
+META_ID_PATTERN = r"^[0-9]+$"
+MinuteOfDay = Annotated[int, Field(ge=0, le=1439), BeforeValidator(json_integer)]
+Percent = Annotated[int, Field(ge=0, le=100), BeforeValidator(json_integer)]
+
+
 class ConnectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: str = Field(min_length=1, max_length=200)
-    token: str = Field(min_length=1, max_length=4000, description="System-user access token")
-    business_id: str = Field(min_length=1, max_length=64)
-    app_id: str = Field(min_length=1, max_length=64)
+    label: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
+    token: str = Field(
+        min_length=1,
+        max_length=4000,
+        pattern=CREDENTIAL_PATTERN,
+        description="System-user access token",
+    )
+    business_id: str = Field(min_length=1, max_length=64, pattern=META_ID_PATTERN)
+    app_id: str = Field(min_length=1, max_length=64, pattern=META_ID_PATTERN)
     app_secret: str | None = Field(
         default=None,
         min_length=1,
         max_length=128,
+        pattern=CREDENTIAL_PATTERN,
         description="The App secret of the app (optional; stored encrypted, never returned)",
     )
     login_method: Literal["sso", "password"]
@@ -115,14 +128,20 @@ class ConnectIn(BaseModel):
 class UpdateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: str | None = Field(default=None, min_length=1, max_length=200)
-    daily_check_minute: int | None = Field(default=None, ge=0, le=1439)
-    on_demand_only: bool = False
-    safeguard_threshold_percent: int | None = Field(default=None, ge=0, le=100)
+    label: str | None = Field(default=None, min_length=1, max_length=200, pattern=NOT_BLANK)
+    daily_check_minute: MinuteOfDay | None = None
+    on_demand_only: StrictBool = False
+    safeguard_threshold_percent: Percent | None = None
     login_method: Literal["sso", "password"] | None = None
-    token: str | None = Field(default=None, min_length=1, max_length=4000)
+    token: str | None = Field(
+        default=None, min_length=1, max_length=4000, pattern=CREDENTIAL_PATTERN
+    )
     app_secret: str | None = Field(
-        default=None, min_length=1, max_length=128, description="Add or replace the App secret"
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=CREDENTIAL_PATTERN,
+        description="Add or replace the App secret",
     )
 
 

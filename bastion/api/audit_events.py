@@ -20,7 +20,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from bastion.actions.permissions import MANAGE_DIRECTORY, require
-from bastion.api.common import decode_cursor, encode_cursor
+from bastion.api.common import Cursor, DateTimeWithZone, decode_cursor, encode_cursor
 from bastion.api.errors import READ_ERRORS
 from bastion.security.auth import DB, CurrentPrincipal, Principal
 from bastion.storage.models import AuditEvent
@@ -73,14 +73,22 @@ def _query(
         query = query.where(AuditEvent.action == action)
     if target:
         query = query.where(AuditEvent.target == target)
-    if since is not None and since.tzinfo is not None:
+    if since is not None:
         query = query.where(AuditEvent.occurred_at >= since)
-    if until is not None and until.tzinfo is not None:
+    if until is not None:
         query = query.where(AuditEvent.occurred_at < until)
     return query
 
 
 Text = Annotated[str | None, Query(max_length=200)]
+Since = Annotated[
+    DateTimeWithZone | None,
+    Query(description="From this time on (RFC 3339), e.g. 2030-01-31T00:00:00Z"),
+]
+Until = Annotated[
+    DateTimeWithZone | None,
+    Query(description="Before this time (RFC 3339), e.g. 2030-02-01T00:00:00Z"),
+]
 
 
 @router.get("/audit-events", responses=READ_ERRORS)
@@ -90,12 +98,12 @@ def audit_events(
     actor: Text = None,
     action: Text = None,
     target: Text = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    cursor: str | None = Query(None, max_length=1000),
+    since: Since = None,
+    until: Until = None,
+    cursor: Cursor = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> AuditPage:
-    """Newest first; ``since``/``until`` need a time zone (e.g. ``2030-01-01T00:00Z``)."""
+    """Newest first; ``since`` and ``until`` are RFC 3339 times with their offset."""
     query = _query(session, principal, actor, action, target, since, until)
     if cursor:
         (before,) = decode_cursor(cursor, 1)
@@ -127,8 +135,8 @@ def export_audit_events(
     actor: Text = None,
     action: Text = None,
     target: Text = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Since = None,
+    until: Until = None,
 ) -> StreamingResponse:
     query = _query(session, principal, actor, action, target, since, until)
     rows = [_out(e) for e in session.scalars(query.order_by(AuditEvent.seq))]

@@ -1,16 +1,17 @@
 """What the API routers share: finding an app the caller may see, handing queued operations to
-the workers, keyset cursors, and the ``Idempotency-Key`` header."""
+the workers, keyset cursors, the ``Idempotency-Key`` header, and field types as strict as the
+schema they publish."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Header, Path, Request
-from pydantic import Field
+from fastapi import Header, Path, Query, Request
+from pydantic import AwareDatetime, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import Session
 
 from bastion.actions.permissions import require
@@ -24,11 +25,51 @@ from bastion.storage.tenancy import Tenant
 
 log = get_logger(__name__)
 
+
+# FastAPI hands a JSON body to pydantic as Python objects, and pydantic's lax mode would then
+# take `true` for 1, "5" for 5 and a number of seconds for a date and time: not what the schema
+# says. Body fields use these types (and pydantic's StrictBool), so what the schema refuses is
+# refused. Query parameters arrive as text and keep pydantic's parsing of it.
+def json_integer(value: Any) -> Any:
+    """For ``Annotated[int, Field(ge=…), BeforeValidator(json_integer)]``: the bounds go first,
+    or pydantic leaves them out of the JSON schema."""
+    if isinstance(value, bool | str):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+def _rfc3339_text(value: Any) -> Any:
+    if isinstance(value, datetime) or (isinstance(value, str) and _RFC3339.fullmatch(value)):
+        return value
+    raise PydanticCustomError(
+        "datetime_type",
+        "Input should be a date and time with a time zone, such as 2030-01-31T09:00:00Z",
+    )
+
+
+# A character Python's str.strip() keeps, spelled out: text the actions strip must hold one.
+# ``\S`` would not do: pydantic's Rust engine, Python's re and ECMA read it differently.
+NOT_BLANK = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+# actions/users.validate_email's rule (text@text.text, no blanks), spelled without ``\s``: the
+# schema's readers (pydantic's Rust engine, Python's re, ECMA) do not agree on what it covers.
+# Control characters are refused too.
+_EMAIL_CHARACTER = r"[^@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+EMAIL_PATTERN = rf"^{_EMAIL_CHARACTER}+@{_EMAIL_CHARACTER}+\.{_EMAIL_CHARACTER}+$"
+Email = Annotated[str, Field(min_length=3, max_length=320, pattern=EMAIL_PATTERN)]
+# A date and time with its offset (RFC 3339, the schema's `date-time`); not a number of seconds.
+DateTimeWithZone = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
         max_length=200,
+        pattern=NOT_BLANK,
         description="Repeat a write safely: the same key returns the operation queued first.",
     ),
 ]
@@ -73,19 +114,44 @@ def enqueue_check(request: Request, principal: Principal, app_id: int) -> None:
         log.warning("check not enqueued", app_id=app_id, error=repr(exc))
 
 
+# A keyset position: the last row's id, then (when the list is sorted by text) a dot and that
+# row's sort value as UTF-8 in hex. Every string of this shape is a position the next page can
+# start after, so the schema can promise that whatever matches the pattern is accepted.
+_CURSOR_VALUE_BYTES = 1000
+CURSOR_PATTERN = rf"^[0-9]{{1,10}}(\.([0-9a-f]{{2}}){{0,{_CURSOR_VALUE_BYTES}}})?$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+Cursor = Annotated[
+    str | None,
+    Query(
+        pattern=CURSOR_PATTERN,
+        description="Where the page starts: the `next_cursor` of the previous page",
+    ),
+]
+
+
 def encode_cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+    """``[last_id]`` or ``[sort_value, last_id]`` as a cursor."""
+    *value, last_id = values
+    cursor = str(int(last_id))
+    if value:
+        text = str(value[0]).encode()[:_CURSOR_VALUE_BYTES]
+        cursor += "." + text.hex()
+    return cursor
 
 
 def decode_cursor(cursor: str, size: int) -> list[Any]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidInput("cursor", "is not a cursor this API returned") from None
-    if not isinstance(values, list) or len(values) != size:
+    """``[last_id]`` (size 1) or ``[sort_value, last_id]`` (size 2) from a cursor.
+
+    A value that is not UTF-8, or holds NUL, which no stored text can, keeps its place in the
+    order with U+FFFD instead.
+    """
+    if not _CURSOR.fullmatch(cursor):
         raise InvalidInput("cursor", "is not a cursor this API returned")
-    return values
+    last_id, _dot, hex_value = cursor.partition(".")
+    if size == 1:
+        return [int(last_id)]
+    value = bytes.fromhex(hex_value).decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    return [value, int(last_id)]
 
 
 def like_pattern(text: str) -> str:
@@ -96,4 +162,4 @@ def like_pattern(text: str) -> str:
 
 MAX_ID = 2_147_483_647
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
-BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
+BodyId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(json_integer)]

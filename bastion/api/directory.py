@@ -16,7 +16,7 @@ from sqlalchemy import func, or_
 from sqlalchemy.orm import Session
 
 from bastion.actions.permissions import READ_DIRECTORY, require
-from bastion.api.common import PathId, decode_cursor, encode_cursor, like_pattern
+from bastion.api.common import Cursor, PathId, decode_cursor, encode_cursor, like_pattern
 from bastion.api.errors import READ_ERRORS
 from bastion.security.auth import DB, CurrentPrincipal, Principal
 from bastion.storage.models import Team, TeamMember, User
@@ -76,7 +76,7 @@ def users(
     principal: CurrentPrincipal,
     q: str | None = Query(None, max_length=200, description="Text in the name or e-mail"),
     status: UserStatus | None = None,
-    cursor: str | None = Query(None, max_length=1000),
+    cursor: Cursor = None,
     limit: int = Query(50, ge=1, le=500),
 ) -> UserPage:
     _may_read_directory(session, principal)

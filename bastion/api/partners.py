@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from bastion.actions import members
 from bastion.actions.permissions import VIEW_DETAILS, visible_local_partners
-from bastion.api.common import PathId, app_for
+from bastion.api.common import Email, PathId, app_for
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
 from bastion.security.auth import DB, CurrentPrincipal, runtime_of
 from bastion.storage.models import LocalPartner, Partner
@@ -45,12 +45,12 @@ class LocalPartnerIn(BaseModel):
 
 class GuestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(min_length=3, max_length=320)
+    email: Email
     name: str = Field(default="", max_length=200)
 
 
 class PartnerGuestIn(GuestIn):
-    partner_admin: bool = False
+    partner_admin: StrictBool = False
 
 
 class GuestInvited(BaseModel):

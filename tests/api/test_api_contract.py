@@ -1,5 +1,6 @@
 """What the OpenAPI schema promises, case by case: Meta's failures are 502/503 (documented on the
-routes that call Meta), and a 405 lists every method of the path."""
+routes that call Meta), a 405 lists every method of the path, any cursor of the declared shape
+is a place to start, and JSON and times are taken as the schema types them, not coerced."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from bastion.storage.models import App
 from tests.api.api_harness import Api, role_tokens
 from tests.checks.conftest import World
 from tests.conftest import serve_on_loopback
-from tests.members.member_world import cast_roles
+from tests.members.member_world import accounts, cast_roles
 
 
 @pytest.fixture
@@ -108,3 +109,85 @@ def test_a_method_the_path_lacks_is_a_405_listing_every_method_it_has(
     assert response.status_code == 405
     assert response.headers["allow"] == allowed
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("sort", ["name", "-email", "id"])
+def test_every_cursor_of_the_declared_shape_is_a_place_to_start(
+    api: Api, world: World, sort: str
+) -> None:
+    url = f"/api/v1/apps/{world.app_id}/accounts"
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params: dict[str, str | int] = {"limit": 9, "sort": sort}
+        if cursor:
+            params["cursor"] = cursor
+        page = api.client.get(url, params=params, headers=api.as_("admin")).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == [a.id for a in accounts(world)]
+    # Never returned by the API, yet of the declared shape: a position all the same.
+    for made_up in ("0", "2147483647", "12.ff00fe", "3." + "7a" * 50):
+        response = api.client.get(
+            url, params={"sort": sort, "cursor": made_up}, headers=api.as_("admin")
+        )
+        assert response.status_code == 200, (made_up, response.text)
+    refused = api.client.get(url, params={"cursor": "eyJpZCI6IDF9"}, headers=api.as_("admin"))
+    assert refused.status_code == 422
+    assert refused.json()["error"]["field"] == "cursor"
+
+
+@pytest.mark.parametrize(
+    "until", ["0.5", "1700000000", "2030-01-01", "2030-01-01T00:00:00", "2030-01-01T00:00Z"]
+)
+def test_a_time_is_a_date_and_time_with_its_offset(api: Api, until: str) -> None:
+    for path in ("/api/v1/audit-events", "/api/v1/audit-events/export"):
+        response = api.client.get(path, params={"until": until}, headers=api.as_("admin"))
+        assert response.status_code == 422, (path, until)
+        assert response.json()["error"]["field"] == "until"
+    taken = api.client.get(
+        "/api/v1/audit-events", params={"until": "2030-01-01T00:00:00Z"}, headers=api.as_("admin")
+    )
+    assert taken.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/api/v1/apps/{app_id}/invitations/cancel-stale",
+            {"older_than_days": False},
+            "older_than_days",
+        ),
+        (
+            "/api/v1/apps/{app_id}/invitations/cancel-stale",
+            {"older_than_days": "30"},
+            "older_than_days",
+        ),
+        (
+            "/api/v1/apps/{app_id}/accounts/bulk",
+            {"action": "exempt", "account_ids": [1], "reason": "x", "force": 0},
+            "force",
+        ),
+        (
+            "/api/v1/apps/{app_id}/accounts/bulk",
+            {"action": "exempt", "account_ids": [True], "reason": "x"},
+            "account_ids.0",
+        ),
+        (
+            "/api/v1/apps/{app_id}/accounts/bulk",
+            {"action": "exempt", "account_ids": [1], "reason": "x", "expires_at": 1900000000},
+            "expires_at",
+        ),
+    ],
+)
+def test_json_is_taken_as_the_schema_types_it(
+    api: Api, world: World, path: str, body: dict[str, object], field: str
+) -> None:
+    response = api.client.post(
+        path.format(app_id=world.app_id), json=body, headers=api.as_("admin")
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field
