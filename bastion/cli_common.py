@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -17,6 +18,46 @@ from bastion.settings import Settings, load_settings
 def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def cannot_read(path: Path, exc: OSError) -> NoReturn:
+    """Exit 2 saying why a file named on the command line cannot be read (no traceback)."""
+    if isinstance(exc, FileNotFoundError):
+        reason = "no such file"
+    elif isinstance(exc, IsADirectoryError):
+        reason = "it is a directory, not a file"
+    elif isinstance(exc, PermissionError):
+        reason = "permission denied"
+    else:
+        reason = (exc.strerror or type(exc).__name__).lower()
+    fail(f"cannot read {path}: {reason}")
+
+
+def read_secret_file(path: Path, what: str, *, max_length: int) -> str:
+    """The one-line secret a file holds; a trailing newline is normal and dropped.
+
+    A file that is not that (several lines, binary, far too long, empty) exits with status 2
+    naming the file and what is wrong, never what the file holds.
+    """
+    try:
+        with path.open("rb") as file:
+            data = file.read(max_length + 3)
+    except OSError as exc:
+        cannot_read(path, exc)
+    alone = f"it should hold the {what} alone, on one line"
+    if len(data) > max_length + 2:
+        fail(f"the {what} file {path} is longer than a {what} can be; {alone}")
+    try:
+        value = data.decode("utf-8").removeprefix("\ufeff").strip()
+    except UnicodeDecodeError:
+        fail(f"the {what} file {path} is not text; {alone}")
+    if not value:
+        fail(f"the {what} file {path} is empty; {alone}")
+    if "\n" in value or "\r" in value:
+        fail(f"the {what} file {path} holds more than one line; {alone}")
+    if not value.isprintable():
+        fail(f"the {what} file {path} holds control characters; {alone}")
+    return value
 
 
 def settings_or_exit() -> Settings:

@@ -17,9 +17,14 @@ from rich.table import Table
 
 from bastion.actions import members
 from bastion.actions.actors import Actor
-from bastion.actions.apps import ConnectRequest, connect_app
+from bastion.actions.apps import (
+    MAX_APP_SECRET_LENGTH,
+    MAX_TOKEN_LENGTH,
+    ConnectRequest,
+    connect_app,
+)
 from bastion.cli_checks import apps_app
-from bastion.cli_common import fail, runtime_or_exit
+from bastion.cli_common import fail, read_secret_file, runtime_or_exit
 from bastion.queries import accounts_by_state, find_app, workspace_by_slug
 from bastion.storage.models import Account
 from bastion.storage.models.enums import AccountState, AppRole, RunTrigger
@@ -159,7 +164,7 @@ def members_blast_radius(
 
 def _read_token(token_file: Path | None) -> str:
     if token_file is not None:
-        return token_file.read_text(encoding="utf-8").strip()
+        return read_secret_file(token_file, "token", max_length=MAX_TOKEN_LENGTH)
     if sys.stdin.isatty():
         fail("pipe the token on stdin, or pass --token-file")
     return sys.stdin.read().strip()
@@ -184,7 +189,11 @@ def apps_connect(
     from bastion.jobs import Jobs
 
     token = _read_token(token_file)
-    app_secret = app_secret_file.read_text(encoding="utf-8").strip() if app_secret_file else None
+    app_secret = (
+        read_secret_file(app_secret_file, "App secret", max_length=MAX_APP_SECRET_LENGTH)
+        if app_secret_file
+        else None
+    )
     with runtime_or_exit() as runtime:
         with runtime.sessions.begin() as session:
             ws = workspace_by_slug(session, workspace)

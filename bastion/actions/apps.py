@@ -28,6 +28,7 @@ from bastion.storage.tenancy import Tenant
 TOKEN_PURPOSE = "app.token"  # noqa: S105 - the purpose label of a secret, not a secret
 APP_SECRET_PURPOSE = "app.secret"  # noqa: S105 - the purpose label of a secret, not a secret
 MAX_APP_SECRET_LENGTH = 128
+MAX_TOKEN_LENGTH = 4000
 
 
 class ConnectionRefused(BastionError):
@@ -54,11 +55,37 @@ class ConnectRequest:
         return f"ConnectRequest(kind={self.kind!r}, label={self.label!r}, token=<hidden>)"
 
 
+def clean_token(value: str) -> str:
+    """The token without surrounding blanks, or InvalidInput saying what is wrong (not what it is).
+
+    A token with a line break or a control character would otherwise reach the HTTP client and
+    come back as "could not reach Meta".
+    """
+    token = value.strip()
+    if not token:
+        raise InvalidInput("token", "must not be empty")
+    if "\n" in token or "\r" in token:
+        raise InvalidInput(
+            "token", "holds more than one line; paste the system-user access token alone"
+        )
+    if len(token) > MAX_TOKEN_LENGTH or not token.isprintable() or " " in token:
+        raise InvalidInput(
+            "token", "must be the system-user access token as Meta shows it, without spaces"
+        )
+    return token
+
+
 def _clean_app_secret(value: str | None) -> str | None:
     secret = (value or "").strip()
     if not secret:
         return None
-    if len(secret) > MAX_APP_SECRET_LENGTH or any(c.isspace() for c in secret):
+    if "\n" in secret or "\r" in secret:
+        raise InvalidInput("app_secret", "holds more than one line; paste the App secret alone")
+    if (
+        len(secret) > MAX_APP_SECRET_LENGTH
+        or not secret.isprintable()
+        or any(c.isspace() for c in secret)
+    ):
         raise InvalidInput(
             "app_secret", "must be the App secret as shown in the app's dashboard, without spaces"
         )
@@ -75,8 +102,7 @@ def _clean(request: ConnectRequest) -> tuple[AppKind, str, dict[str, str], Login
         raise InvalidInput("label", "must not be empty")
     if len(label) > 200:
         raise InvalidInput("label", "must be at most 200 characters")
-    if not request.token.strip():
-        raise InvalidInput("token", "must not be empty")
+    clean_token(request.token)
     try:
         login_method = LoginMethod(request.login_method)
     except ValueError:
@@ -90,7 +116,7 @@ def validate_connection(
 ) -> tuple[ConnectionCheck, dict[str, str]]:
     """Ask the app whether this token can manage this business (nothing is stored)."""
     kind, _label, settings, _method = _clean(request)
-    token, app_secret = request.token.strip(), _clean_app_secret(request.app_secret)
+    token, app_secret = clean_token(request.token), _clean_app_secret(request.app_secret)
     register_secret(token)
     if app_secret:
         register_secret(app_secret)
@@ -137,7 +163,11 @@ def connect_app(
         raise ConnectionRefused(check)
     tenant = Tenant(session, workspace_id)
     secret = store_secret(
-        session, ring, workspace_id=workspace_id, purpose=TOKEN_PURPOSE, value=request.token.strip()
+        session,
+        ring,
+        workspace_id=workspace_id,
+        purpose=TOKEN_PURPOSE,
+        value=clean_token(request.token),
     )
     app_secret = _clean_app_secret(request.app_secret)
     now = utcnow()
@@ -281,10 +311,8 @@ def update_app(
         if method != app.login_method:
             app.login_method = method
             changed.append("login_method")
-    new_token = (changes.token or "").strip() or None
+    new_token = clean_token(changes.token) if changes.token is not None else None
     new_app_secret = _clean_app_secret(changes.app_secret)
-    if changes.token is not None and new_token is None:
-        raise InvalidInput("token", "must not be empty")
     if new_token or new_app_secret:
         _replace_credentials(
             session, ring, options, app, token=new_token, app_secret=new_app_secret, actor=actor

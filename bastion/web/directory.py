@@ -225,7 +225,8 @@ def import_apply(
     settings = runtime_of(request).settings
     with DirectoryImport(settings.data_dir) as job:
         job.read(io.StringIO(csv_text, newline=""))
-        if job.unreadable is not None or (job.invalid and skip_invalid != "yes"):
+        refused = job.unreadable is not None or "\x00" in csv_text  # as the preview says
+        if refused or (job.invalid and skip_invalid != "yes"):
             return redirect(
                 request, "/directory/import", "The file has errors; nothing was imported.", "error"
             )
