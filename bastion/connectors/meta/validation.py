@@ -43,18 +43,17 @@ TWO_FACTOR_POLICIES = {
     "admin_required": "for admins",
     "all_required": "for everyone",
 }
-# Asset types whose assignments a system user can list (SystemUser's ``assigned_*`` edges in
-# Meta's schema): business edge, system-user edge, words for a person.
-ASSIGNABLE = (
+# The business's owned assets by type: business edge, the system user's own list of that type
+# (SystemUser's ``assigned_*`` edges in Meta's schema; pixels and Instagram assets have none, so
+# their ``assigned_users`` say), words for a person.
+ASSIGNABLE: tuple[tuple[str, str | None, tuple[str, str]], ...] = (
     ("owned_pages", "assigned_pages", ("Page", "Pages")),
     ("owned_ad_accounts", "assigned_ad_accounts", ("ad account", "ad accounts")),
     ("owned_product_catalogs", "assigned_product_catalogs", ("catalog", "catalogs")),
+    ("owned_pixels", None, ("pixel", "pixels")),
+    ("owned_instagram_assets", None, ("Instagram asset", "Instagram assets")),
 )
 SYSTEM_USERS_PAGE = "Business settings > Users > System users"
-UNASSIGNABLE_NOTE = (
-    "Pixels and Instagram assets: Meta offers no list of the ones assigned to a system user, "
-    "so Bastion cannot tell whether they are assigned; assign them too."
-)
 _CALL_PREFIX = re.compile(r"^(?:GET|POST|DELETE) [^ ]*: ")
 
 
@@ -89,7 +88,7 @@ async def validate_connection(
         _business(client, business_id),
         _system_users(client, business_id),
         *(
-            _assignment(client, f"{business_id}/{owned}", f"{user_id}/{assigned}")
+            _assignment(client, business_id, user_id, owned, assigned)
             for owned, assigned, _words in ASSIGNABLE
         ),
         return_exceptions=True,
@@ -101,7 +100,7 @@ async def validate_connection(
     node, business_problem = business
     users, users_problem = system_users
     warnings = [*_business_warnings(node), *(_assignment_warnings(counts) if node else [])]
-    not_verified = [UNASSIGNABLE_NOTE]
+    not_verified: list[str] = []
     if info is None:
         not_verified.insert(0, _unverified_without_secret(app_id))
         token_type, is_system_user = None, (None if users is None else user_id in users)
@@ -283,31 +282,49 @@ def _business_warnings(node: Mapping[str, Any] | None) -> list[str]:
 
 
 async def _assignment(
-    client: GraphClient, owned_path: str, assigned_path: str
+    client: GraphClient, business_id: str, user_id: str, owned_edge: str, assigned_edge: str | None
 ) -> tuple[int, int] | str:
-    """How many assets of one type the business owns and the system user is assigned, or why
-    Bastion could not count them."""
+    """How many assets of one type the business owns, and how many of those the system user is
+    assigned (ids compared, so assets of other businesses cannot hide a missing one), or why
+    Bastion could not tell."""
     try:
-        owned, assigned = await asyncio.gather(
-            _count(client, owned_path), _count(client, assigned_path)
-        )
+        if assigned_edge is not None:
+            owned, assigned = await asyncio.gather(
+                _ids(client, f"{business_id}/{owned_edge}"),
+                _ids(client, f"{user_id}/{assigned_edge}"),
+            )
+            return len(owned), len(owned & assigned)
+        return await _assigned_by_assignees(client, business_id, user_id, owned_edge)
     except ConnectorError as exc:
         return _plain(exc)
-    return owned, assigned
 
 
-async def _count(client: GraphClient, path: str) -> int:
-    page = await client.get(path, {"fields": "id", "summary": "total_count"})
-    summary = page.get("summary")
-    total = summary.get("total_count") if isinstance(summary, Mapping) else None
-    if isinstance(total, int) and not isinstance(total, bool):
-        return total
-    data = page.get("data")
-    count = len(data) if isinstance(data, list) else 0
-    next_call = client.next_page(page)
-    if next_call is not None:
-        count += len(await client.get_all(next_call.path, next_call.params))
-    return count
+async def _ids(client: GraphClient, path: str) -> set[str]:
+    return {str(item.get("id")) for item in await client.get_all(path, {"fields": "id"})}
+
+
+async def _assigned_by_assignees(
+    client: GraphClient, business_id: str, user_id: str, owned_edge: str
+) -> tuple[int, int]:
+    """Pixels and Instagram assets: each asset's ``assigned_users`` lists who holds it."""
+    nested = f"assigned_users.business({business_id}).limit(100){{id}}"
+    assets = await client.get_all(f"{business_id}/{owned_edge}", {"fields": f"id,{nested}"})
+    held = 0
+    for asset in assets:
+        page = asset.get("assigned_users")
+        page = page if isinstance(page, Mapping) else {}
+        data = page.get("data")
+        ids = (
+            {str(i.get("id")) for i in data if isinstance(i, Mapping)}
+            if isinstance(data, list)
+            else set()
+        )
+        next_call = client.next_page(page)
+        if user_id not in ids and next_call is not None:
+            rest = await client.get_all(next_call.path, next_call.params)
+            ids |= {str(item.get("id")) for item in rest}
+        held += user_id in ids
+    return len(assets), held
 
 
 def _assignment_warnings(counts: list[tuple[int, int] | str]) -> list[str]:
