@@ -52,7 +52,7 @@ def test_the_connect_page_lists_only_what_bastion_checks(admin: httpx.Client) ->
     assert "An expiring token is accepted with a warning" in text
     assert "14 and 3 days" in text
     assert "verification status" in text
-    assert "Pages, ad accounts and catalogs" in text and "pixels and Instagram assets" in text
+    assert "every Page, ad account, catalog, pixel and Instagram asset the business owns" in text
     assert "Without the App secret" in text
     assert "seven days after a system user is created" in text
     assert 'name="app_secret"' in text
