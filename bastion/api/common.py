@@ -143,15 +143,17 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
     """``[last_id]`` (size 1) or ``[sort_value, last_id]`` (size 2) from a cursor.
 
     A value that is not UTF-8, or holds NUL, which no stored text can, keeps its place in the
-    order with U+FFFD instead.
+    order with U+FFFD instead; an id past the largest one a row can have is that largest id
+    (the database compares with 32-bit integers).
     """
     if not _CURSOR.fullmatch(cursor):
         raise InvalidInput("cursor", "is not a cursor this API returned")
-    last_id, _dot, hex_value = cursor.partition(".")
+    digits, _dot, hex_value = cursor.partition(".")
+    last_id = min(int(digits), MAX_ID)
     if size == 1:
-        return [int(last_id)]
+        return [last_id]
     value = bytes.fromhex(hex_value).decode("utf-8", errors="replace").replace("\x00", "\ufffd")
-    return [value, int(last_id)]
+    return [value, last_id]
 
 
 def like_pattern(text: str) -> str:
