@@ -61,7 +61,8 @@ def _clean_name(name: str, email: str) -> str:
     name = (name or "").strip()
     if len(name) > 200:
         raise InvalidInput("name", "must be at most 200 characters")
-    return name or email
+    # Without a name the e-mail stands in, cut to what a name holds (an e-mail may be 320).
+    return name or email[:200]
 
 
 def _new_guest(

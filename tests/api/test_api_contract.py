@@ -160,6 +160,13 @@ def test_a_time_is_a_date_and_time_with_its_offset(api: Api, until: str) -> None
     assert taken.status_code == 200
 
 
+def test_a_guest_with_the_longest_e_mail_and_no_name_is_invited(api: Api) -> None:
+    email = "g" * 60 + "@" + "d" * 250 + ".test"
+    response = api.client.post("/api/v1/guests", json={"email": email}, headers=api.as_("admin"))
+    assert response.status_code == 201, response.text
+    assert response.json()["email"] == email
+
+
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
