@@ -24,6 +24,6 @@ def database_state(engine: Engine) -> dict[str, object]:
     state: dict[str, object] = dict(row_counts(engine))
     with engine.connect() as connection:
         for name in WRITTEN_BY_INPUT:
-            rows = connection.execute(text(f"SELECT * FROM {name}"))  # noqa: S608 - fixed names
+            rows = connection.execute(text(f"SELECT * FROM {name}"))
             state[f"{name} rows"] = sorted(repr(tuple(row)) for row in rows)
     return state
