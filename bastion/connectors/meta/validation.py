@@ -358,7 +358,7 @@ def _optional(value: object) -> str | None:
 def _raise_if_retry_later(error: ConnectorError) -> None:
     if error.disposition == "retry_later":
         plain = copy.copy(error)
-        plain.message = _plain(error)
+        plain.message = f"The connection could not be checked: {_plain(error)}"
         plain.args = (plain.message,)
         raise plain from None
 
