@@ -35,6 +35,7 @@ from pydantic import (
 from bastion.actions import members
 from bastion.actions.permissions import MANAGE_MEMBERS
 from bastion.api.common import (
+    NOT_BLANK,
     BodyId,
     DateTimeWithZone,
     Email,
@@ -73,7 +74,7 @@ class MatchIn(_In):
 
 
 class ExemptIn(_In):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=500, pattern=NOT_BLANK)
     expires_at: DateTimeWithZone | None = None
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from bastion.actions import members
 from bastion.actions.permissions import VIEW_DETAILS, visible_local_partners
-from bastion.api.common import Email, PathId, app_for
+from bastion.api.common import NOT_BLANK, Email, PathId, app_for
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
 from bastion.security.auth import DB, CurrentPrincipal, runtime_of
 from bastion.storage.models import LocalPartner, Partner
@@ -40,7 +40,7 @@ class LocalPartnerOut(BaseModel):
 
 class LocalPartnerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK)
 
 
 class GuestIn(BaseModel):

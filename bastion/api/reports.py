@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bastion.actions.permissions import APPLY_REPORT, VIEW_PEOPLE
 from bastion.actions.reports import apply_report, dismiss_items
-from bastion.api.common import BodyId, PathId, app_for, enqueue_operations
+from bastion.api.common import NOT_BLANK, BodyId, PathId, app_for, enqueue_operations
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
 from bastion.queries import current_report
 from bastion.security.auth import DB, CurrentPrincipal
@@ -59,7 +59,7 @@ class ApplyIn(BaseModel):
 class DismissIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     item_ids: list[BodyId] = Field(min_length=1, max_length=1000)
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=500, pattern=NOT_BLANK)
 
 
 def _report_out(r: Report) -> ReportOut:

@@ -5,6 +5,10 @@ allows against the API. A few refusals depend on something no JSON Schema keywor
 what Meta thinks of a token, the clock, or the state of another object. Each is listed here
 with its reason, by method, path, the field the error names and the message; any other
 refusal, and every other check, stays a failure.
+
+One refusal is schemathesis's own doing: its stateful phase follows links it infers from
+response fields, and a field that may be null (a bulk result's ``operation_id``) becomes the
+path ``/operations/None``, which it then counts as valid input.
 """
 
 from __future__ import annotations
@@ -64,10 +68,19 @@ def cannot_be_expressed(method: str, path: str, status: int, error: dict[str, An
     )
 
 
+def null_carried_into_the_path(case: Any, status: int, error: dict[str, Any]) -> bool:
+    parameters = case.path_parameters or {}
+    field = error.get("field")
+    return status == 422 and field in parameters and parameters[field] in (None, "None")
+
+
 @schemathesis.hook
 def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool:
-    """Keep every failure except the refusals listed above (``False`` drops one)."""
+    """Keep every failure except the refusals described above (``False`` drops one)."""
     if failure.code != "ST202":  # positive_data_acceptance: "schema-valid request rejected"
         return True
-    method, path = case.method.upper(), case.operation.path
-    return not cannot_be_expressed(method, path, response.status_code, _error(response))
+    method, path, error = case.method.upper(), case.operation.path, _error(response)
+    return not (
+        cannot_be_expressed(method, path, response.status_code, error)
+        or null_carried_into_the_path(case, response.status_code, error)
+    )
