@@ -130,7 +130,8 @@ def bastion_error_to_response(exc: BastionError) -> JSONResponse:
         return _upstream_error_response(exc)
     status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
     if status == 500:
-        # A connector or integrity error reaching the API: say what failed, not a traceback.
+        # An integrity error (or another unmapped one) reaching the API: say what failed, not
+        # a traceback.
         log.warning("unmapped error in the API", code=exc.code)
         return error_response(500, exc.code, exc.message)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
