@@ -114,9 +114,12 @@ def _known_people(session: Session, workspace_id: int, keys: list[str]) -> dict[
     ).all()
     emails: dict[int, list[tuple[str, str | None, bool | None]]] = {row.id: [] for row in rows}
     if rows:
+        # Through the people's own keys: filtered on user_emails.workspace_id, SQLite walks the
+        # workspace's every address for each batch.
         for email in session.execute(
             select(UserEmail.user_id, UserEmail.email, UserEmail.type, UserEmail.primary)
-            .where(UserEmail.workspace_id == workspace_id, UserEmail.user_id.in_(emails))
+            .join(User, User.id == UserEmail.user_id)
+            .where(User.workspace_id == workspace_id, User.user_name_key.in_(keys))
             .order_by(UserEmail.id)
         ):
             emails[email.user_id].append((email.email, email.type, email.primary))
