@@ -194,6 +194,8 @@ class DirectoryScimApp(BaseApplication):
                     if not self.needs_auth(request):
                         return ScimHandler(self.service, _NoStorage()).handle(request)
                     token = self.authenticate(session, request)
+                    if (field := _field_with_nul(request)) is not None:
+                        raise InvalidValueException(detail=f"{field}: {NUL_MESSAGE}")
                     request_id = request.header("X-Request-ID") or uuid.uuid4().hex
                     storage = DirectoryStorage(
                         session,
@@ -216,9 +218,6 @@ class DirectoryScimApp(BaseApplication):
                 detail=f"the request body is larger than {MAX_BODY_BYTES} bytes"
             )
             response = self.service.error_response(too_large)
-        elif (field := _field_with_nul(request)) is not None:
-            refused = InvalidValueException(detail=f"{field}: {NUL_MESSAGE}")
-            response = self.service.error_response(refused)
         else:
             response = await anyio.to_thread.run_sync(self.serve_in_transaction, request)
             response = self.finalize_response(request, response)

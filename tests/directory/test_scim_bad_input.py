@@ -123,3 +123,9 @@ def test_the_directory_actions_refuse_nul_whatever_calls_them(directory: Directo
             check_delay=timedelta(minutes=5),
         )
     assert database_state(directory.runtime.engine) == before
+
+
+def test_without_a_token_a_nul_character_is_still_401(directory: Directory) -> None:
+    with directory.client(None) as anonymous:
+        answer = anonymous.post("/Users", json=_user(displayName="Ann\x00"))
+    assert answer.status_code == 401
