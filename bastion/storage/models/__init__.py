@@ -20,6 +20,7 @@ from bastion.storage.models.partners_local import (
 )
 from bastion.storage.models.runs import Change, CheckRun, Operation, Report, ReportItem
 from bastion.storage.models.secrets import Secret
+from bastion.storage.models.sign_in import SignInLink, SsoAttempt, SsoConfig
 
 __all__ = [
     "Account",
@@ -42,6 +43,9 @@ __all__ = [
     "Report",
     "ReportItem",
     "Secret",
+    "SignInLink",
+    "SsoAttempt",
+    "SsoConfig",
     "Team",
     "TeamMember",
     "User",

@@ -90,6 +90,10 @@ class AppMember(TenantMixin, TimestampMixin, Base):
         enum_column(OnboardingStatus, "onboarding_status"),
         default=OnboardingStatus.PENDING_ONBOARDING,
     )
+    # The facts the status is settled from (bastion/onboarding.py).
+    invited_at: Mapped[datetime | None]
+    invite_error: Mapped[str | None] = mapped_column(String(300))
+    connected_at: Mapped[datetime | None]
 
 
 class SeenMixin:

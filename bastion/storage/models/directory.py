@@ -61,6 +61,8 @@ class User(TenantMixin, TimestampMixin, Base):
     # Set when the identity provider deleted the person: the row stays (deprovisioned) for
     # reports and app accounts that still point at it, but SCIM no longer shows it.
     removed_at: Mapped[datetime | None]
+    # The last time the person signed in to Bastion, whichever way.
+    signed_in_at: Mapped[datetime | None]
 
     # In the order the directory listed them (SCIM returns them as sent).
     emails: Mapped[list[UserEmail]] = relationship(

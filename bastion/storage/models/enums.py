@@ -158,3 +158,5 @@ class NotificationState(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    # No SMTP server is configured: kept, readable on the E-mail page, sent only if retried.
+    NOT_SENT = "not_sent"

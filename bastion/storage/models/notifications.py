@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bastion.storage.models.base import Base, TenantMixin, enum_column, utcnow
@@ -29,3 +29,7 @@ class Notification(TenantMixin, Base):
     last_error: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # The membership whose invitation this is: its onboarding follows the message's fate.
+    app_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_members.id", ondelete="SET NULL"), index=True
+    )
