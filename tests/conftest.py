@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import uvicorn
@@ -25,6 +25,9 @@ from bastion.security.vault import KeyRing, new_key_entry
 from bastion.storage.db import make_engine, make_session_factory
 from bastion.storage.models import Base
 from bastion.storage.schema import upgrade
+
+if TYPE_CHECKING:
+    from tests.support.oidc_provider import LoopbackOpenIDProvider, StartOpenIDProvider
 
 POSTGRES_URL = os.environ.get("BASTION_TEST_DATABASE_URL")
 
@@ -142,3 +145,26 @@ def serve_on_loopback(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def start_openid_provider() -> Iterator[StartOpenIDProvider]:
+    """Starts a test OpenID Provider per call (skips without Node); all stop at teardown.
+
+    A factory, because the redirect URI names the relying party's port, known only once the test
+    has started it. See tests/support/oidc_provider.py.
+    """
+    # Imported here, so `pytest` run without the checkout on sys.path still loads this conftest.
+    from tests.support.oidc_provider import LoopbackOpenIDProvider
+
+    started: list[LoopbackOpenIDProvider] = []
+
+    def start(**settings: Any) -> LoopbackOpenIDProvider:
+        provider = LoopbackOpenIDProvider(**settings)
+        started.append(provider)
+        provider.start()
+        return provider
+
+    yield start
+    for provider in started:
+        provider.stop()
