@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+OIDC := tests/oidc
+OIDC_STAMP := $(OIDC)/node_modules/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help run test lint format typecheck pytest migrate simulate bench graph-schema lock clean
@@ -26,10 +28,18 @@ $(DEV_STAMP): $(STAMP) pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@
 
+# The test OpenID Provider (oidc-provider) for the single sign-on tests; without npm they skip.
+$(OIDC_STAMP): $(OIDC)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(OIDC) --quiet --no-audit --no-fund && touch $@; \
+	else \
+		echo "npm is not on PATH: the single sign-on tests will be skipped"; \
+	fi
+
 run: $(STAMP) ## Set up and start Bastion on its embedded default (SQLite, simulator, seeded directory)
 	$(BIN)/bastion demo
 
-test: $(DEV_STAMP) ## Set up and run every check: ruff, mypy --strict, pytest
+test: $(DEV_STAMP) $(OIDC_STAMP) ## Set up and run every check: ruff, mypy --strict, pytest
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -46,7 +56,7 @@ format: $(DEV_STAMP) ## Rewrite the code with ruff format and the safe ruff fixe
 typecheck: $(DEV_STAMP) ## mypy --strict on bastion/
 	$(BIN)/mypy
 
-pytest: $(DEV_STAMP) ## Only the test suite (pass ARGS="-k name" to narrow it)
+pytest: $(DEV_STAMP) $(OIDC_STAMP) ## Only the test suite (pass ARGS="-k name" to narrow it)
 	$(BIN)/python -m pytest $(ARGS)
 
 migrate: $(STAMP) ## Upgrade the configured database to the newest migration
