@@ -93,6 +93,13 @@ class AuditAction(StrEnum):
     GUEST_INVITED = "guest.invited"
     GUEST_PASSWORD_SET = "guest.password_set"  # noqa: S105 - an action name
     LOCAL_PARTNER_CREATED = "partner.created"
+    MEMBER_ONBOARDING_CHANGED = "member.onboarding_changed"
+    SSO_CONFIGURED = "sso.configured"
+    SSO_REMOVED = "sso.removed"
+    USER_SSO_REFUSED = "user.sso_refused"
+    SIGN_IN_LINK_SENT = "user.sign_in_link_sent"
+    SIGN_IN_LINK_REFUSED = "user.sign_in_link_refused"
+    EMAIL_RETRIED = "email.retried"
 
 
 _COMMON = frozenset({"reason"})
@@ -102,7 +109,7 @@ ALLOWED_DETAILS: dict[AuditAction, frozenset[str]] = {
     AuditAction.USER_UPDATED: frozenset({"fields", "source"}),
     AuditAction.USER_STATUS_CHANGED: frozenset({"before", "after", "source"}),
     AuditAction.USER_PASSWORD_RESET: frozenset(),
-    AuditAction.USER_SIGNED_IN: frozenset({"ip"}),
+    AuditAction.USER_SIGNED_IN: frozenset({"ip", "method"}),
     AuditAction.USER_SIGN_IN_FAILED: frozenset({"ip", "email"}),
     AuditAction.USER_SIGNED_OUT: frozenset(),
     AuditAction.USER_PASSWORD_CHANGED: frozenset(),
@@ -148,6 +155,15 @@ ALLOWED_DETAILS: dict[AuditAction, frozenset[str]] = {
     AuditAction.GUEST_INVITED: frozenset({"email", "partner_id", "account", "invitation_id"}),
     AuditAction.GUEST_PASSWORD_SET: frozenset({"invitation_id"}),
     AuditAction.LOCAL_PARTNER_CREATED: frozenset({"name"}),
+    AuditAction.MEMBER_ONBOARDING_CHANGED: frozenset({"app_id", "user_id", "before", "after"}),
+    AuditAction.SSO_CONFIGURED: frozenset(
+        {"display_name", "issuer", "client_id", "allowed_domains", "enabled", "secret_replaced"}
+    ),
+    AuditAction.SSO_REMOVED: frozenset({"issuer"}),
+    AuditAction.USER_SSO_REFUSED: frozenset({"problem", "issuer", "email", "ip"}),
+    AuditAction.SIGN_IN_LINK_SENT: frozenset({"link_id", "ip"}),
+    AuditAction.SIGN_IN_LINK_REFUSED: frozenset({"problem", "ip"}),
+    AuditAction.EMAIL_RETRIED: frozenset({"notification_id", "before"}),
 }
 
 

@@ -89,6 +89,7 @@ def members_match(
             user_id=user,
             role=role,
             actor=Actor.cli(),
+            base_url=runtime.settings.base_url,
         )
         typer.echo(f"account {account.id} matched to user {user} ({account.state.value})")
 

@@ -28,9 +28,9 @@ from bastion.actions.checks import claim_due_checks, reap_dead_runs, run_check
 from bastion.actions.operation_leases import heartbeat_interval, orphaned_operation_ids
 from bastion.actions.operations import due_operation_ids, execute_operation
 from bastion.actions.token_reminders import remind_expiring_tokens
+from bastion.email_delivery import send_due_notifications
 from bastion.errors import BastionError
 from bastion.logs import get_logger
-from bastion.notify import send_due_notifications
 from bastion.runtime import Runtime
 from bastion.storage.models import utcnow
 from bastion.storage.models.enums import RunTrigger

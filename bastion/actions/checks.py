@@ -40,6 +40,7 @@ from bastion.errors import Conflict
 from bastion.logs import get_logger
 from bastion.matching import MatchingOptions
 from bastion.notify import queue_email
+from bastion.onboarding import invite_all
 from bastion.runtime import Runtime
 from bastion.storage.models import App, CheckRun, utcnow
 from bastion.storage.models.enums import AppStatus, RunState, RunTrigger
@@ -268,6 +269,7 @@ def _apply(
             fold_googlemail=runtime.settings.match_fold_googlemail,
         ),
     )
+    invite_all(session, app, classified.seated_members, base_url=runtime.settings.base_url)
     confirmed = confirm_manual_operations(session, app)
     progress("reporting")
     new_items = update_deprovisioning_report(session, app)

@@ -114,17 +114,21 @@ def _new_guest(
     return user
 
 
-def _link_account(session: Session, tenant: Tenant, account: Account, user: User) -> None:
-    """The guest vouches for the account: a manual match, shown in the Guest tab."""
+def _link_account(session: Session, tenant: Tenant, account: Account, user: User) -> AppMember:
+    """The guest vouches for the account: a manual match, shown in the Guest tab.
+
+    Their set-password e-mail is their invitation: it moves the member to "Invite sent" once it
+    goes out (bastion/onboarding.py).
+    """
     account.matched_user_id, account.match_rule = user.id, MatchRule.MANUAL.value
     account.match_confidence, account.matched_at = 1.0, utcnow()
     account.state = AccountState.GUEST
-    tenant.add(
+    return tenant.add(
         AppMember(
             app_id=account.app_id,
             user_id=user.id,
             role=AppRole.COLLABORATOR,
-            onboarding_status=OnboardingStatus.INVITE_SENT,
+            onboarding_status=OnboardingStatus.PENDING_ONBOARDING,
         )
     )
 
@@ -138,6 +142,7 @@ def _send_link(
     base_url: str | None,
     partner: LocalPartner | None,
     account: Account | None,
+    member: AppMember | None = None,
 ) -> GuestInvite:
     token = secrets.token_urlsafe(32)
     invitation = tenant.add(
@@ -153,7 +158,7 @@ def _send_link(
     session.flush()
     link = f"{(base_url or '').rstrip('/')}{SET_PASSWORD_PATH}?token={token}"
     inviter = f" for {partner.name}" if partner else ""
-    queue_email(
+    notification = queue_email(
         session,
         workspace_id=tenant.workspace_id,
         kind=f"guest-invite:{invitation.id}",
@@ -164,6 +169,8 @@ def _send_link(
         html=f'<p>You are invited to Bastion as a guest{inviter}. <a href="{link}">Set your '
         f"password</a> within {LINK_VALID_FOR.days} days.</p>",
     )
+    if notification is not None and member is not None:
+        notification.app_member_id = member.id
     record(
         session,
         workspace_id=tenant.workspace_id,
@@ -206,8 +213,9 @@ def invite_guest(
     else:
         require(session, actor=actor, app=None, action=MANAGE_DIRECTORY)
     user = _new_guest(session, tenant, email=email, name=name, source=UserSource.GUEST, actor=actor)
+    member = None
     if account is not None:
-        _link_account(session, tenant, account, user)
+        member = _link_account(session, tenant, account, user)
         session.flush()
         audit_event(
             session,
@@ -218,7 +226,14 @@ def invite_guest(
             {"account": account.id, "user_id": user.id, "role": "collaborator", "rule": "manual"},
         )
     return _send_link(
-        session, tenant, user=user, actor=actor, base_url=base_url, partner=None, account=account
+        session,
+        tenant,
+        user=user,
+        actor=actor,
+        base_url=base_url,
+        partner=None,
+        account=account,
+        member=member,
     )
 
 

@@ -49,13 +49,12 @@ from bastion.actions.removal import (
 from bastion.audit import AuditAction
 from bastion.errors import Conflict, InvalidInput
 from bastion.matching import MatchRule
-from bastion.notify import queue_email
+from bastion.onboarding import invite, settle_one
 from bastion.storage.models import Account, AppMember, User, utcnow
 from bastion.storage.models.enums import (
     AccountKind,
     AccountState,
     AppRole,
-    LoginMethod,
     OnboardingStatus,
     UserStatus,
 )
@@ -100,10 +99,12 @@ def match_account(
     user_id: int,
     role: AppRole,
     actor: Actor,
+    base_url: str = "",
 ) -> Account:
     """Link an account to a directory person by hand; the person becomes a member of the app.
 
-    A manual link wins over every e-mail rule and survives later checks (see matching.py).
+    A manual link wins over every e-mail rule and survives later checks (see matching.py). The
+    person is e-mailed that they have access (once per app; ``base_url`` makes its link).
     """
     tenant = Tenant(session, workspace_id)
     account, app = account_and_app(tenant, account_id)
@@ -122,31 +123,19 @@ def match_account(
     account.exempted_at = account.exemption_expires_at = None
     account.state = state_for(user)
     member = tenant.find(AppMember, AppMember.app_id == app.id, AppMember.user_id == user.id)
-    status = (
-        OnboardingStatus.SSO
-        if app.login_method == LoginMethod.SSO
-        else OnboardingStatus.INVITE_SENT
-    )
     if member is None:
-        tenant.add(AppMember(app_id=app.id, user_id=user.id, role=role, onboarding_status=status))
+        member = tenant.add(
+            AppMember(
+                app_id=app.id,
+                user_id=user.id,
+                role=role,
+                onboarding_status=OnboardingStatus.PENDING_ONBOARDING,
+            )
+        )
     else:
         member.role = role
-        if member.onboarding_status in (
-            OnboardingStatus.BASTION_ONLY,
-            OnboardingStatus.PENDING_ONBOARDING,
-        ):
-            member.onboarding_status = status
-    queue_email(
-        session,
-        workspace_id=workspace_id,
-        kind=f"member-access:{app.id}:{user.id}",
-        recipients=[user.email or ""],
-        subject=f"[Bastion] You have access to {app.label}",
-        text=f"Your account {account.email or account.name} in {app.label} is now managed "
-        f"through Bastion; your role there is {role.value}.",
-        html=f"<p>Your account <b>{account.email or account.name}</b> in {app.label} is now "
-        f"managed through Bastion; your role there is {role.value}.</p>",
-    )
+    invite(session, member, app=app, user=user, account=account, base_url=base_url)
+    settle_one(session, member, actor=actor.label, reason="matched", request_id=actor.request_id)
     session.flush()
     audit_event(
         session,
@@ -184,14 +173,10 @@ def unmatch_account(
     account.state = AccountState.EXEMPTED if account.exemption_reason else AccountState.UNMATCHED
     session.flush()
     member = tenant.find(AppMember, AppMember.app_id == app.id, AppMember.user_id == previous)
-    seat = tenant.find(
-        Account,
-        Account.app_id == app.id,
-        Account.matched_user_id == previous,
-        Account.present.is_(True),
-    )
-    if member is not None and seat is None:
-        member.onboarding_status = OnboardingStatus.BASTION_ONLY
+    if member is not None:
+        settle_one(
+            session, member, actor=actor.label, reason="unmatched", request_id=actor.request_id
+        )
     audit_event(
         session,
         app,
@@ -203,7 +188,9 @@ def unmatch_account(
     return account
 
 
-def claim_owner(session: Session, *, workspace_id: int, account_id: int, actor: Actor) -> Account:
+def claim_owner(
+    session: Session, *, workspace_id: int, account_id: int, actor: Actor, base_url: str = ""
+) -> Account:
     """The signed-in admin takes an account as their own, as Owner (their e-mails differ)."""
     if actor.user_id is None:
         raise InvalidInput("actor", "only a signed-in person can claim an account")
@@ -214,6 +201,7 @@ def claim_owner(session: Session, *, workspace_id: int, account_id: int, actor: 
         user_id=actor.user_id,
         role=AppRole.OWNER,
         actor=actor,
+        base_url=base_url,
     )
 
 
@@ -248,6 +236,7 @@ def exempt_account(
     account.exempted_by_id, account.exempted_at = actor.user_id, utcnow()
     account.state = AccountState.EXEMPTED
     session.flush()
+    _settle_matched(session, tenant, account, actor, "exempted")
     audit_event(
         session,
         app,
@@ -276,6 +265,7 @@ def unexempt_account(
     user = session.get(User, account.matched_user_id) if account.matched_user_id else None
     account.state = state_for(user)
     session.flush()
+    _settle_matched(session, tenant, account, actor, "exemption ended")
     audit_event(
         session,
         app,
@@ -285,6 +275,19 @@ def unexempt_account(
         {"account": account.id},
     )
     return account
+
+
+def _settle_matched(
+    session: Session, tenant: Tenant, account: Account, actor: Actor, reason: str
+) -> None:
+    """The matched person's onboarding follows their seats (an exempted one is managed outside)."""
+    if account.matched_user_id is None:
+        return
+    member = tenant.find(
+        AppMember, AppMember.app_id == account.app_id, AppMember.user_id == account.matched_user_id
+    )
+    if member is not None:
+        settle_one(session, member, actor=actor.label, reason=reason, request_id=actor.request_id)
 
 
 # --- bulk variants: a result per account, one failure does not stop the rest -----------------
@@ -297,6 +300,7 @@ def bulk_match(
     matches: Iterable[tuple[int, int]],
     role: AppRole,
     actor: Actor,
+    base_url: str = "",
 ) -> list[AccountResult]:
     """Match each (account id, user id) pair."""
     users = dict(matches)
@@ -310,6 +314,7 @@ def bulk_match(
             user_id=users[account_id],
             role=role,
             actor=actor,
+            base_url=base_url,
         ),
     )
 

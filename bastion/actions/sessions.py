@@ -19,6 +19,7 @@ from bastion.actions.actors import Actor
 from bastion.actions.users import email_key
 from bastion.audit import AuditAction, record
 from bastion.errors import BastionError, InvalidInput
+from bastion.onboarding import signed_in
 from bastion.rate_limits import RateCounter
 from bastion.security.passwords import (
     MIN_PASSWORD_LENGTH,
@@ -127,19 +128,44 @@ def sign_in(
     assert user.password_hash is not None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    new = open_session(
+        session,
+        user,
+        method="password",
+        ip=ip,
+        user_agent=user_agent,
+        previous_token=previous_token,
+        request_id=request_id,
+    )
+    return user, new
+
+
+def open_session(
+    session: Session,
+    user: User,
+    *,
+    method: str,
+    ip: str | None,
+    user_agent: str | None,
+    previous_token: str | None,
+    request_id: str | None,
+) -> NewWebSession:
+    """A person proved who they are (``method``): end the browser's old session, open a new one,
+    audit it, and let their onboarding know (bastion/onboarding.py)."""
     # Rotation: whatever session the browser held ends; the new one gets a new token.
     end_web_session(session, previous_token)
     new = create_web_session(session, user=user, ip=ip, user_agent=user_agent)
+    signed_in(session, user, request_id=request_id)
     record(
         session,
         workspace_id=user.workspace_id,
         actor=f"user:{user.id}",
         action=AuditAction.USER_SIGNED_IN,
         target=f"user:{user.id}",
-        details={"ip": ip},
+        details={"ip": ip, "method": method},
         request_id=request_id,
     )
-    return user, new
+    return new
 
 
 def sign_out(session: Session, *, token: str | None, request_id: str | None = None) -> None:

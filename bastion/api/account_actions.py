@@ -164,7 +164,7 @@ def blast_radius(account_id: PathId, session: DB, principal: CurrentPrincipal) -
 
 @router.post("/accounts/{account_id}/match", responses=WRITE_ERRORS)
 def match(
-    account_id: PathId, body: MatchIn, session: DB, principal: CurrentPrincipal
+    request: Request, account_id: PathId, body: MatchIn, session: DB, principal: CurrentPrincipal
 ) -> AccountOut:
     account = members.match_account(
         session,
@@ -173,6 +173,7 @@ def match(
         user_id=body.user_id,
         role=body.role,
         actor=principal.actor,
+        base_url=runtime_of(request).settings.base_url,
     )
     session.commit()
     return AccountOut.of(account)
@@ -188,9 +189,15 @@ def unmatch(account_id: PathId, session: DB, principal: CurrentPrincipal) -> Acc
 
 
 @router.post("/accounts/{account_id}/claim", responses=WRITE_ERRORS)
-def claim(account_id: PathId, session: DB, principal: CurrentPrincipal) -> AccountOut:
+def claim(
+    request: Request, account_id: PathId, session: DB, principal: CurrentPrincipal
+) -> AccountOut:
     account = members.claim_owner(
-        session, workspace_id=principal.workspace_id, account_id=account_id, actor=principal.actor
+        session,
+        workspace_id=principal.workspace_id,
+        account_id=account_id,
+        actor=principal.actor,
+        base_url=runtime_of(request).settings.base_url,
     )
     session.commit()
     return AccountOut.of(account)

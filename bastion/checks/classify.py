@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bastion.matching import DirectoryIndex, Identity, MatchingOptions, MatchRule, Person
+from bastion.onboarding import Seats, settle
 from bastion.storage.models import Account, App, AppMember, User, utcnow
 from bastion.storage.models.enums import (
     AccountState,
     AppRole,
-    LoginMethod,
     OnboardingStatus,
     UserSource,
     UserStatus,
@@ -31,6 +31,8 @@ from bastion.storage.models.enums import (
 class ClassifyResult:
     states: dict[str, int] = field(default_factory=dict)
     expired_exemptions: list[Account] = field(default_factory=list)
+    # Each person with a managed seat: their membership, themselves, one of their accounts.
+    seated_members: list[tuple[AppMember, User, Account]] = field(default_factory=list)
 
 
 def directory_people(session: Session, workspace_id: int) -> tuple[list[Person], dict[int, User]]:
@@ -95,39 +97,47 @@ def classify_accounts(
         if account.state != state:
             account.state = state
         result.states[state.value] = result.states.get(state.value, 0) + 1
-    _update_members(session, app, accounts)
+    result.seated_members = _update_members(session, app, accounts, users)
     session.flush()
     return result
 
 
-def _update_members(session: Session, app: App, accounts: Sequence[Account]) -> None:
-    """Every matched person is a member of the app; their onboarding status follows the seat."""
-    with_seat = {
-        a.matched_user_id
-        for a in accounts
-        if a.matched_user_id is not None and a.state != AccountState.EXEMPTED
-    }
+def _update_members(
+    session: Session, app: App, accounts: Sequence[Account], users: dict[int, User]
+) -> list[tuple[AppMember, User, Account]]:
+    """Every person with a managed seat is a member of the app; each member's onboarding status
+    is settled from their seats (bastion/onboarding.py). Returns each seated member with one of
+    their accounts, for the invitations."""
+    counts: dict[int, list[int]] = {}
+    seat_of: dict[int, Account] = {}
+    for account in accounts:
+        if account.matched_user_id is None:
+            continue
+        managed_exempted = counts.setdefault(account.matched_user_id, [0, 0])
+        if account.state == AccountState.EXEMPTED:
+            managed_exempted[1] += 1
+        else:
+            managed_exempted[0] += 1
+            seat_of.setdefault(account.matched_user_id, account)
+    seats = {user_id: Seats(managed, exempted) for user_id, (managed, exempted) in counts.items()}
     members = {
         m.user_id: m for m in session.scalars(select(AppMember).where(AppMember.app_id == app.id))
     }
-    seated_status = (
-        OnboardingStatus.SSO
-        if app.login_method == LoginMethod.SSO
-        else OnboardingStatus.PENDING_ONBOARDING
-    )
-    for user_id in with_seat - members.keys():
-        session.add(
-            AppMember(
-                workspace_id=app.workspace_id,
-                app_id=app.id,
-                user_id=user_id,
-                role=AppRole.COLLABORATOR,
-                onboarding_status=seated_status,
-            )
+    for user_id in seat_of.keys() - members.keys():
+        member = AppMember(
+            workspace_id=app.workspace_id,
+            app_id=app.id,
+            user_id=user_id,
+            role=AppRole.COLLABORATOR,
+            onboarding_status=OnboardingStatus.PENDING_ONBOARDING,
         )
-    for user_id, member in members.items():
-        if user_id not in with_seat:
-            if member.onboarding_status != OnboardingStatus.MANAGED_OUTSIDE:
-                member.onboarding_status = OnboardingStatus.BASTION_ONLY
-        elif member.onboarding_status == OnboardingStatus.BASTION_ONLY:
-            member.onboarding_status = seated_status
+        session.add(member)
+        members[user_id] = member
+    settle(
+        session,
+        [(member, app, users[user_id]) for user_id, member in members.items() if user_id in users],
+        actor="system:check",
+        reason="check",
+        seats=seats,
+    )
+    return [(members[user_id], users[user_id], seat) for user_id, seat in seat_of.items()]

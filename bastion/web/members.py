@@ -212,6 +212,7 @@ def match(
             user_id=int(user_id),
             role=AppRole(role) if role in ("owner", "collaborator") else AppRole.COLLABORATOR,
             actor=me.actor,
+            base_url=runtime_of(request).settings.base_url,
         )
     except InvalidInput as exc:
         return _failed(request, db, me, app, account, "match", exc)

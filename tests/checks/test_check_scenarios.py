@@ -13,8 +13,8 @@ from bastion.actions.checks import start_check
 from bastion.actions.operations import run_due_operations
 from bastion.actions.reports import apply_report
 from bastion.connectors.meta import RetryPolicy
+from bastion.email_delivery import send_due_notifications
 from bastion.errors import Conflict
-from bastion.notify import send_due_notifications
 from bastion.storage.models import (
     Account,
     Asset,
@@ -126,7 +126,13 @@ def test_a_deprovisioned_person_lands_in_the_report_is_emailed_and_removed_once(
     first = world.check()
     # The scenario's directory already has leavers holding seats: their report went out first.
     assert first.counts["report_items_added"] >= 1
-    assert send_due_notifications(world.runtime.sessions, world.runtime.settings) == 1
+    sent = send_due_notifications(world.runtime.sessions, world.runtime.settings)
+    subjects = [m["Subject"] for m in world.mailbox.messages]
+    assert sent == len(subjects)
+    assert sum("still have access" in s for s in subjects) == 1
+    # Every other message is a matched person's invitation, one each.
+    invitations = [m["To"] for m in world.mailbox.messages if "You have access to" in m["Subject"]]
+    assert len(invitations) == sent - 1 == len(set(invitations))
     world.mailbox.messages.clear()
     person = next(p for p in world.sim.dump()["people"] if p["role"] == "EMPLOYEE" and p["email"])
     from tests.checks.test_directory_flow import deactivate_over_scim

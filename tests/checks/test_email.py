@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bastion.notify import queue_email, send_due_notifications
+from bastion.email_delivery import send_due_notifications
+from bastion.notify import queue_email
 from bastion.settings import load_settings
 from bastion.storage.models import Notification, utcnow
 from bastion.storage.models.enums import NotificationState

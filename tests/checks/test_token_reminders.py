@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from bastion.actions.actors import Actor
 from bastion.actions.apps import AppChanges, update_app
 from bastion.actions.token_reminders import remind_expiring_tokens
+from bastion.email_delivery import send_due_notifications
 from bastion.jobs import Jobs
-from bastion.notify import send_due_notifications
 from bastion.storage.models import App, AuditEvent, utcnow
 from tests.checks.conftest import World
 
