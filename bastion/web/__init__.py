@@ -3,7 +3,8 @@
 Pages call the same actions as the API and the CLI; reads go through small query functions. The
 routes are split by page area (each module opens with its list of routes):
 
-    auth.py         sign in / out, change password
+    auth.py         sign in / out with a password, change password
+    sign_in.py      single sign-on, e-mailed sign-in links, the identity provider's settings
     apps.py         apps list, connect wizard, app settings, check for updates
     app_tabs.py     assets, partners, history, report, operations tabs
     members.py      the Members tab and its row and bulk actions
@@ -22,8 +23,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from bastion.actions.sessions import SignInLimiter
+from bastion.actions.sign_in_links import LinkLimiter
 from bastion.rate_limits import RateCounter
-from bastion.web import activity, app_tabs, apps, auth, directory, me, members
+from bastion.web import activity, app_tabs, apps, auth, directory, me, members, sign_in
 from bastion.web.context import render
 from bastion.web.templating import STATIC_DIR
 
@@ -31,8 +33,9 @@ from bastion.web.templating import STATIC_DIR
 def install_web(app: FastAPI, limits: RateCounter) -> None:
     """Mount the static files and the page routers."""
     app.state.sign_in_limiter = SignInLimiter.default(limits)
+    app.state.sign_in_link_limiter = LinkLimiter.default(limits)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for module in (auth, apps, app_tabs, members, directory, activity, me):
+    for module in (auth, sign_in, apps, app_tabs, members, directory, activity, me):
         app.include_router(module.router, include_in_schema=False)
 
     @app.get("/", include_in_schema=False)

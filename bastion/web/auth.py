@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from bastion.actions.guests import redeem_guest_invite
 from bastion.actions.sessions import (
@@ -27,26 +29,67 @@ from bastion.actions.sessions import (
     sign_in,
     sign_out,
 )
+from bastion.actions.sso import sign_in_choices
 from bastion.errors import InvalidInput, NotFound
 from bastion.security.web_sessions import ABSOLUTE_TIMEOUT
+from bastion.storage.models import Workspace
 from bastion.web.context import DB, Me, PageRoute, is_secure, redirect, render, session_cookie
 
 router = APIRouter(route_class=PageRoute)
 
 
-def _safe_next(value: str | None) -> str:
+def safe_next(value: str | None, default: str = "/apps") -> str:
     """Only a path on this site: an open redirect would make the sign-in page a phishing aid."""
     if not value:
-        return "/apps"
+        return default
     parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
-        return "/apps"
+    if (
+        parts.scheme
+        or parts.netloc
+        or not value.startswith("/")
+        or value.startswith(("//", "/\\"))
+        or any(ord(c) < 0x20 for c in value)
+    ):
+        return default
     return value
 
 
+def sign_in_page(
+    request: Request,
+    db: Session,
+    *,
+    next: str | None = None,
+    email: str = "",
+    error: str | None = None,
+    link_email: str = "",
+    link_error: str | None = None,
+    link_sent: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The sign-in page: a button per identity provider, the password form, and the e-mailed
+    link's form while some workspace has no identity provider."""
+    choices = sign_in_choices(db)
+    workspaces = db.scalar(select(func.count()).select_from(Workspace)) or 0
+    return render(
+        request,
+        "signin.html",
+        {
+            "next": safe_next(next),
+            "email": email,
+            "error": error,
+            "providers": [(w.slug, c.display_name) for w, c in choices],
+            "offer_link": len(choices) < workspaces,
+            "link_email": link_email,
+            "link_error": link_error,
+            "link_sent": link_sent,
+        },
+        status_code=status,
+    )
+
+
 @router.get("/signin")
-def signin_form(request: Request, next: str | None = None) -> Response:
-    return render(request, "signin.html", {"next": _safe_next(next), "email": ""})
+def signin_form(request: Request, db: DB, next: str | None = None) -> Response:
+    return sign_in_page(request, db, next=next)
 
 
 @router.post("/signin")
@@ -76,14 +119,9 @@ def signin(
         message = (
             "Enter your e-mail and password." if isinstance(exc, InvalidInput) else exc.message
         )
-        return render(
-            request,
-            "signin.html",
-            {"next": _safe_next(next), "email": email, "error": message},
-            status_code=status,
-        )
+        return sign_in_page(request, db, next=next, email=email, error=message, status=status)
     db.commit()
-    target = "/account/password" if user.must_change_password else _safe_next(next)
+    target = "/account/password" if user.must_change_password else safe_next(next)
     response = redirect(request, target)
     response.set_cookie(
         cookie,

@@ -1,0 +1,305 @@
+"""Single sign-on end to end: Bastion served on loopback, a real OpenID Provider beside it.
+
+The "browser" is one httpx client that keeps both sites' cookies, as a browser would; the
+provider's login pages are completed by ``complete_dev_login``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select, update
+
+from bastion.actions.actors import Actor
+from bastion.actions.sso import configure_sso
+from bastion.app import create_app
+from bastion.jobs import Jobs
+from bastion.security import oidc
+from bastion.storage.models import AuditEvent, SsoAttempt, User, WebSession, utcnow
+from bastion.storage.models.enums import UserSource, UserStatus
+from tests.checks.conftest import World, mailbox, world  # noqa: F401 - fixtures used here
+from tests.conftest import serve_on_loopback
+from tests.support.oidc_provider import (
+    LoopbackOpenIDProvider,
+    abort_dev_login,
+    complete_dev_login,
+)
+
+SECRET = "bastion-test-secret"
+
+
+@dataclass
+class Site:
+    world: World
+    base_url: str
+    op: LoopbackOpenIDProvider
+    people: dict[str, User]
+
+    def browser(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, follow_redirects=False, timeout=30)
+
+    def configure(self, **changes: Any) -> None:
+        values: dict[str, Any] = {
+            "display_name": "Okta",
+            "issuer": self.op.issuer,
+            "client_id": self.op.client_id,
+            "client_secret": SECRET,
+            "allowed_domains": [],
+        } | changes
+        with self.world.runtime.sessions.begin() as session:
+            configure_sso(
+                session,
+                self.world.runtime.require_key_ring(),
+                workspace_id=self.world.workspace_id,
+                actor=Actor.user(self.world.admin_id),
+                **values,
+            )
+
+    def start(self, browser: httpx.Client, next_path: str = "") -> str:
+        answer = browser.get("/signin/sso/northwind" + (f"?next={next_path}" if next_path else ""))
+        assert answer.status_code == 303, answer.text
+        return answer.headers["location"]
+
+    def sign_in(self, browser: httpx.Client, login: str) -> httpx.Response:
+        callback = complete_dev_login(browser, self.start(browser), login)
+        return browser.get(callback)
+
+
+def _directory_people(of: World) -> dict[str, User]:
+    with of.runtime.sessions() as session:
+        users = list(
+            session.scalars(
+                select(User)
+                .where(User.source != UserSource.LOCAL, User.email.is_not(None))
+                .order_by(User.id)
+            )
+        )
+    active = [u for u in users if u.status == UserStatus.ACTIVE and u.external_id]
+    gone = [u for u in users if u.status == UserStatus.DEPROVISIONED]
+    assert len(active) >= 3 and gone, "the scenario's directory has active and departed people"
+    return {"okta": active[0], "entra": active[1], "other": active[2], "gone": gone[0]}
+
+
+@pytest.fixture
+def site(world: World, start_openid_provider: Any) -> Iterator[Site]:  # noqa: F811
+    people = _directory_people(world)
+    jobs = Jobs(world.runtime, immediate=True)
+    app = create_app(world.runtime, jobs=jobs)
+    with serve_on_loopback(app) as base_url:
+        # The redirect URI names this server's port, known only now.
+        runtime = dataclasses.replace(
+            world.runtime,
+            settings=world.runtime.settings.model_copy(update={"public_url": base_url}),
+        )
+        app.state.runtime = runtime
+        op = start_openid_provider(
+            redirect_uris=[f"{base_url}/signin/sso/callback"],
+            client_secret=SECRET,
+            accounts={
+                # Okta's shape: sub is the Okta user id, e-mail claims with scope email.
+                "okta": {
+                    "sub": "00u-okta-1",
+                    "email": people["okta"].email,
+                    "email_verified": True,
+                    "name": people["okta"].display_name,
+                    "preferred_username": people["okta"].email,
+                },
+                # Entra's shape: a pairwise sub, the object id, no e-mail claim.
+                "entra": {
+                    "sub": "pairwise-entra-2",
+                    "oid": people["entra"].external_id,
+                    "tid": "9f0c1d2e-0000-4000-8000-000000000001",
+                    "name": people["entra"].display_name,
+                },
+                "gone": {"sub": "00u-gone", "email": people["gone"].email, "email_verified": True},
+                "stranger": {
+                    "sub": "00u-stranger",
+                    "email": "stranger@elsewhere.test",
+                    "email_verified": True,
+                },
+            },
+        )
+        site = Site(dataclasses.replace(world, runtime=runtime), base_url, op, people)
+        site.configure()
+        yield site
+    jobs.close()
+    oidc.forget_cached()
+
+
+def _audit(of: World, action: str) -> list[dict[str, Any]]:
+    with of.runtime.sessions() as session:
+        return [
+            e.details
+            for e in session.scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+            )
+        ]
+
+
+def _sessions_of(of: World, user_id: int) -> int:
+    with of.runtime.sessions() as session:
+        return (
+            session.scalar(
+                select(func.count()).select_from(WebSession).where(WebSession.user_id == user_id)
+            )
+            or 0
+        )
+
+
+def test_the_sign_in_page_offers_the_identity_provider(site: Site) -> None:
+    with site.browser() as browser:
+        page = browser.get("/signin").text
+    assert "Sign in with Okta" in page
+    assert "/signin/sso/northwind" in page
+    # With an identity provider for the only workspace, nobody is offered an e-mailed link.
+    assert "E-mail me a sign-in link" not in page
+
+
+def test_an_employee_signs_in_through_okta_and_lands_on_their_accounts(site: Site) -> None:
+    person = site.people["okta"]
+    with site.browser() as browser:
+        to_op = site.start(browser)
+        assert to_op.startswith(site.op.issuer)
+        for part in ("code_challenge=", "code_challenge_method=S256", "nonce=", "state="):
+            assert part in to_op
+        answer = browser.get(complete_dev_login(browser, to_op, "okta"))
+        assert answer.status_code == 303, answer.text
+        assert answer.headers["location"] == "/me/accounts"
+        page = browser.get("/me/accounts")
+        assert page.status_code == 200
+        assert person.email in page.text or person.display_name in page.text
+    assert _audit(site.world, "user.signed_in")[-1]["method"] == "sso"
+    with site.world.runtime.sessions() as session:
+        assert session.get_one(User, person.id).signed_in_at is not None
+
+
+def test_entra_claims_find_the_person_by_object_id(site: Site) -> None:
+    with site.browser() as browser:
+        answer = site.sign_in(browser, "entra")
+        assert answer.status_code == 303, answer.text
+    assert _sessions_of(site.world, site.people["entra"].id) == 1
+
+
+def test_next_path_is_kept_and_an_outside_one_is_dropped(site: Site) -> None:
+    with site.browser() as browser:
+        callback = complete_dev_login(browser, site.start(browser, "/apps"), "okta")
+        assert browser.get(callback).headers["location"] == "/apps"
+    with site.browser() as browser:
+        callback = complete_dev_login(
+            browser, site.start(browser, "https://evil.test/x"), "okta"
+        )
+        assert browser.get(callback).headers["location"] == "/me/accounts"
+
+
+@pytest.mark.parametrize(
+    ("login", "problem", "words"),
+    [
+        ("gone", "inactive_person", "not active in the directory"),
+        ("stranger", "unknown_person", "is stranger@elsewhere.test"),
+    ],
+)
+def test_someone_not_active_in_the_directory_is_refused_and_nothing_is_created(
+    site: Site, login: str, problem: str, words: str
+) -> None:
+    with site.world.runtime.sessions() as session:
+        users_before = session.scalar(select(func.count()).select_from(User))
+    with site.browser() as browser:
+        answer = site.sign_in(browser, login)
+        assert answer.status_code == 400
+        assert words in answer.text
+        assert not any(name.startswith("bastion_session") for name in browser.cookies)
+    assert _audit(site.world, "user.sso_refused")[-1]["problem"] == problem
+    with site.world.runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(User)) == users_before
+        assert session.scalar(select(func.count()).select_from(WebSession)) == 0
+
+
+def test_an_e_mail_outside_the_allowed_domains_is_refused(site: Site) -> None:
+    site.configure(client_secret=None, allowed_domains=["only-this.test"])
+    with site.browser() as browser:
+        answer = site.sign_in(browser, "okta")
+    assert answer.status_code == 400
+    assert "not in a domain allowed" in answer.text
+    assert _audit(site.world, "user.sso_refused")[-1]["problem"] == "domain_not_allowed"
+
+
+def test_a_replayed_callback_is_refused(site: Site) -> None:
+    with site.browser() as browser:
+        callback = complete_dev_login(browser, site.start(browser), "okta")
+        assert browser.get(callback).status_code == 303
+        again = browser.get(callback)
+    assert again.status_code == 400
+    assert "already" in again.text
+    assert _sessions_of(site.world, site.people["okta"].id) == 1
+
+
+def test_a_callback_in_another_browser_is_refused(site: Site) -> None:
+    with site.browser() as browser:
+        callback = complete_dev_login(browser, site.start(browser), "okta")
+    with site.browser() as other:
+        answer = other.get(callback)
+    assert answer.status_code == 400
+    assert "another browser" in answer.text
+    assert _audit(site.world, "user.sso_refused")[-1]["problem"] == "other_browser"
+
+
+def test_an_expired_attempt_is_refused(site: Site) -> None:
+    with site.browser() as browser:
+        callback = complete_dev_login(browser, site.start(browser), "okta")
+        with site.world.runtime.sessions.begin() as session:
+            session.execute(update(SsoAttempt).values(expires_at=utcnow() - timedelta(seconds=1)))
+        answer = browser.get(callback)
+    assert answer.status_code == 400
+    assert "took too long" in answer.text
+
+
+def test_a_cancelled_sign_in_says_the_provider_did_not_sign_you_in(site: Site) -> None:
+    with site.browser() as browser:
+        answer = browser.get(abort_dev_login(browser, site.start(browser)))
+    assert answer.status_code == 400
+    assert "access_denied" in answer.text
+    assert _audit(site.world, "user.sso_refused")[-1]["problem"] == "provider_refused"
+
+
+def test_a_wrong_client_secret_is_refused_by_the_provider(site: Site) -> None:
+    site.configure(client_secret="not-the-secret")
+    with site.browser() as browser:
+        answer = site.sign_in(browser, "okta")
+    assert answer.status_code == 400
+    assert "refused to finish the sign-in" in answer.text
+    assert _audit(site.world, "user.sso_refused")[-1]["problem"] == "code_refused"
+
+
+def test_an_answer_naming_another_issuer_is_refused(site: Site) -> None:
+    with site.browser() as browser:
+        callback = complete_dev_login(browser, site.start(browser), "okta")
+        forged = callback.replace("iss=", "iss=https%3A%2F%2Fevil.test&was=")
+        answer = browser.get(forged)
+    assert answer.status_code == 400
+    assert _audit(site.world, "user.sso_refused")[-1]["problem"] == "issuer_mismatch"
+
+
+def test_an_unreachable_provider_is_a_clear_page(site: Site) -> None:
+    site.op.stop()
+    oidc.forget_cached()
+    with site.browser() as browser:
+        answer = browser.get("/signin/sso/northwind")
+    assert answer.status_code == 503
+    assert "could not reach the identity provider" in answer.text
+
+
+def test_configuring_a_wrong_issuer_is_refused_naming_it(site: Site) -> None:
+    from bastion.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as refused:
+        site.configure(issuer=site.op.issuer + "/other")
+    assert refused.value.field == "issuer"
+    with pytest.raises(InvalidInput) as refused:
+        site.configure(issuer="http://sso.example.test")
+    assert "https" in refused.value.message
