@@ -29,6 +29,7 @@ from bastion.audit import AuditAction, AuditEntry, record_many
 from bastion.notify import queue_email
 from bastion.storage.models import Account, App, AppMember, Notification, User, utcnow
 from bastion.storage.models.enums import (
+    AccountKind,
     AccountState,
     LoginMethod,
     OnboardingStatus,
@@ -188,11 +189,15 @@ def invite_all(
     *,
     base_url: str,
 ) -> int:
-    """``invite`` for every member a check found seated, with one look-up per 500 members."""
+    """``invite`` for every member a check found seated, with one look-up per 500 members.
+
+    A seat that is only an invitation to the app is no access yet: its invitee is told once a
+    check sees the invitation accepted.
+    """
     candidates = [
         (member, user, account)
         for member, user, account in seated
-        if member.invited_at is None and _invitable(user)
+        if member.invited_at is None and account.kind != AccountKind.INVITATION and _invitable(user)
     ]
     session.flush()
     invited: set[int] = set()

@@ -18,6 +18,7 @@ from bastion.matching import DirectoryIndex, Identity, MatchingOptions, MatchRul
 from bastion.onboarding import Seats, settle
 from bastion.storage.models import Account, App, AppMember, User, utcnow
 from bastion.storage.models.enums import (
+    AccountKind,
     AccountState,
     AppRole,
     OnboardingStatus,
@@ -118,7 +119,9 @@ def _update_members(
             managed_exempted[1] += 1
         else:
             managed_exempted[0] += 1
-            seat_of.setdefault(account.matched_user_id, account)
+            seat = seat_of.get(account.matched_user_id)
+            if seat is None or seat.kind == AccountKind.INVITATION:  # an accepted seat first
+                seat_of[account.matched_user_id] = account
     seats = {user_id: Seats(managed, exempted) for user_id, (managed, exempted) in counts.items()}
     members = {
         m.user_id: m for m in session.scalars(select(AppMember).where(AppMember.app_id == app.id))
