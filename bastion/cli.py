@@ -19,6 +19,7 @@ from bastion.cli_checks import (
 )
 from bastion.cli_common import fail, runtime_or_exit, settings_or_exit
 from bastion.cli_members import members_app
+from bastion.cli_sso import sso_app
 from bastion.cli_tokens import tokens_app
 from bastion.connectors.meta.simulator.cli import simulate_app
 from bastion.directory.cli import directory_app, scim_app
@@ -52,6 +53,7 @@ app.add_typer(operations_app, name="operations")
 app.add_typer(scim_app, name="scim")
 app.add_typer(directory_app, name="directory")
 app.add_typer(members_app, name="members")
+app.add_typer(sso_app, name="sso")
 app.command()(check)
 app.command()(changes)
 app.command()(worker)

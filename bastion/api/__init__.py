@@ -14,6 +14,7 @@ from bastion.api import (
     operations,
     partners,
     reports,
+    sso,
 )
 from bastion.api.input_guard import reject_nul_characters
 from bastion.api.rate_limit import enforce_rate_limit
@@ -36,6 +37,7 @@ def api_router() -> APIRouter:
         operations,
         directory,
         audit_events,
+        sso,
     ):
         router.include_router(module.router)
     return router

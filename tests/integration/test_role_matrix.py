@@ -212,6 +212,7 @@ READS = [
     Read("/directory/teams", DIRECTORY),
     Read("/directory/tokens", ADMIN),
     Read("/directory/import", ADMIN),
+    Read("/directory/sign-in", ADMIN),
     Read("/activity", ADMIN, people=True),
     Read("/activity.csv", ADMIN, people=True),
     Read("/me/accounts", ALL, own=True),
@@ -235,6 +236,7 @@ READS = [
     Read(f"{A}/apps/{{app_id}}/operations", OWNERS),
     Read(f"{A}/operations/{{operation_id}}", OWNERS),
     Read(f"{A}/me", ALL, check=themselves),
+    Read(f"{A}/sso", ADMIN, ok=404),
     Read(f"{A}/directory/users", DIRECTORY, "?limit=500", people=True),
     Read(f"{A}/directory/users/{{user_id}}", ALL),
     Read(f"{A}/directory/users/{{user_id}}", DIRECTORY, user="{stranger}", people=True),
@@ -245,6 +247,8 @@ READS = [
 
 NEW_CSV = ("people.csv", b"email,name\nnew@northwind.test,New Person\n", "text/csv")
 TASKS = {"{asset_id}": ["ANALYZE"]}
+# Nothing listens on port 9: the admin's save is refused naming the issuer, after the check.
+SSO = {"display_name": "Okta", "issuer": "http://127.0.0.1:9", "client_id": "c", "client_secret": "s"}
 WRITES = [
     # --- web forms (each with the CSRF token) -------------------------------------------------
     Write("POST", "/apps/connect/meta_business", ADMIN),
@@ -290,6 +294,10 @@ WRITES = [
     Write("POST", "/directory/tokens/{token_id}/revoke", ADMIN),
     Write("POST", "/directory/import", ADMIN, files={"file": NEW_CSV}),
     Write("POST", "/directory/import/apply", ADMIN, form={"csv_text": "email,name\n"}),
+    Write("POST", "/directory/sign-in", ADMIN, form=SSO),
+    Write("POST", "/directory/sign-in/remove", ADMIN),
+    Write("PUT", f"{A}/sso", ADMIN, json=SSO),
+    Write("DELETE", f"{A}/sso", ADMIN),
     Write("POST", "/account/password", ALL, form={"current_password": "wrong"}),
     # --- REST API -----------------------------------------------------------------------------
     Write(
@@ -373,6 +381,11 @@ NO_PERSON = {
     ("POST", "/signout"): "ends the caller's own session",
     ("GET", "/guest/set-password"): "the form behind a guest's e-mailed link",
     ("POST", "/guest/set-password"): "a guest's link sets their own password",
+    ("GET", "/signin/sso/{workspace}"): "starts a sign-in at the workspace's identity provider",
+    ("GET", "/signin/sso/callback"): "the identity provider's answer to a sign-in",
+    ("POST", "/signin/email-link"): "asks for a sign-in link (the answer names nobody)",
+    ("GET", "/signin/email-link"): "the page behind an e-mailed sign-in link",
+    ("POST", "/signin/email-link/use"): "a sign-in link opens its own person's session",
 }
 
 

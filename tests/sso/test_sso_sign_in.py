@@ -191,9 +191,7 @@ def test_next_path_is_kept_and_an_outside_one_is_dropped(site: Site) -> None:
         callback = complete_dev_login(browser, site.start(browser, "/apps"), "okta")
         assert browser.get(callback).headers["location"] == "/apps"
     with site.browser() as browser:
-        callback = complete_dev_login(
-            browser, site.start(browser, "https://evil.test/x"), "okta"
-        )
+        callback = complete_dev_login(browser, site.start(browser, "https://evil.test/x"), "okta")
         assert browser.get(callback).headers["location"] == "/me/accounts"
 
 
