@@ -248,7 +248,12 @@ READS = [
 NEW_CSV = ("people.csv", b"email,name\nnew@northwind.test,New Person\n", "text/csv")
 TASKS = {"{asset_id}": ["ANALYZE"]}
 # Nothing listens on port 9: the admin's save is refused naming the issuer, after the check.
-SSO = {"display_name": "Okta", "issuer": "http://127.0.0.1:9", "client_id": "c", "client_secret": "s"}
+SSO = {
+    "display_name": "Okta",
+    "issuer": "http://127.0.0.1:9",
+    "client_id": "c",
+    "client_secret": "s",
+}
 WRITES = [
     # --- web forms (each with the CSRF token) -------------------------------------------------
     Write("POST", "/apps/connect/meta_business", ADMIN),
