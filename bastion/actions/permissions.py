@@ -7,7 +7,7 @@ API route and web page before it reads.
     workspace member     sees their own accounts across apps
     guest                sees their own accounts only (a local partner's guests too)
 
-Three reads of an app, from least to most, and one of the workspace:
+Three reads of an app, from least to most, and two of the workspace:
 
     view_app        the app's name, status and settings, and one's own accounts in it
     view_details    the app's assets, partner businesses and check runs (collaborators up)
@@ -15,6 +15,8 @@ Three reads of an app, from least to most, and one of the workspace:
                     the operations (owners and admins)
     read_directory  the directory's people and teams (admins, and owners of an app, who match
                     accounts to people)
+    read_email      the e-mail Bastion queued, bodies included (admins only: the bodies hold
+                    sign-in and set-password links); manage_email retries one
 
 Actions call ``require`` themselves, so the API, the CLI and the web pages cannot forget a
 check; an API route and the web page showing the same thing ask for the same read here. A
@@ -42,6 +44,10 @@ MANAGE_OPERATIONS = "manage_operations"
 MANAGE_APP = "manage_app"
 MANAGE_DIRECTORY = "manage_directory"
 READ_DIRECTORY = "read_directory"
+READ_EMAIL = "read_email"
+MANAGE_EMAIL = "manage_email"
+# Workspace-wide, and for workspace admins alone.
+ADMIN_ACTIONS = frozenset({MANAGE_DIRECTORY, READ_EMAIL, MANAGE_EMAIL})
 
 APP_OWNER_ACTIONS = frozenset(
     {
@@ -55,7 +61,7 @@ APP_OWNER_ACTIONS = frozenset(
         MANAGE_APP,
     }
 )
-ACTIONS = APP_OWNER_ACTIONS | {MANAGE_DIRECTORY, READ_DIRECTORY}
+ACTIONS = APP_OWNER_ACTIONS | ADMIN_ACTIONS | {READ_DIRECTORY}
 
 _WHAT = {
     VIEW_APP: "Seeing this app",
@@ -68,6 +74,8 @@ _WHAT = {
     MANAGE_APP: "Changing this app's settings",
     MANAGE_DIRECTORY: "Managing the directory and workspace",
     READ_DIRECTORY: "Reading the directory",
+    READ_EMAIL: "Reading the workspace's e-mail",
+    MANAGE_EMAIL: "Retrying e-mail",
 }
 
 
@@ -118,7 +126,7 @@ def can(session: Session, *, user: User, app: App | None, action: str) -> bool:
     if action == READ_DIRECTORY:
         # Owners match accounts to directory people, so they read the directory too.
         return user.role != WorkspaceRole.GUEST and owns_an_app(session, user=user)
-    if app is None or action == MANAGE_DIRECTORY:
+    if app is None or action in ADMIN_ACTIONS:
         return False
     role = app_role(session, user=user, app=app)
     if role == AppRole.OWNER and user.role != WorkspaceRole.GUEST:
@@ -149,7 +157,7 @@ def visible_local_partners(session: Session, *, user: User) -> set[int] | None:
 def role_needed(app: App | None, action: str) -> str:
     if action == READ_DIRECTORY:
         return "the workspace admin role or the owner role on an app"
-    if app is None or action == MANAGE_DIRECTORY:
+    if app is None or action in ADMIN_ACTIONS:
         return "the workspace admin role"
     if action == VIEW_APP:
         return "a role on this app or an account in it"
