@@ -18,6 +18,7 @@ from bastion.cli_checks import (
     worker,
 )
 from bastion.cli_common import fail, runtime_or_exit, settings_or_exit
+from bastion.cli_emails import emails_app
 from bastion.cli_members import members_app
 from bastion.cli_sso import sso_app
 from bastion.cli_tokens import tokens_app
@@ -53,6 +54,7 @@ app.add_typer(operations_app, name="operations")
 app.add_typer(scim_app, name="scim")
 app.add_typer(directory_app, name="directory")
 app.add_typer(members_app, name="members")
+app.add_typer(emails_app, name="emails")
 app.add_typer(sso_app, name="sso")
 app.command()(check)
 app.command()(changes)
@@ -127,6 +129,11 @@ def demo() -> None:
             typer.echo(
                 f"Sign in as {boot.admin.email} (password set earlier; "
                 "`bastion users create-admin` makes another admin)"
+            )
+        if settings.smtp_url is None:
+            typer.echo(
+                "No SMTP server is set (BASTION_SMTP_URL), so nothing is mailed: read the "
+                f"invitations and sign-in links Bastion writes at {settings.base_url}/emails"
             )
         sys.stdout.flush()
         _serve(runtime, settings.host, settings.port)
