@@ -3,6 +3,10 @@
     GET /api/v1/apps/{app_id}/accounts             filter (state, kind, role, q), sort, cursor
     GET /api/v1/apps/{app_id}/accounts/export.csv  the same filters, every row, as CSV
     GET /api/v1/accounts/{account_id}              one account
+    GET /api/v1/me/accounts                        the caller's accounts across apps, each with
+                                                   its status and next step (the All accounts page)
+    GET /api/v1/directory/users/{user_id}/accounts the same for one person (read_directory; an
+                                                   owner gets only the apps they own)
 
 Owners and admins see every account; everyone else sees only the accounts matched to them.
 """
@@ -20,6 +24,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from bastion.account_cards import AccountCard, CardStatus, account_cards, person_for_cards
 from bastion.actions.permissions import VIEW_APP, require, sees_every_account
 from bastion.api.common import (
     Cursor,
@@ -50,6 +55,46 @@ _SORT_COLUMNS: dict[str, Any] = {
 class AccountPage(BaseModel):
     items: list[AccountOut]
     next_cursor: str | None
+
+
+class HeldAssetOut(BaseModel):
+    id: int
+    name: str
+    type: str
+    tasks: list[str]
+
+
+class AccountCardOut(BaseModel):
+    """One card of the All accounts page: the account, its app, and what to do next."""
+
+    account: AccountOut
+    app_id: int
+    app_label: str
+    app_kind: str
+    login_method: str
+    bastion_role: str | None
+    onboarding_status: str | None
+    status: CardStatus
+    next_step: str
+    assets: list[HeldAssetOut]
+
+    @classmethod
+    def of(cls, card: AccountCard) -> AccountCardOut:
+        return cls(
+            account=AccountOut.of(card.account),
+            app_id=card.app.id,
+            app_label=card.app.label,
+            app_kind=card.app.kind.value,
+            login_method=card.app.login_method.value,
+            bastion_role=card.member.role.value if card.member else None,
+            onboarding_status=card.member.onboarding_status.value if card.member else None,
+            status=card.status,
+            next_step=card.next_step,
+            assets=[
+                HeldAssetOut(id=asset.id, name=asset.name, type=asset.type.value, tasks=tasks)
+                for asset, tasks in card.holdings
+            ],
+        )
 
 
 def _filtered(
@@ -219,3 +264,22 @@ def get_account(account_id: PathId, session: DB, principal: CurrentPrincipal) ->
     ):
         raise NotFound(f"Account {account_id} not found")
     return AccountOut.of(account)
+
+
+@router.get("/me/accounts", responses=READ_ERRORS)
+def my_accounts(session: DB, principal: CurrentPrincipal) -> list[AccountCardOut]:
+    cards = account_cards(
+        session, actor=principal.actor, viewer=principal.user, person=principal.user
+    )
+    return [AccountCardOut.of(card) for card in cards]
+
+
+@router.get("/directory/users/{user_id}/accounts", responses=READ_ERRORS)
+def person_accounts(
+    user_id: PathId, session: DB, principal: CurrentPrincipal
+) -> list[AccountCardOut]:
+    person = person_for_cards(
+        session, actor=principal.actor, viewer=principal.user, person_id=user_id
+    )
+    cards = account_cards(session, actor=principal.actor, viewer=principal.user, person=person)
+    return [AccountCardOut.of(card) for card in cards]

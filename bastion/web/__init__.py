@@ -10,7 +10,7 @@ routes are split by page area (each module opens with its list of routes):
     members.py      the Members tab and its row and bulk actions
     directory.py    directory users and teams, SCIM tokens, CSV import
     activity.py     the audit log, CSV export
-    me.py           my accounts
+    me.py           All accounts: a card per account of mine, with its next step
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The apps list, the connect-app wizard, an app's Settings tab and Check for updates.
 
 Routes:
-    GET  /apps                          one card per connected app
+    GET  /apps                          one card per connected app, with a menu of what the
+                                        viewer may do (Settings, View members, Check for updates)
     GET  /apps/connect                  step 1: pick an app from the catalog
     GET  /apps/connect/meta_business    step 2: label, token, business id, app id, App secret
                                         (optional), login method
@@ -14,6 +15,8 @@ Routes:
                                         validated first)
     POST /apps/{app_id}/disconnect      stop managing the app (nothing changes in Meta)
     POST /apps/{app_id}/check           queue a check for updates; answers with the progress box
+                                        (a plain form, as the apps list's menu, goes to Settings,
+                                        which shows it)
     GET  /apps/{app_id}/progress        the progress box (htmx polls it while a check runs)
 """
 
@@ -52,6 +55,7 @@ from bastion.web.context import (
     allowed,
     app_for,
     app_page,
+    is_htmx,
     jobs_of,
     redirect,
     render,
@@ -73,6 +77,9 @@ CATALOG = [
     ("linkedin", "LinkedIn Campaign Manager", "Coming later.", False),
 ]
 
+# The app card's menu: each item shown only to whoever may do it.
+APP_MENU = (("settings", MANAGE_APP), ("members", VIEW_PEOPLE), ("check", CHECK))
+
 
 @router.get("/apps")
 def apps_list(request: Request, db: DB, me: Me) -> Response:
@@ -85,6 +92,9 @@ def apps_list(request: Request, db: DB, me: Me) -> Response:
             "summaries": app_summaries(db, apps),
             # Counts of the whole app, the open report and operations are people's business.
             "sees_people": {a.id for a in apps if allowed(db, me, a, VIEW_PEOPLE)},
+            "menus": {
+                a.id: {item for item, read in APP_MENU if allowed(db, me, a, read)} for a in apps
+            },
             "can_connect": me.is_admin,
         },
         me=me,
@@ -292,11 +302,18 @@ def check_now(request: Request, db: DB, me: Me, app_id: int) -> Response:
     app = app_for(db, me, app_id, CHECK)
     before = latest_run(db, app.id)
     if before is not None and before.state == RunState.RUNNING:
-        return _progress(request, db, me, app_id, after=before.id - 1)
-    jobs_of(request).enqueue_check(
-        workspace_id=me.workspace_id, app_id=app.id, trigger=RunTrigger.MANUAL, user_id=me.user.id
-    )
-    return _progress(request, db, me, app_id, after=before.id if before else 0)
+        after = before.id - 1
+    else:
+        jobs_of(request).enqueue_check(
+            workspace_id=me.workspace_id,
+            app_id=app.id,
+            trigger=RunTrigger.MANUAL,
+            user_id=me.user.id,
+        )
+        after = before.id if before else 0
+    if not is_htmx(request):  # a plain form: the progress box is on the Settings tab
+        return redirect(request, f"/apps/{app_id}/settings?after={after}")
+    return _progress(request, db, me, app_id, after=after)
 
 
 @router.get("/apps/{app_id}/progress")

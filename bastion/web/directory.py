@@ -2,6 +2,8 @@
 
 Routes:
     GET  /directory                       people with status and source (search, filter, pages)
+    GET  /directory/people/{user_id}      one person, and their All accounts cards (an owner sees
+                                          only the cards of the apps they own)
     GET  /directory/teams                 teams and their member counts
     GET  /directory/tokens                SCIM tokens
     POST /directory/tokens                create one (the token is shown once, on this answer)
@@ -21,6 +23,7 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import func, or_, select
 
+from bastion.account_cards import account_cards, person_for_cards
 from bastion.actions.permissions import READ_DIRECTORY, require
 from bastion.actions.tokens import create_token, revoke_token
 from bastion.directory.csv_import import Change, DirectoryImport
@@ -91,6 +94,19 @@ def people(
             "pages": pages,
             "total": total,
         },
+        me=me,
+    )
+
+
+@router.get("/directory/people/{user_id}")
+def person(request: Request, db: DB, me: Me, user_id: int) -> Response:
+    """Read-only: the cards as the person sees them, without their Log in button."""
+    found = person_for_cards(db, actor=me.actor, viewer=me.user, person_id=user_id)
+    cards = account_cards(db, actor=me.actor, viewer=me.user, person=found)
+    return render(
+        request,
+        "directory/person.html",
+        {"section": "directory", "sub": "people", "person": found, "cards": cards},
         me=me,
     )
 

@@ -34,6 +34,10 @@ BADGES: dict[str, tuple[str, str]] = {
     "bastion_only": ("Bastion only", "muted"),
     "sso": ("Single sign-on", "ok"),
     "managed_outside": ("Managed outside Bastion", "muted"),
+    # An All accounts card's status (bastion/account_cards.py); "sso" reads as above.
+    "connect_account": ("Connect your account", "warn"),
+    "connected": ("Connected", "ok"),
+    "exempted_outside": ("Exempted (managed outside Bastion)", "muted"),
     "running": ("Running", "info"),
     "succeeded": ("Succeeded", "ok"),
     "failed": ("Failed", "bad"),
@@ -65,7 +69,10 @@ KIND_LABELS = {
     "catalog": "Catalog",
     "pixel": "Pixel",
     "instagram_asset": "Instagram",
+    "meta_business": "Meta Business Manager",
 }
+
+LOGIN_METHOD_LABELS = {"sso": "Single sign-on", "password": "Username and password"}
 
 APP_ROLE_LABELS = {"ADMIN": "Full control", "EMPLOYEE": "Partial access"}
 
@@ -132,6 +139,11 @@ def role_label(value: str | None) -> str:
     return APP_ROLE_LABELS.get(value, value.replace("_", " ").capitalize())
 
 
+def login_label(value: object) -> str:
+    key = str(getattr(value, "value", value) or "")
+    return LOGIN_METHOD_LABELS.get(key, key)
+
+
 def rule_label(value: str | None) -> str:
     return MATCH_RULE_LABELS.get(value or "", value or "")
 
@@ -148,6 +160,7 @@ templates.env.filters.update(
     exact=exact,
     kind_label=kind_label,
     role_label=role_label,
+    login_label=login_label,
     rule_label=rule_label,
 )
 templates.env.globals.update(csrf_field=csrf_field, duration=duration)

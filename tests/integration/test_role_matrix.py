@@ -186,6 +186,8 @@ OWNERS = SEES_PEOPLE
 DETAILS = SEES_DETAILS
 DIRECTORY = frozenset({"admin", "owner"})
 OTHER = "{other_account}"
+MINE = "{own_account}"
+HOLDERS = ALL - SEES_PEOPLE  # the world's admin and owner hold no account of their own
 READS = [
     # --- web pages ----------------------------------------------------------------------------
     Read("/apps", ALL),
@@ -209,6 +211,8 @@ READS = [
     Read("/apps/{app_id}/report", OWNERS, people=True),
     Read("/apps/{app_id}/operations", OWNERS, people=True),
     Read("/directory", DIRECTORY, people=True),
+    Read("/directory/people/{user_id}", ALL, own=True),
+    Read("/directory/people/{user_id}", DIRECTORY, user="{stranger}", people=True),
     Read("/directory/teams", DIRECTORY),
     Read("/directory/tokens", ADMIN),
     Read("/directory/import", ADMIN),
@@ -216,6 +220,7 @@ READS = [
     Read("/activity", ADMIN, people=True),
     Read("/activity.csv", ADMIN, people=True),
     Read("/me/accounts", ALL, own=True),
+    Read("/me/accounts/{account_id}/connect", HOLDERS, account=MINE, own=True, refused=404),
     Read("/account/password", ALL),
     # --- REST API -----------------------------------------------------------------------------
     Read(f"{A}/apps", ALL, check=sees_the_app),
@@ -236,10 +241,13 @@ READS = [
     Read(f"{A}/apps/{{app_id}}/operations", OWNERS),
     Read(f"{A}/operations/{{operation_id}}", OWNERS),
     Read(f"{A}/me", ALL, check=themselves),
+    Read(f"{A}/me/accounts", ALL, own=True),
     Read(f"{A}/sso", ADMIN, ok=404),
     Read(f"{A}/directory/users", DIRECTORY, "?limit=500", people=True),
     Read(f"{A}/directory/users/{{user_id}}", ALL),
     Read(f"{A}/directory/users/{{user_id}}", DIRECTORY, user="{stranger}", people=True),
+    Read(f"{A}/directory/users/{{user_id}}/accounts", ALL, own=True),
+    Read(f"{A}/directory/users/{{user_id}}/accounts", DIRECTORY, user="{stranger}", people=True),
     Read(f"{A}/directory/teams", DIRECTORY),
     Read(f"{A}/audit-events", ADMIN, "?limit=1000", people=True),
     Read(f"{A}/audit-events/export", ADMIN, people=True),

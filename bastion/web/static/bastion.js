@@ -1,4 +1,4 @@
-// Bastion's only hand-written script: dialogs and select-all. Everything else is htmx or plain HTML.
+// Bastion's only hand-written script: dialogs, select-all and menus. Everything else is htmx or plain HTML.
 (function () {
   "use strict";
 
@@ -48,6 +48,13 @@
       var count = document.querySelectorAll("#bulk-form input[name=account_id]:checked").length;
       bar.textContent = count ? count + " selected" : "";
     }
+  });
+
+  // A click anywhere else closes an open menu (a <details class="menu">).
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) { menu.removeAttribute("open"); }
+    });
   });
 
   // The server closes the dialog after a successful action by sending HX-Trigger: closeDialog.
