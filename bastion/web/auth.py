@@ -75,6 +75,8 @@ def sign_in_page(
         "signin.html",
         {
             "next": safe_next(next),
+            # Single sign-on lands on the person's accounts unless a page was asked for.
+            "sso_next": safe_next(next, ""),
             "email": email,
             "error": error,
             "providers": [(w.slug, c.display_name) for w, c in choices],
