@@ -44,6 +44,11 @@ def schemathesis_command(base_url: str, token: str) -> list[str]:
         f"{base_url}/openapi.json",
         "--include-path-regex",
         "^/api/v1/",
+        # Saving single sign-on asks the issuer named in the body for its discovery document:
+        # fuzzed, it would send requests to whatever hosts the generator invents. tests/sso
+        # covers it against a loopback OpenID Provider.
+        "--exclude-path-regex",
+        "^/api/v1/sso$",
         "--checks",
         "all",
         "--max-examples",
