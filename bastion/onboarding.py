@@ -5,7 +5,7 @@ says follows from facts kept on the member, the person and their seats in the ap
 
     bastion_only        no present account of theirs in the app
     managed_outside     every present account of theirs in the app is exempted
-    onboarded           a password app, and they connected their account
+    onboarded           they connected their account (linked their own profile in the app)
     sso                 an app people sign in to with single sign-on, and they signed in to Bastion
     invite_failed       the "you have access" e-mail was refused (or never went out after retries)
     invite_sent         the e-mail went out
@@ -51,7 +51,7 @@ def status_for(app: App, member: AppMember, user: User, seats: Seats) -> Onboard
     """The status the facts give (the module's table, in order)."""
     if seats.managed == 0:
         return OnboardingStatus.MANAGED_OUTSIDE if seats.exempted else OnboardingStatus.BASTION_ONLY
-    if app.login_method == LoginMethod.PASSWORD and member.connected_at is not None:
+    if member.connected_at is not None:
         return OnboardingStatus.ONBOARDED
     if app.login_method == LoginMethod.SSO and user.signed_in_at is not None:
         return OnboardingStatus.SSO

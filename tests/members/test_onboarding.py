@@ -789,8 +789,8 @@ ONE = Seats(managed=1)
         (SSO, Seats(managed=1, exempted=1), True, None, False, False, "invite_sent"),
         # Connected in a password app: onboarded, above a refused invitation.
         (PASSWORD_APP, ONE, False, "550 refused", True, True, OnboardingStatus.ONBOARDED),
-        # Connected counts for nothing in an SSO app.
-        (SSO, ONE, False, None, True, False, OnboardingStatus.PENDING_ONBOARDING),
+        # Connected (their own profile linked) onboards in an SSO app too, above signing in.
+        (SSO, ONE, False, None, True, True, OnboardingStatus.ONBOARDED),
         # Signed in to an SSO app: sso, above a refused invitation.
         (SSO, ONE, True, "550 refused", False, True, OnboardingStatus.SSO),
         # Signed in counts for nothing in a password app.

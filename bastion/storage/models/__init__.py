@@ -3,6 +3,7 @@
 from bastion.storage.models.apps import Account, App, AppMember, Asset, Grant, Partner, PartnerGrant
 from bastion.storage.models.audit import AuditEvent
 from bastion.storage.models.base import Base, table_of, utcnow
+from bastion.storage.models.credentials import Credential, ProfileLinkAttempt
 from bastion.storage.models.directory import (
     ApiToken,
     Team,
@@ -32,6 +33,7 @@ __all__ = [
     "Base",
     "Change",
     "CheckRun",
+    "Credential",
     "Grant",
     "GuestInvitation",
     "LocalPartner",
@@ -40,6 +42,7 @@ __all__ = [
     "Operation",
     "Partner",
     "PartnerGrant",
+    "ProfileLinkAttempt",
     "Report",
     "ReportItem",
     "Secret",

@@ -74,6 +74,11 @@ class App(TenantMixin, TimestampMixin, Base):
     last_check_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None] = mapped_column(index=True)
     disconnected_at: Mapped[datetime | None]
+    # Credential policy for apps people log in to with a username and password.
+    require_two_factor: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Rotate a saved password every N days (None: no schedule) and/or after each reveal.
+    rotation_days: Mapped[int | None] = mapped_column(Integer)
+    rotate_after_reveal: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class AppMember(TenantMixin, TimestampMixin, Base):
@@ -147,6 +152,13 @@ class Account(TenantMixin, SeenMixin, TimestampMixin, Base):
     exempted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     exempted_at: Mapped[datetime | None]
     exemption_expires_at: Mapped[datetime | None]
+    # The person's own profile in the app, linked through its login (bastion/actions/profiles.py):
+    # its name as the app shows it, and when and by whom it was linked.
+    profile_name: Mapped[str | None] = mapped_column(String(200))
+    profile_linked_at: Mapped[datetime | None]
+    profile_linked_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
 
 
 class Asset(TenantMixin, SeenMixin, TimestampMixin, Base):

@@ -152,5 +152,8 @@ class WebSession(TenantMixin, Base):
     # Absolute end, whatever the activity; the idle timeout is checked against last_seen_at.
     expires_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    # When the person last proved who they are in this session (sign-in, or signing in again
+    # to reveal a secret).
+    authenticated_at: Mapped[datetime | None]
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
