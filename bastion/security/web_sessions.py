@@ -53,6 +53,7 @@ def create_web_session(
         token_hash=hash_token(token),
         created_at=now,
         last_seen_at=now,
+        authenticated_at=now,
         expires_at=now + ABSOLUTE_TIMEOUT,
         ip=(ip or "")[:64] or None,
         user_agent=(user_agent or "")[:300] or None,
