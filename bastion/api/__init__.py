@@ -11,6 +11,7 @@ from bastion.api import (
     assets,
     audit_events,
     directory,
+    emails,
     operations,
     partners,
     reports,
@@ -37,6 +38,7 @@ def api_router() -> APIRouter:
         operations,
         directory,
         audit_events,
+        emails,
         sso,
     ):
         router.include_router(module.router)

@@ -10,6 +10,7 @@ routes are split by page area (each module opens with its list of routes):
     members.py      the Members tab and its row and bulk actions
     directory.py    directory users and teams, SCIM tokens, CSV import
     activity.py     the audit log, CSV export
+    emails.py       the e-mail Bastion queued: state, text, retry
     me.py           All accounts: a card per account of mine, with its next step
 """
 
@@ -25,7 +26,17 @@ from starlette.exceptions import HTTPException
 from bastion.actions.sessions import SignInLimiter
 from bastion.actions.sign_in_links import LinkLimiter
 from bastion.rate_limits import RateCounter
-from bastion.web import activity, app_tabs, apps, auth, directory, me, members, sign_in
+from bastion.web import (
+    activity,
+    app_tabs,
+    apps,
+    auth,
+    directory,
+    emails,
+    me,
+    members,
+    sign_in,
+)
 from bastion.web.context import render
 from bastion.web.templating import STATIC_DIR
 
@@ -35,7 +46,7 @@ def install_web(app: FastAPI, limits: RateCounter) -> None:
     app.state.sign_in_limiter = SignInLimiter.default(limits)
     app.state.sign_in_link_limiter = LinkLimiter.default(limits)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for module in (auth, sign_in, apps, app_tabs, members, directory, activity, me):
+    for module in (auth, sign_in, apps, app_tabs, members, directory, activity, emails, me):
         app.include_router(module.router, include_in_schema=False)
 
     @app.get("/", include_in_schema=False)

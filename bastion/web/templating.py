@@ -46,6 +46,8 @@ BADGES: dict[str, tuple[str, str]] = {
     "deferred": ("Deferred", "warn"),
     "manual": ("Manual step", "warn"),
     "pending": ("Pending", "warn"),
+    "sent": ("Sent", "ok"),
+    "not_sent": ("Not sent", "muted"),
     "applying": ("Applying", "info"),
     "applied": ("Removed", "ok"),
     "dismissed": ("Dismissed", "muted"),

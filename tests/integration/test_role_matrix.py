@@ -27,7 +27,7 @@ from bastion.app import create_app
 from bastion.jobs import Jobs
 from bastion.security.vault import KeyRing, new_key_entry
 from bastion.storage.db import make_engine
-from bastion.storage.models import Account, AuditEvent, ReportItem
+from bastion.storage.models import Account, AuditEvent, Notification, ReportItem
 from bastion.storage.models.enums import AccountState, TokenKind
 from bastion.storage.schema import upgrade
 from tests.conftest import postgres_url_or_skip, reset_postgres, serve_on_loopback
@@ -86,6 +86,12 @@ def rw(
         ids["item"] = (
             session.scalars(
                 select(ReportItem.id).where(ReportItem.report_id == ids["report"])
+            ).first()
+            or 0
+        )
+        ids["email"] = (
+            session.scalars(
+                select(Notification.id).where(Notification.kind.startswith("guest-invite:"))
             ).first()
             or 0
         )
@@ -219,6 +225,8 @@ READS = [
     Read("/directory/sign-in", ADMIN),
     Read("/activity", ADMIN, people=True),
     Read("/activity.csv", ADMIN, people=True),
+    Read("/emails", ADMIN, people=True),
+    Read("/emails/{email_id}", ADMIN, people=True),
     Read("/me/accounts", ALL, own=True),
     Read("/me/accounts/{account_id}/connect", HOLDERS, account=MINE, own=True, refused=404),
     Read("/account/password", ALL),
@@ -251,6 +259,8 @@ READS = [
     Read(f"{A}/directory/teams", DIRECTORY),
     Read(f"{A}/audit-events", ADMIN, "?limit=1000", people=True),
     Read(f"{A}/audit-events/export", ADMIN, people=True),
+    Read(f"{A}/emails", ADMIN, people=True),
+    Read(f"{A}/emails/{{email_id}}", ADMIN, people=True),
 ]
 
 NEW_CSV = ("people.csv", b"email,name\nnew@northwind.test,New Person\n", "text/csv")
@@ -311,6 +321,7 @@ WRITES = [
     Write("POST", "/directory/sign-in/remove", ADMIN),
     Write("PUT", f"{A}/sso", ADMIN, json=SSO),
     Write("DELETE", f"{A}/sso", ADMIN),
+    Write("POST", "/emails/{email_id}/retry", ADMIN),
     Write("POST", "/account/password", ALL, form={"current_password": "wrong"}),
     # --- REST API -----------------------------------------------------------------------------
     Write(
@@ -374,6 +385,7 @@ WRITES = [
     ),
     Write("POST", f"{A}/operations/{{operation_id}}/retry", OWNERS),
     Write("POST", f"{A}/operations/{{operation_id}}/done", OWNERS),
+    Write("POST", f"{A}/emails/{{email_id}}/retry", ADMIN),
     # Last: disconnecting ends every other write.
     Write("POST", "/apps/{app_id}/disconnect", OWNERS),
     Write("DELETE", f"{A}/apps/{{app_id}}", OWNERS),
@@ -436,6 +448,7 @@ def fill(rw: RoleWorld, role: str, text: str) -> str:
         "own_account": min(person.account_ids, default=ids["other_account"]),
         "own_tab": person.tab,
         "item": ids["item"],
+        "email_id": ids["email"],
         "globex": ids["globex"],
         "stranger": ids["stranger"],
         "me": person.user_id,
