@@ -92,7 +92,7 @@ def shot(page: Any, name: str) -> None:
 
 def sign_in(page: Any, url: str, email: str, password: str, new_password: str) -> None:
     page.goto(f"{url}/signin")
-    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("E-mail", exact=True).fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/account/password")
