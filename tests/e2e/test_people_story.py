@@ -65,7 +65,7 @@ def test_a_person_follows_the_demo_invitation_and_signs_in_with_an_emailed_link(
         person.goto(_here(server.url, sign_in_link))
         person.get_by_role("button", name="Sign in").click()
         person.wait_for_url("**/me/accounts")
-        shot(person, "all-accounts-demo")
+        shot(person, "all-accounts")
         cards = person.locator("main").inner_text()
         assert "All accounts" in cards
         assert "Acme on Meta (simulated)" in cards

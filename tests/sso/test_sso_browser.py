@@ -49,7 +49,7 @@ def test_an_employee_signs_in_with_sso_and_sees_their_card_with_the_next_step(si
         page = _page(browser)
         _through_the_provider(page, site, "okta")
         page.wait_for_url(f"{site.base_url}/me/accounts")
-        shot(page, "all-accounts")
+        shot(page, "all-accounts-connect")
         body = page.locator("main").inner_text()
         assert "All accounts" in body
         assert "Northwind Meta" in body
