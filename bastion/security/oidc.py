@@ -289,7 +289,10 @@ def validate_id_token(
 ) -> dict[str, Any]:
     """The ID token's signature (a key of the provider, an algorithm it announced) and its
     claims: issuer, audience, expiry, issue time, nonce, ``azp`` and ``at_hash`` when present."""
-    registry = JWSRegistry(algorithms=list(metadata.algorithms), strict_check_header=False)
+    # Discovery may list "none" (allowed for the code flow), but it is no signature; an empty
+    # list would make joserfc fall back to its recommended algorithms.
+    signed = [name for name in metadata.algorithms if name != "none"] or ["RS256"]
+    registry = JWSRegistry(algorithms=signed, strict_check_header=False)
     try:
         try:
             decoded = jwt.decode(id_token, _key_set(metadata, fresh=False), registry=registry)
@@ -319,6 +322,10 @@ def validate_id_token(
     except ExpiredTokenError:
         raise OidcError("expired_token", "The ID token has expired.") from None
     except MissingClaimError as exc:
+        if exc.claim == "nonce":
+            raise OidcError(
+                "nonce_mismatch", "The ID token does not answer this sign-in (no nonce)."
+            ) from None
         raise OidcError("bad_token", f"The ID token lacks its {exc.claim} claim.") from None
     except InvalidClaimError as exc:
         problem = {

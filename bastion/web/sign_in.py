@@ -299,8 +299,10 @@ def sso_settings_save(
         )
     except InvalidInput as exc:
         db.rollback()
+        # The page puts the field before the message, which InvalidInput already starts with.
+        message = exc.message.removeprefix(f"{exc.field}: ")
         return _settings_page(
-            request, db, me, values=values, error=exc.message, field=exc.field, status=400
+            request, db, me, values=values, error=message, field=exc.field, status=400
         )
     db.commit()
     return redirect(request, "/directory/sign-in", "Single sign-on is saved.")
