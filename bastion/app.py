@@ -130,7 +130,8 @@ def create_app(runtime: Runtime, *, jobs: Jobs | None = None) -> FastAPI:
         secret=_csrf_secret(runtime),
         sensitive_cookies=set(SESSION_COOKIES),
         exempt_urls=[re.compile(r"^/scim/")],
-        required_urls=[re.compile(r"^/signin$")],
+        # Forms that open a session are checked even without one (no login CSRF).
+        required_urls=[re.compile(r"^/signin(/email-link(/use)?)?$")],
     )
 
     @app.get("/healthz", tags=["health"])

@@ -414,11 +414,6 @@ def test_single_sign_on_kept_off_the_sign_in_page_leaves_links_working(
     assert use_link(client, link).status_code == 303
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="login CSRF: bastion/app.py checks the CSRF token without a session cookie only on "
-    "/signin (required_urls), not on /signin/email-link/use",
-)
 def test_another_sites_form_cannot_sign_a_browser_in_with_its_own_link(
     client: httpx.Client, world: World, person: User
 ) -> None:
