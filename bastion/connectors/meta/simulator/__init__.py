@@ -27,6 +27,11 @@ Contract (other modules rely on these names)
   ``load(scenario)``, ``accept_invitation(id) -> person_id``, ``decline_invitation(id)``,
   ``update_settings(**values)`` and the out-of-band changes ``add_person, remove_person,
   set_role, add_asset, remove_asset, grant_tasks, revoke_tasks, add_partner``.
+- Facebook Login: ``set_oauth_redirect_uris(uris)`` / ``oauth_redirect_uris``,
+  ``facebook_accounts() -> list[FacebookProfile]`` (``id`` app-scoped, ``name``, ``email``,
+  ``person`` the seat or ``None``), ``add_facebook_user(name=, email=) -> id``,
+  ``issue_login_code(user, *, redirect_uri, scopes=("public_profile",), declined=()) -> code``;
+  routes ``/[vN.0/]dialog/oauth`` and ``/[vN.0/]oauth/access_token`` (``login_routes``).
 - ``create_simulator_app(simulator) -> Starlette``; ``app.state.simulator`` is the Simulator.
 - ``limits.EDGE_LIMIT_CAPS``: edge name -> ``EdgeLimit(default, maximum)``;
   ``limits.MAX_BATCH_OPERATIONS`` = 50.

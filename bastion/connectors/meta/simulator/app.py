@@ -1,4 +1,5 @@
-"""The ASGI app: Graph paths at the root, the control API under ``/_sim/``.
+"""The ASGI app: Graph paths at the root, Facebook Login's dialog and code exchange
+(``login_routes``), the control API under ``/_sim/``.
 
 A single catch-all route serves Graph, because Graph paths are ids and edges, not fixed routes.
 Requests accept the token as ``access_token`` or ``Authorization: Bearer``, and parameters from the
@@ -9,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,34 +19,10 @@ from starlette.routing import Mount, Route
 from bastion.connectors.meta.simulator import params
 from bastion.connectors.meta.simulator.batch import run_batch
 from bastion.connectors.meta.simulator.control import control_routes
-from bastion.connectors.meta.simulator.errors import GraphError, bad_parameter
+from bastion.connectors.meta.simulator.errors import GraphError
 from bastion.connectors.meta.simulator.graph_routes import GraphRequest, handle_graph, split_path
+from bastion.connectors.meta.simulator.login_routes import login_routes
 from bastion.connectors.meta.simulator.simulator import Simulator
-
-
-async def _read_params(request: Request) -> dict[str, Any]:
-    query = params.merge_pairs(request.query_params.multi_items(), {})
-    if request.method == "GET":
-        return query
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("application/json"):
-        raw = await request.body()
-        if raw.strip():
-            try:
-                body = json.loads(raw)
-            except json.JSONDecodeError:
-                raise bad_parameter("The request body is not valid JSON") from None
-            if not isinstance(body, dict):
-                raise bad_parameter("The JSON request body must be an object")
-            query.update(body)
-    elif content_type.startswith("multipart/form-data"):
-        async with request.form() as form:
-            pairs = [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
-        params.merge_pairs(pairs, query)
-    else:
-        raw = await request.body()
-        params.merge_pairs(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True), query)
-    return query
 
 
 def _bearer(request: Request) -> str | None:
@@ -68,7 +43,7 @@ async def graph_endpoint(request: Request) -> Response:
         base_url=str(request.base_url).rstrip("/"),
     )
     try:
-        graph_request.params = await _read_params(request)
+        graph_request.params = await params.read_request(request)
         is_batch = request.method == "POST" and not split_path(request.url.path)[1]
         is_batch = is_batch and "batch" in graph_request.params
     except GraphError as error:
@@ -87,6 +62,7 @@ def create_simulator_app(simulator: Simulator) -> Starlette:
     app = Starlette(
         routes=[
             Mount("/_sim", routes=control_routes()),
+            *login_routes(),
             Route("/{path:path}", graph_endpoint, methods=["GET", "POST", "DELETE"]),
         ]
     )

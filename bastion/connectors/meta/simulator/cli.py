@@ -2,6 +2,7 @@
 
 Prints what a user needs to point Bastion (or Meta's SDK) at it: the Graph base URL, the business
 id, the app id and a ready system-user token; ``--json`` prints one JSON object for scripts.
+``--oauth-redirect-uri`` (repeatable) lists where the Facebook Login dialog may send people back.
 """
 
 from __future__ import annotations
@@ -44,12 +45,20 @@ def meta(
     ] = "small",
     seed: Annotated[int, typer.Option(help="Seed of the generated scenario.")] = 42,
     latency_ms: Annotated[float, typer.Option(help="Delay added to every Graph request.")] = 0,
+    oauth_redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option(help="A Valid OAuth Redirect URI of the app's Facebook Login (repeatable)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Serve a simulated Meta Business Manager (Graph API) until interrupted."""
     import uvicorn
 
     simulator = Simulator(_scenario(scenario, seed), latency_ms=latency_ms)
+    try:
+        simulator.set_oauth_redirect_uris(oauth_redirect_uri or [])
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--oauth-redirect-uri") from None
     base_url = f"http://{host}:{port}"
     details = {
         "base_url": base_url,
@@ -64,5 +73,6 @@ def meta(
         typer.echo(f"Business ID      {simulator.business_id}")
         typer.echo(f"App ID           {simulator.app_id}")
         typer.echo(f"System user token {simulator.token}")
+        typer.echo(f"Facebook Login   {base_url}/v25.0/dialog/oauth")
         typer.echo(f"Control API      {base_url}/_sim/info")
     uvicorn.run(create_simulator_app(simulator), host=host, port=port, log_level="warning")

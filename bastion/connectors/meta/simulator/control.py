@@ -18,6 +18,8 @@ Endpoints (JSON in, JSON out; never under a Graph path):
   Manager: ``add_person, remove_person, set_role, add_asset, remove_asset, grant_tasks,
   revoke_tasks, add_partner, remove_partner``
 - ``GET/DELETE /_sim/requests``             request log summary (``?entries=N`` adds the last N)
+- ``GET/POST /_sim/oauth/redirect_uris``    the app's Valid OAuth Redirect URIs (``{"uris": […]}``)
+- ``GET  /_sim/facebook_accounts``          who can log in with Facebook, and their seat
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ OOB_CHANGES: dict[str, Callable[[Simulator, dict[str, Any]], Any]] = {
     "revoke_tasks": lambda sim, b: sim.revoke_tasks(**b),
     "add_partner": lambda sim, b: {"id": sim.add_partner(**b)},
     "remove_partner": lambda sim, b: sim.remove_partner(b["partner_id"]),
+    "add_facebook_user": lambda sim, b: {"id": sim.add_facebook_user(**b)},
 }
 
 
@@ -83,6 +86,28 @@ def _fault(sim: Simulator, body: dict[str, Any]) -> dict[str, Any]:
         raise ValueError("kind is required")
     sim.inject_fault(kind, **body)
     return {"faults": [fault.to_json() for fault in sim.faults.faults]}
+
+
+def _redirect_uris(sim: Simulator, body: dict[str, Any]) -> dict[str, Any]:
+    uris = body.get("uris")
+    if not isinstance(uris, list) or not all(isinstance(uri, str) for uri in uris):
+        raise ValueError("uris must be a list of strings")
+    sim.set_oauth_redirect_uris(uris)
+    return {"uris": sim.oauth_redirect_uris}
+
+
+def _facebook_accounts(sim: Simulator) -> dict[str, Any]:
+    return {
+        "data": [
+            {
+                "id": account.id,
+                "name": account.name,
+                "email": account.email,
+                "business_user_id": account.person.id if account.person else None,
+            }
+            for account in sim.facebook_accounts()
+        ]
+    }
 
 
 def _requests(sim: Simulator, request: Request) -> dict[str, Any]:
@@ -153,4 +178,7 @@ def control_routes() -> list[Route]:
         route("/oob/{change}", _oob, "POST"),
         route("/requests", lambda sim, b, r: _requests(sim, r), "GET"),
         route("/requests", lambda sim, b, r: sim.request_log.clear(), "DELETE"),
+        route("/oauth/redirect_uris", lambda sim, b, r: {"uris": sim.oauth_redirect_uris}, "GET"),
+        route("/oauth/redirect_uris", lambda sim, b, r: _redirect_uris(sim, b), "POST"),
+        route("/facebook_accounts", lambda sim, b, r: _facebook_accounts(sim), "GET"),
     ]

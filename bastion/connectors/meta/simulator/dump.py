@@ -1,8 +1,9 @@
 """The simulator's state as JSON (for ``/_sim/state``) and back as a saveable Scenario.
 
 ``dump`` is for people and tests reading the state: assets are grouped by type and carry their
-assignments and partner access. ``snapshot`` turns the live state into a ``Scenario`` that can be
-saved and loaded again, so a hand-tuned business can be replayed.
+assignments and partner access; ``facebook_users`` are the Facebook accounts without a seat.
+``snapshot`` turns the live state into a ``Scenario`` that can be saved and loaded again, so a
+hand-tuned business can be replayed.
 """
 
 from __future__ import annotations
@@ -40,13 +41,18 @@ def dump_state(state: BusinessState, now: float) -> dict[str, Any]:
         "clock": int(now),
         "settings": asdict(state.settings),
         "business": asdict(state.business),
-        "app": {"id": state.app.id, "name": state.app.name},
+        "app": {
+            "id": state.app.id,
+            "name": state.app.name,
+            "oauth_redirect_uris": list(state.app.oauth_redirect_uris),
+        },
         "admin_system_user_id": state.admin_system_user_id,
         "people": [asdict(person) for person in state.people.values()],
         "invitations": invitations,
         "system_users": [asdict(user) for user in state.system_users.values()],
         "assets": assets,
         "partners": [asdict(partner) for partner in state.partners.values()],
+        "facebook_users": [asdict(user) for user in state.facebook_users.values()],
     }
 
 
@@ -78,5 +84,6 @@ def snapshot(state: BusinessState, now: float) -> Scenario:
             partner_access=access,
             tokens=list(state.tokens.values()),
             directory=state.directory,
+            facebook_users=list(state.facebook_users.values()),
         ).to_json()
     )

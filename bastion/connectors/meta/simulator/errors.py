@@ -95,6 +95,11 @@ def missing_permission(permission: str, *, code: int = 200) -> GraphError:
     return GraphError(f"(#200) Requires {permission} permission to manage the object", 200)
 
 
+def person_token_refused() -> GraphError:
+    """A person's user token on what their seat does not reach (see permissions.py)."""
+    return GraphError("(#200) Permissions error", 200)
+
+
 def no_token() -> GraphError:
     return GraphError("An access token is required to request this resource.", 104)
 

@@ -15,6 +15,7 @@ holds people not yet on Meta, and marks some people who still hold a seat as dep
 from __future__ import annotations
 
 import random
+import re
 import time
 from dataclasses import dataclass, fields, replace
 
@@ -27,6 +28,7 @@ from bastion.connectors.meta.simulator.scenario import (
     AssetRecord,
     AssignmentRecord,
     BusinessRecord,
+    FacebookUserRecord,
     InvitationRecord,
     PartnerAccessRecord,
     PartnerRecord,
@@ -160,6 +162,10 @@ class _Generator:
             scopes=list(REQUIRED_PERMISSIONS),
             issued_at=admin.created_time,
         )
+        # Drawn in this order so that adding a kind of record leaves the others as they were.
+        invitations = self.invitations(invitation_emails, people[0].id)
+        assignments = self.assignments(assets, people, system_users)
+        partner_access = self.partner_access(assets, partners)
         return Scenario(
             preset=preset,
             seed=seed,
@@ -169,14 +175,15 @@ class _Generator:
             app=app,
             admin_system_user_id=admin.id,
             people=people,
-            invitations=self.invitations(invitation_emails, people[0].id),
+            invitations=invitations,
             system_users=system_users,
             assets=assets,
-            assignments=self.assignments(assets, people, system_users),
+            assignments=assignments,
             partners=partners,
-            partner_access=self.partner_access(assets, partners),
+            partner_access=partner_access,
             tokens=[token],
             directory=directory,
+            facebook_users=self.facebook_users(invitations, people),
         )
 
     def person_name(self, taken: set[str], people: list[PersonRecord]) -> tuple[str, str]:
@@ -429,6 +436,31 @@ class _Generator:
             secondary_emails=secondary,
             groups=groups,
         )
+
+    def facebook_users(
+        self, invitations: list[InvitationRecord], people: list[PersonRecord]
+    ) -> list[FacebookUserRecord]:
+        """Two Facebook accounts with no seat: someone invited who has not accepted yet (their
+        account uses the invited e-mail), and someone from outside the business."""
+        taken = {p.email.lower() for p in people}
+        result: list[FacebookUserRecord] = []
+        waiting = [i for i in invitations if i.expiration_time > self.origin]
+        if waiting:
+            email = waiting[0].email
+            words = [w.capitalize() for w in re.split(r"[._\-0-9]+", email.split("@")[0]) if w]
+            if len(words) < 2:
+                words.append(self.rng.choice(names.LAST_NAMES))
+            result.append(self.facebook_user(" ".join(words[:2]), email))
+            taken.add(email.lower())
+        first, last = self.rng.choice(names.FIRST_NAMES), self.rng.choice(names.LAST_NAMES)
+        email = f"{first}.{last}{self.rng.randrange(10, 99)}@{names.PERSONAL_DOMAINS[0]}".lower()
+        if email not in taken:
+            result.append(self.facebook_user(f"{first} {last}", email))
+        return result
+
+    def facebook_user(self, name: str, email: str) -> FacebookUserRecord:
+        first, _, last = name.partition(" ")
+        return FacebookUserRecord(self.new_id(17), name, first, last, email)
 
     def invitations(self, new_hires: list[str], inviter_id: str) -> list[InvitationRecord]:
         result: list[InvitationRecord] = []

@@ -22,6 +22,7 @@ from bastion.connectors.meta.simulator.render import (
     render_node,
     wants_summary,
 )
+from bastion.connectors.meta.simulator.scenario import TokenRecord
 from bastion.connectors.meta.simulator.views import (
     ASSET_VIEWS,
     BUSINESS,
@@ -59,19 +60,27 @@ def resolve(ctx: GraphContext, node_id: str, method: str = "get") -> tuple[NodeV
 
 
 def me_view(ctx: GraphContext) -> tuple[NodeView, Any, str]:
-    """``/me`` is the token's holder: a SystemUser node, or a person's User node."""
+    """``/me`` is the token's holder: a SystemUser node, or the User node of a person's Facebook
+    account (a user token holds the app-scoped user id, with or without a seat)."""
     user_id = ctx.token.user_id
     if user_id in ctx.state.system_users:
         return SYSTEM_USER, ctx.state.system_users[user_id], "system_user"
-    person = ctx.state.people.get(user_id)
-    if person is None:
+    profile = ctx.state.profile(user_id) if ctx.token.user_type == "USER" else None
+    if profile is None:
         # An app token has no holder: Meta answers /me with "An active access token must be
         # used" (code 2500).
         raise errors.GraphError(
             "An active access token must be used to query information about the current user.",
             2500,
         )
-    return ME_USER, person, "user"
+    return ME_USER, profile, "user"
+
+
+def _own_permissions(ctx: GraphContext, profile: Any, args: Mapping[str, Any]) -> list[Any]:
+    """Granted and declined permissions (docs/graph-api/reference/user/permissions): a
+    permission the person unticked in the login dialog reads ``declined``."""
+    granted = [(scope, "granted") for scope in ctx.token.scopes]
+    return granted + [(scope, "declined") for scope in ctx.token.declined_scopes]
 
 
 def node_need(kind: str) -> permissions.Need:
@@ -98,7 +107,7 @@ def get_edge(
     view, obj, kind = resolve(ctx, node_id)
     edge = view.edges.get(edge_name)
     if edge_name == "permissions" and view is ME_USER:
-        edge = EdgeDef(lambda c, p, a: [(scope, "granted") for scope in c.token.scopes], PERMISSION)
+        edge = EdgeDef(_own_permissions, PERMISSION)
     node_need(kind).check(ctx.token)
     if edge is None:
         target = SCHEMA.get_target(view.type_name, edge_name)
@@ -148,7 +157,7 @@ def debug_token(ctx: GraphContext, query: Mapping[str, Any]) -> dict[str, Any]:
         "app_id": record.app_id,
         "type": record.user_type,
         "application": ctx.state.app.name,
-        "data_access_expires_at": 0 if record.user_type == "SYSTEM_USER" else record.expires_at,
+        "data_access_expires_at": _data_access_expires_at(record),
         "expires_at": record.expires_at,
         "is_valid": record.valid and not expired,
         "issued_at": record.issued_at,
@@ -161,3 +170,11 @@ def debug_token(ctx: GraphContext, query: Mapping[str, Any]) -> dict[str, Any]:
         message = "Session has expired." if expired else "The session has been invalidated."
         data["error"] = {"code": 190, "message": message, "subcode": 463 if expired else 460}
     return {"data": data}
+
+
+def _data_access_expires_at(record: TokenRecord) -> int:
+    """A person's data access lasts 90 days from their login (docs/facebook-login/auth-vs-data,
+    "Data Access Expiration"); a system user's never expires."""
+    if record.user_type == "USER":
+        return record.issued_at + 90 * 86_400
+    return 0 if record.user_type == "SYSTEM_USER" else record.expires_at

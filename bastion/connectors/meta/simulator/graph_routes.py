@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bastion.connectors.meta.schema import load_schema
-from bastion.connectors.meta.simulator import errors, graph_reads, graph_writes, params
+from bastion.connectors.meta.simulator import errors, graph_reads, graph_writes, params, permissions
 from bastion.connectors.meta.simulator.context import GraphContext, graph_time
 from bastion.connectors.meta.simulator.errors import GraphError
 from bastion.connectors.meta.simulator.faults import Fault
@@ -203,6 +203,8 @@ def dispatch(ctx: GraphContext, method: str, segments: list[str], query: Mapping
     check_schema(ctx, method, segments, query)
     if segments == ["debug_token"]:
         return graph_reads.debug_token(ctx, query)
+    if ctx.token.user_type == "USER" and segments[0] != "me":
+        permissions.check_person_seat(ctx.state, ctx.token, method)
     if len(segments) == 1:
         handlers = {"GET": graph_reads.get_node, "POST": graph_writes.post_node}
         return handlers.get(method, graph_writes.delete_node)(ctx, segments[0], query)

@@ -138,7 +138,7 @@ def _invite(ctx: GraphContext, query: Mapping[str, Any]) -> dict[str, Any]:
         invited_user_type=user_types,
         tasks=tasks,
         now=ctx.now,
-        created_by_id=ctx.token.user_id,
+        created_by_id=ctx.state.holder_id(ctx.token),
     )
     return {"id": invitation.id}
 

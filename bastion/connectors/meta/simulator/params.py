@@ -1,4 +1,5 @@
-"""Graph request parameters from the query string, form bodies and JSON bodies, as Meta reads them.
+"""Graph request parameters from the query string, form bodies and JSON bodies, as Meta reads them
+(``read_request``).
 
 Arrays arrive in four shapes and all are accepted: a real JSON array (JSON body), a JSON string
 (``tasks=["MANAGE"]``), indexed form keys (``tasks[0]=MANAGE``), or a comma-separated string.
@@ -10,6 +11,9 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
 
 from bastion.connectors.meta.simulator.errors import bad_parameter
 
@@ -77,3 +81,29 @@ def flag(params: Mapping[str, Any], name: str, default: bool = False) -> bool:
     if isinstance(value, bool):
         return value
     return str(value).lower() in ("1", "true", "yes")
+
+
+async def read_request(request: Request) -> dict[str, Any]:
+    """A request's parameters: the query string, plus the body's for a POST."""
+    query = merge_pairs(request.query_params.multi_items(), {})
+    if request.method == "GET":
+        return query
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        raw = await request.body()
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except json.JSONDecodeError:
+                raise bad_parameter("The request body is not valid JSON") from None
+            if not isinstance(body, dict):
+                raise bad_parameter("The JSON request body must be an object")
+            query.update(body)
+    elif content_type.startswith("multipart/form-data"):
+        async with request.form() as form:
+            pairs = [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
+        merge_pairs(pairs, query)
+    else:
+        raw = await request.body()
+        merge_pairs(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True), query)
+    return query

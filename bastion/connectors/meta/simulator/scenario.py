@@ -36,6 +36,11 @@ class ScenarioSettings:
     max_admin_system_users: int = 50
     # None: serve the ``limit`` asked for (see limits.py); a number caps every page at it.
     max_page_size: int | None = None
+    # Facebook Login (facebook_login.py): how long a login code and the user token it is
+    # exchanged for last. UNCONFIRMED figures: Meta publishes none for codes, and says only that
+    # login tokens are short-lived, "expiring in hours"; both short, so nothing relies on them.
+    login_code_ttl_seconds: int = 600
+    login_token_ttl_seconds: int = 3600
 
 
 @dataclass(slots=True)
@@ -54,14 +59,22 @@ class BusinessRecord:
 
 @dataclass(slots=True)
 class AppRecord:
+    """The business's own Meta app; ``oauth_redirect_uris`` is its Facebook Login setting
+    "Valid OAuth Redirect URIs" (empty: the login dialog redirects nowhere)."""
+
     id: str
     name: str
     secret: str | None
+    oauth_redirect_uris: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class PersonRecord:
-    """A business user: a person with a seat, known by a business-scoped id."""
+    """A business user: a person with a seat, known by a business-scoped id.
+
+    ``global_id`` is the person's Facebook account as the simulated app knows it: the app-scoped
+    user id that ``/me`` answers with a token from Facebook Login.
+    """
 
     id: str
     global_id: str
@@ -76,6 +89,18 @@ class PersonRecord:
     finance_permission: str | None = None
     ip_permission: str | None = None
     pending_email: str | None = None
+
+
+@dataclass(slots=True)
+class FacebookUserRecord:
+    """A Facebook account with no seat in the business (``id`` is its app-scoped user id): it can
+    log in to the app, and ``/me/business_users`` lists nothing for it."""
+
+    id: str
+    name: str
+    first_name: str
+    last_name: str
+    email: str
 
 
 @dataclass(slots=True)
@@ -154,11 +179,14 @@ class TokenRecord:
     issued_at: int
     expires_at: int = 0
     valid: bool = True
+    # What a person unticked in the login dialog: listed as ``declined`` by ``/me/permissions``.
+    declined_scopes: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Scenario:
-    """One business, its app, people, assets, partners, tokens and directory."""
+    """One business, its app, people, assets, partners, tokens and directory, and the Facebook
+    accounts without a seat that can log in to the app."""
 
     preset: str
     seed: int
@@ -176,6 +204,7 @@ class Scenario:
     partner_access: list[PartnerAccessRecord] = field(default_factory=list)
     tokens: list[TokenRecord] = field(default_factory=list)
     directory: list[DirectoryUser] = field(default_factory=list)
+    facebook_users: list[FacebookUserRecord] = field(default_factory=list)
 
     @property
     def token(self) -> str:
@@ -207,6 +236,7 @@ class Scenario:
             "partner_access": [asdict(item) for item in self.partner_access],
             "tokens": [asdict(item) for item in self.tokens],
             "directory": [user.to_json() for user in self.directory],
+            "facebook_users": [asdict(item) for item in self.facebook_users],
         }
 
     @classmethod
@@ -232,6 +262,9 @@ class Scenario:
             ],
             tokens=[_build(TokenRecord, item) for item in data.get("tokens", [])],
             directory=[DirectoryUser.from_json(item) for item in data.get("directory", [])],
+            facebook_users=[
+                _build(FacebookUserRecord, item) for item in data.get("facebook_users", [])
+            ],
         )
 
     def save(self, path: str | Path) -> Path:

@@ -9,10 +9,12 @@ but keep Business Manager's own rules (last admin, valid roles and tasks).
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any
+from urllib.parse import urlsplit
 
-from bastion.connectors.meta.simulator import errors
+from bastion.connectors.meta.simulator import errors, facebook_login
 from bastion.connectors.meta.simulator.clock import SimClock
 from bastion.connectors.meta.simulator.dump import dump_state, snapshot
 from bastion.connectors.meta.simulator.enums import TASKS, expand_tasks
@@ -21,7 +23,7 @@ from bastion.connectors.meta.simulator.limits import REQUIRED_PERMISSIONS
 from bastion.connectors.meta.simulator.ratelimit import RateLimiter
 from bastion.connectors.meta.simulator.requestlog import RequestLog
 from bastion.connectors.meta.simulator.scenario import Scenario, ScenarioSettings, TokenRecord
-from bastion.connectors.meta.simulator.state import BusinessState
+from bastion.connectors.meta.simulator.state import BusinessState, FacebookProfile
 from bastion.connectors.meta.simulator.tokens import TOKEN_TYPES, mint_token
 
 
@@ -97,14 +99,18 @@ class Simulator:
         user_type: str = "SYSTEM_USER",
         user_id: str | None = None,
     ) -> str:
-        """A new token for tests: missing a permission, expiring, or held by a person."""
+        """A new token for tests: missing a permission, expiring, or held by a person.
+
+        A person's token (``user_type="USER"``) holds their app-scoped user id, as a token from
+        Facebook Login does; ``user_id`` may name them by that id or by their business-scoped id
+        (default: the first admin).
+        """
         if user_type not in TOKEN_TYPES:
             raise ValueError(f"user_type must be one of {TOKEN_TYPES}")
-        if user_id is None:
-            if user_type == "USER":
-                user_id = next(p.id for p in self.state.people.values() if p.role == "ADMIN")
-            else:
-                user_id = self.admin_system_user_id
+        if user_type == "USER":
+            user_id = self._app_scoped_id(user_id)
+        elif user_id is None:
+            user_id = self.admin_system_user_id
         elif not self.state.is_business_scoped(user_id):
             raise LookupError(f"no person or system user {user_id}")
         token = mint_token(self._rng)
@@ -119,6 +125,15 @@ class Simulator:
             expires_at=int(expires_at),
         )
         return token
+
+    def _app_scoped_id(self, user_id: str | None) -> str:
+        if user_id is None:
+            return next(p.global_id for p in self.state.people.values() if p.role == "ADMIN")
+        if user_id in self.state.people:
+            return self.state.people[user_id].global_id
+        if self.state.profile(user_id) is None:
+            raise LookupError(f"no person or Facebook account {user_id}")
+        return user_id
 
     def revoke_token(self, token: str) -> None:
         record = self.state.tokens.get(token)
@@ -156,6 +171,62 @@ class Simulator:
         for key, value in values.items():
             setattr(self.state.settings, key, value)
         return self.state.settings
+
+    # ----------------------------------------------------------------- Facebook Login
+
+    @property
+    def oauth_redirect_uris(self) -> list[str]:
+        """The app's Facebook Login setting "Valid OAuth Redirect URIs"."""
+        return list(self.state.app.oauth_redirect_uris)
+
+    def set_oauth_redirect_uris(self, uris: Sequence[str]) -> None:
+        """Replace the app's Valid OAuth Redirect URIs; the dialog redirects only to these,
+        compared as exact strings. Meta also asks for https outside localhost (Enforce HTTPS);
+        the simulator takes http too, so tests can log in on loopback."""
+        for uri in uris:
+            parts = urlsplit(uri)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+                raise ValueError(f"{uri!r} is not an absolute http(s) URI without a fragment")
+        self.state.app.oauth_redirect_uris = list(dict.fromkeys(uris))
+
+    def facebook_accounts(self) -> list[FacebookProfile]:
+        """Who can log in with Facebook: every person with a seat (``person`` set), then the
+        accounts without one."""
+        return self.state.profiles()
+
+    def add_facebook_user(self, *, name: str, email: str) -> str:
+        """A Facebook account with no seat in the business; returns its app-scoped id."""
+        return self.state.add_facebook_user(name=name, email=email).id
+
+    def issue_login_code(
+        self,
+        user: str,
+        *,
+        redirect_uri: str,
+        scopes: Sequence[str] = (facebook_login.ALWAYS_GRANTED,),
+        declined: Sequence[str] = (),
+    ) -> str:
+        """What the login dialog hands to ``redirect_uri`` when ``user`` (an app-scoped id or
+        an account's e-mail) logs in granting ``scopes`` but ``declined``: a code to exchange."""
+        profile = self.state.profile(user) or self.state.profile_by_email(user)
+        if profile is None:
+            raise LookupError(f"no Facebook account {user}")
+        granted, unknown = facebook_login.requested_scopes(",".join(scopes))
+        if unknown:
+            raise ValueError(f"not Meta permissions: {', '.join(unknown)}")
+        return facebook_login.issue_code(
+            self.state,
+            self._rng,
+            self.now(),
+            user_id=profile.id,
+            redirect_uri=redirect_uri,
+            scopes=granted,
+            declined=declined,
+        )
+
+    def exchange_login_code(self, query: Mapping[str, Any]) -> TokenRecord:
+        """``/oauth/access_token``: the user token for a code, or Meta's ``GraphError``."""
+        return facebook_login.exchange_code(self.state, self._rng, self.now(), query)
 
     # ----------------------------------------------------------------- invitee actions
 

@@ -16,19 +16,26 @@ Rules (choices where Meta is unconfirmed are marked):
 - The last person with role ADMIN cannot be removed or demoted (3914). System users do not count
   as admins for this rule (unconfirmed: Meta wants a human admin).
 - Removing a person removes all of their asset tasks.
+- Every person has a Facebook account; the scenario adds accounts with no seat. Removing a person
+  leaves their account without a seat (same app-scoped id); a seat given to the e-mail of an
+  account without one (an accepted invitation, a person added by hand) takes that account.
+  UNCONFIRMED: Meta matches an invitation to the account that accepts it, not to an e-mail; the
+  simulated invitee is taken to accept with the account registered under the invited e-mail.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from bastion.connectors.meta.simulator import errors
 from bastion.connectors.meta.simulator.enums import ROLES, expand_tasks
 from bastion.connectors.meta.simulator.scenario import (
     AssetRecord,
     BusinessRecord,
+    FacebookUserRecord,
     InvitationRecord,
     PartnerAccessRecord,
     PartnerRecord,
@@ -37,6 +44,9 @@ from bastion.connectors.meta.simulator.scenario import (
     SystemUserRecord,
     TokenRecord,
 )
+
+if TYPE_CHECKING:
+    from bastion.connectors.meta.simulator.facebook_login import LoginCode
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ASSET_LIST_KEYS = ("page", "ad_account", "catalog", "pixel", "instagram")
@@ -49,6 +59,18 @@ DUMP_ASSET_KEYS = {
 }
 
 Tasks = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FacebookProfile:
+    """A Facebook account as the simulated app sees it, and the seat it holds, if any."""
+
+    id: str  # app-scoped user id
+    name: str
+    first_name: str
+    last_name: str
+    email: str
+    person: PersonRecord | None
 
 
 class BusinessState:
@@ -69,6 +91,10 @@ class BusinessState:
         self.assets: dict[str, AssetRecord] = {a.id: a for a in scenario.assets}
         self.partners: dict[str, PartnerRecord] = {p.id: p for p in scenario.partners}
         self.tokens: dict[str, TokenRecord] = {t.token: t for t in scenario.tokens}
+        self.facebook_users: dict[str, FacebookUserRecord] = {
+            u.id: u for u in scenario.facebook_users if u.id not in self.people_by_global
+        }
+        self.login_codes: dict[str, LoginCode] = {}
         self.asset_users: dict[str, dict[str, Tasks]] = {}
         self.user_assets: dict[str, dict[str, Tasks]] = {}
         for item in scenario.assignments:
@@ -90,7 +116,9 @@ class BusinessState:
         while True:
             self._next_id += 7919
             candidate = str(self._next_id)
-            if self.kind_of(candidate) is None and f"act_{candidate}" not in self.assets:
+            is_account = candidate in self.people_by_global or candidate in self.facebook_users
+            is_object = self.kind_of(candidate) is not None or f"act_{candidate}" in self.assets
+            if not is_account and not is_object:
                 return candidate
 
     def kind_of(self, object_id: str) -> str | None:
@@ -137,6 +165,54 @@ class BusinessState:
 
     def admin_count(self) -> int:
         return sum(1 for p in self.people.values() if p.role == "ADMIN")
+
+    # ----------------------------------------------------------------- Facebook accounts
+
+    def profile(self, user_id: str) -> FacebookProfile | None:
+        """The Facebook account with app-scoped id ``user_id``, with its seat if it has one."""
+        person_id = self.people_by_global.get(user_id)
+        if person_id is not None:
+            return _person_profile(self.people[person_id])
+        user = self.facebook_users.get(user_id)
+        if user is None:
+            return None
+        return FacebookProfile(
+            user.id, user.name, user.first_name, user.last_name, user.email, person=None
+        )
+
+    def holder_id(self, token: TokenRecord) -> str:
+        """The business-scoped id behind a token: a system user's id, or the seat of the person
+        whose app-scoped id a user token holds (that id itself when they have no seat)."""
+        if token.user_type == "USER":
+            return self.people_by_global.get(token.user_id, token.user_id)
+        return token.user_id
+
+    def profiles(self) -> list[FacebookProfile]:
+        """Everyone who can log in with Facebook: people with a seat, then accounts without."""
+        seated = [_person_profile(person) for person in self.people.values()]
+        others = [self.profile(user_id) for user_id in self.facebook_users]
+        return seated + [profile for profile in others if profile is not None]
+
+    def profile_by_email(self, email: str) -> FacebookProfile | None:
+        wanted = email.strip().lower()
+        return next((p for p in self.profiles() if p.email.lower() == wanted), None)
+
+    def add_facebook_user(self, *, name: str, email: str) -> FacebookUserRecord:
+        validate_email(email)
+        if self.profile_by_email(email) is not None:
+            raise errors.bad_parameter(f"A Facebook account already uses {email}")
+        first, _, last = name.partition(" ")
+        user = FacebookUserRecord(self.new_id(), name, first, last, email)
+        self.facebook_users[user.id] = user
+        return user
+
+    def _claim_account(self, email: str) -> FacebookUserRecord | None:
+        """The seatless account registered under ``email``, taken out of the seatless list."""
+        wanted = email.lower()
+        for user in self.facebook_users.values():
+            if user.email.lower() == wanted:
+                return self.facebook_users.pop(user.id)
+        return None
 
     # ----------------------------------------------------------------- people and invitations
 
@@ -186,13 +262,14 @@ class BusinessState:
 
     def accept_invitation(self, invitation_id: str, now: float, name: str | None) -> PersonRecord:
         invitation = self.pending_invitation(invitation_id, now)
+        account = self._claim_account(invitation.email)
         local = invitation.email.split("@")[0]
         words = [w.capitalize() for w in re.split(r"[._\-0-9]+", local) if w] or ["New", "Person"]
-        full_name = name or " ".join(words)
+        full_name = name or (account.name if account else " ".join(words))
         first, _, last = full_name.partition(" ")
         person = PersonRecord(
             id=self.new_id(),
-            global_id=self.new_id(),
+            global_id=account.id if account else self.new_id(),
             name=full_name,
             first_name=first,
             last_name=last,
@@ -217,10 +294,11 @@ class BusinessState:
     def add_person(self, *, name: str, email: str, role: str, now: float) -> PersonRecord:
         validate_email(email)
         validate_role(role)
+        account = self._claim_account(email)
         first, _, last = name.partition(" ")
         person = PersonRecord(
             id=self.new_id(),
-            global_id=self.new_id(),
+            global_id=account.id if account else self.new_id(),
             name=name,
             first_name=first,
             last_name=last,
@@ -255,6 +333,10 @@ class BusinessState:
             self._drop_tasks(asset_id, person_id)
         del self.people[person_id]
         self.people_by_global.pop(person.global_id, None)
+        # The person keeps their Facebook account: it can still log in, with no seat.
+        self.facebook_users[person.global_id] = FacebookUserRecord(
+            person.global_id, person.name, person.first_name, person.last_name, person.email
+        )
 
     def create_system_user(self, *, name: str, role: str, now: float) -> SystemUserRecord:
         if not name.strip():
@@ -344,6 +426,12 @@ class BusinessState:
 
     def unshare_asset(self, asset_id: str, partner_id: str) -> None:
         self.partner_access.get(asset_id, {}).pop(partner_id, None)
+
+
+def _person_profile(person: PersonRecord) -> FacebookProfile:
+    return FacebookProfile(
+        person.global_id, person.name, person.first_name, person.last_name, person.email, person
+    )
 
 
 def validate_email(email: str) -> None:

@@ -32,6 +32,7 @@ from bastion.connectors.meta.simulator.scenario import (
     PartnerAccessRecord,
     PartnerRecord,
 )
+from bastion.connectors.meta.simulator.state import FacebookProfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +185,56 @@ BUSINESS_USER = NodeView(
         "marked_for_removal": lambda ctx, p: False,
     },
 )
-# Meta's SystemUser.created_by is a User node (the person's Facebook profile).
+
+
+def _email(ctx: GraphContext, profile: FacebookProfile) -> str | None:
+    """A User's ``email`` needs the email permission (docs/permissions#email); without it Graph
+    leaves the field out."""
+    return profile.email if "email" in ctx.token.scopes else None
+
+
+def _ids_for_business(
+    ctx: GraphContext, profile: FacebookProfile, args: Mapping[str, Any]
+) -> Sequence[Any]:
+    """The ids the business's apps know the person by (docs/graph-api/reference/user/
+    ids_for_business): the simulated business has one app, the caller's."""
+    app = str(args.get("app") or ctx.state.app.id)
+    return [profile] if app == ctx.state.app.id else []
+
+
+# What the business's app knows a person by (UserIDForApp). UNCONFIRMED: ``app`` is served as
+# ``{id, name}`` whatever sub-fields are asked (Meta's Application type is not in our schema).
+USER_ID_FOR_APP = NodeView(
+    "UserIDForApp",
+    {
+        "id": _attr("id"),
+        "app": lambda ctx, p: {"id": ctx.state.app.id, "name": ctx.state.app.name},
+    },
+)
+# A Facebook account (FacebookProfile) as the simulated app sees it: ``id`` is its app-scoped
+# user id, never the business-scoped id of its seat (docs/facebook-login/guides/map-users).
+# Meta's SystemUser.created_by is one too (the creator's Facebook profile).
 ME_USER = NodeView(
     "User",
-    {"id": lambda ctx, p: p.global_id, "name": _attr("name"), "email": _attr("email")},
-    {"business_users": EdgeDef(lambda ctx, p, a: [p], BUSINESS_USER)},
-    key=lambda p: str(p.global_id),
+    {
+        "id": _attr("id"),
+        "name": _attr("name"),
+        "first_name": _attr("first_name"),
+        "last_name": _attr("last_name"),
+        "email": _email,
+    },
+    {
+        # One row per business the person has a seat in; only the simulated business here
+        # (docs/graph-api/reference/user/business_users/).
+        "business_users": EdgeDef(
+            lambda ctx, p, a: [p.person] if p.person is not None else [],
+            BUSINESS_USER,
+            permissions.OWN_BUSINESS_ACCOUNTS,
+        ),
+        "ids_for_business": EdgeDef(
+            _ids_for_business, USER_ID_FOR_APP, permissions.OWN_BUSINESS_ACCOUNTS
+        ),
+    },
 )
 SYSTEM_USER = NodeView(
     "SystemUser",
@@ -199,7 +244,7 @@ SYSTEM_USER = NodeView(
         "role": _attr("role"),
         "created_time": _time_attr("created_time"),
         "created_by": lambda ctx, s: (
-            Related(ME_USER, ctx.state.people[s.created_by_id])
+            Related(ME_USER, ctx.state.profile(ctx.state.people[s.created_by_id].global_id))
             if s.created_by_id in ctx.state.people
             else None
         ),
@@ -245,7 +290,8 @@ def _owner(ctx: GraphContext, obj: Any) -> Related | None:
 
 
 def _user_tasks(ctx: GraphContext, obj: Any) -> list[str]:
-    return list(ctx.state.asset_users.get(_asset(obj).id, {}).get(ctx.token.user_id, ()))
+    holder = ctx.state.holder_id(ctx.token)
+    return list(ctx.state.asset_users.get(_asset(obj).id, {}).get(holder, ()))
 
 
 # Values every asset type could have; each type keeps only the fields Meta's schema gives it
@@ -412,7 +458,15 @@ for _suffix, (_kind, _need) in _LIST_EDGES.items():
         )
 BUSINESS.edges["adspixels"] = BUSINESS.edges["owned_pixels"]
 
-_PEOPLE_VIEWS = [BUSINESS_USER, ME_USER, SYSTEM_USER, INVITATION, PERMISSION, ASSIGNED_USER]
+_PEOPLE_VIEWS = [
+    BUSINESS_USER,
+    ME_USER,
+    USER_ID_FOR_APP,
+    SYSTEM_USER,
+    INVITATION,
+    PERMISSION,
+    ASSIGNED_USER,
+]
 _BUSINESS_VIEWS = [BUSINESS, PARTNER_BUSINESS, AGENCY, AGENCY_ACCESS]
 check_views(
     SCHEMA, [*_PEOPLE_VIEWS, *_BUSINESS_VIEWS, *ASSET_VIEWS.values(), *GRANT_VIEWS.values()]
