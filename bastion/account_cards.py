@@ -6,9 +6,14 @@ The card's status comes from the member's onboarding status (``bastion/onboardin
 account's state:
 
     exempted_outside   the account is exempted, or all of theirs in the app are: nothing to do
-    sso                the app is signed in to with single sign-on: nothing to connect
-    connected          a password app, and they connected their account
+    connected          they connected their profile to it (any login method), or connected
+                       their account to Bastion (a password app)
+    sso                the app is signed in to with single sign-on (connecting the profile is
+                       offered, not needed)
     connect_account    a password app, not connected yet: the next step is theirs
+
+``connect_problem`` says why the profile cannot be connected yet (bastion/actions/profiles.py),
+so the card says it before anyone is sent to log in.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
 from bastion.actions.permissions import READ_DIRECTORY, require, sees_every_account
+from bastion.actions.profiles import connect_problem
 from bastion.storage.models import Account, App, AppMember, Asset, Grant, User
 from bastion.storage.models.enums import AccountState, LoginMethod, OnboardingStatus
 from bastion.storage.tenancy import Tenant
@@ -42,6 +48,18 @@ class AccountCard:
     next_step: str
     holdings: list[tuple[Asset, list[str]]] = field(default_factory=list)
 
+    @property
+    def profile_connected(self) -> bool:
+        return self.account.profile_linked_at is not None
+
+    @property
+    def connect_problem(self) -> str | None:
+        """Why connecting the profile is not possible now; None when it is (or is done)."""
+        if self.profile_connected or self.status == CardStatus.EXEMPTED:
+            return None
+        problem = connect_problem(self.account, self.app)
+        return problem.message if problem is not None else None
+
 
 def card_status(app: App, account: Account, member: AppMember | None) -> tuple[CardStatus, str]:
     """The card's status and its next step, in words the account's person reads."""
@@ -51,6 +69,10 @@ def card_status(app: App, account: Account, member: AppMember | None) -> tuple[C
         return (
             CardStatus.EXEMPTED,
             "Nothing to do: this account is exempted, so its access is managed outside Bastion.",
+        )
+    if account.profile_linked_at is not None:
+        return CardStatus.CONNECTED, (
+            f"Connected as {account.profile_name}." if account.profile_name else "Connected."
         )
     if app.login_method == LoginMethod.SSO:
         return (

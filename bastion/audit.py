@@ -88,6 +88,8 @@ class AuditAction(StrEnum):
     ACCOUNT_REMOVAL_REQUESTED = "account.removal_requested"
     ACCOUNT_ROLE_CHANGE_REQUESTED = "account.role_change_requested"
     ACCOUNT_TASKS_CHANGE_REQUESTED = "account.tasks_change_requested"
+    ACCOUNT_PROFILE_LINKED = "account.profile_linked"
+    ACCOUNT_PROFILE_LINK_REFUSED = "account.profile_link_refused"
     PERSON_INVITED = "app.person_invited"
     INVITATION_CANCEL_REQUESTED = "app.invitation_cancel_requested"
     GUEST_INVITED = "guest.invited"
@@ -149,6 +151,10 @@ ALLOWED_DETAILS: dict[AuditAction, frozenset[str]] = {
     ),
     AuditAction.ACCOUNT_TASKS_CHANGE_REQUESTED: frozenset(
         {"account", "operations", "assets", "forced", "orphaned_assets"}
+    ),
+    AuditAction.ACCOUNT_PROFILE_LINKED: frozenset({"account", "user_id", "profile_name"}),
+    AuditAction.ACCOUNT_PROFILE_LINK_REFUSED: frozenset(
+        {"account", "problem", "profile_name", "other_account"}
     ),
     AuditAction.PERSON_INVITED: frozenset({"email", "role", "assets", "operation_id"}),
     AuditAction.INVITATION_CANCEL_REQUESTED: frozenset({"account", "operation_id", "stale"}),

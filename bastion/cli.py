@@ -107,7 +107,7 @@ def serve(
 @app.command()
 def demo() -> None:
     """Try Bastion on this machine: SQLite, the Meta simulator, a directory, a checked app."""
-    from bastion.demo import prepare_demo
+    from bastion.demo import login_dialog_served, prepare_demo
 
     settings = settings_or_exit()
     try:
@@ -135,8 +135,10 @@ def demo() -> None:
                 "No SMTP server is set (BASTION_SMTP_URL), so nothing is mailed: read the "
                 f"invitations and sign-in links Bastion writes at {settings.base_url}/emails"
             )
-        sys.stdout.flush()
-        _serve(runtime, settings.host, settings.port)
+        with login_dialog_served(runtime, demo.simulator) as facebook_url:
+            typer.echo(f"Simulated Facebook Login (to connect profiles) at {facebook_url}")
+            sys.stdout.flush()
+            _serve(runtime, settings.host, settings.port)
 
 
 @workspaces_app.command("create")

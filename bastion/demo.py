@@ -3,7 +3,10 @@
 SQLite in the data directory, the Meta simulator (``small`` scenario) served in-process through
 ``httpx.ASGITransport``, its corporate directory imported from CSV, a first admin, the simulated
 business connected and checked once. The job consumer threads of ``bastion serve`` run in the same
-process, so later checks and operations reach the same in-process simulator.
+process, so later checks and operations reach the same in-process simulator. A person's browser
+cannot reach an in-process app, so the simulator's Facebook Login dialog is also served on a
+loopback port of its own (``login_dialog_served``), and the simulated Meta app lists Bastion's
+callback among its Valid OAuth Redirect URIs: connecting a profile works end to end.
 
 Running it again on the same data directory keeps what is there (the admin, the app, decisions
 made) and regenerates the same simulated business from its seed.
@@ -11,20 +14,30 @@ made) and regenerates the same simulated business from its seed.
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import httpx
+import uvicorn
 from sqlalchemy import select
 
 from bastion.actions.actors import Actor
 from bastion.actions.apps import ConnectRequest, connect_app
 from bastion.actions.checks import run_check
+from bastion.actions.profiles import redirect_uri
 from bastion.actions.workspaces import Bootstrap, bootstrap_installation
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
 from bastion.connectors.registry import ConnectorOptions
 from bastion.directory.csv_import import DirectoryImport
+from bastion.errors import ConfigurationError
 from bastion.runtime import Runtime
 from bastion.storage.db import transaction
 from bastion.storage.models import App
@@ -87,6 +100,7 @@ def prepare_demo(
     """
     simulator = Simulator(generate_scenario(scenario, seed=DEMO_SEED))
     use_simulator(runtime, simulator)
+    simulator.set_oauth_redirect_uris([redirect_uri(runtime.settings.base_url)])
     upgrade(runtime.engine)
     actor = Actor.system("demo")
     with transaction(runtime.sessions) as session:
@@ -143,3 +157,41 @@ def prepare_demo(
         actor=actor,
     )
     return Demo(simulator, boot, app_id)
+
+
+@contextmanager
+def login_dialog_served(runtime: Runtime, simulator: Simulator) -> Iterator[str]:
+    """The simulator on a free port next to Bastion, for browsers to log in with Facebook on;
+    yields its URL, which ``runtime`` sends them to (connectors keep reaching it in-process)."""
+    sock = socket.socket()
+    sock.bind((runtime.settings.host, 0))
+    sock.listen(128)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_simulator_app(simulator),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            ws="none",
+        )
+    )
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="demo-login-dialog", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not server.started:
+        sock.close()
+        raise ConfigurationError("the simulated Facebook Login dialog did not start")
+    host = urlsplit(runtime.settings.base_url).hostname or "127.0.0.1"
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    runtime.settings = runtime.settings.model_copy(update={"facebook_url": url})
+    runtime.connector_options = dataclasses.replace(runtime.connector_options, login_url=url)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()

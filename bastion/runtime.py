@@ -79,6 +79,7 @@ def load_key_ring(settings: Settings, *, generate: bool = False) -> KeyRing | No
 def connector_options_from(settings: Settings) -> ConnectorOptions:
     return ConnectorOptions(
         base_url=settings.graph_url,
+        login_url=settings.facebook_url,
         api_version=settings.graph_api_version,
         concurrency=settings.graph_concurrency,
         timeout_seconds=settings.graph_timeout_seconds,

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     smtp_from: str = "bastion@localhost"
     graph_url: str = "https://graph.facebook.com"
+    # Where browsers are sent to log in to the app (a person connecting their profile); the demo
+    # and the tests point it, like graph_url, at the simulator.
+    facebook_url: str = "https://www.facebook.com"
     graph_api_version: str = "v25.0"
     graph_concurrency: int = Field(default=8, ge=1, le=64)
     graph_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -82,7 +85,7 @@ class Settings(BaseSettings):
             raise ValueError("must be one budget of at least 1, like 600/minute")
         return value
 
-    @field_validator("graph_url", "public_url")
+    @field_validator("graph_url", "facebook_url", "public_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

@@ -5,6 +5,7 @@
     GET /api/v1/accounts/{account_id}              one account
     GET /api/v1/me/accounts                        the caller's accounts across apps, each with
                                                    its status and next step (the All accounts page)
+                                                   and whether its profile is connected
     GET /api/v1/directory/users/{user_id}/accounts the same for one person (read_directory; an
                                                    owner gets only the apps they own)
 
@@ -76,6 +77,9 @@ class AccountCardOut(BaseModel):
     onboarding_status: str | None
     status: CardStatus
     next_step: str
+    # The person's own profile, connected through the app's login (never any token).
+    profile_connected: bool
+    profile_name: str | None
     assets: list[HeldAssetOut]
 
     @classmethod
@@ -90,6 +94,8 @@ class AccountCardOut(BaseModel):
             onboarding_status=card.member.onboarding_status.value if card.member else None,
             status=card.status,
             next_step=card.next_step,
+            profile_connected=card.profile_connected,
+            profile_name=card.account.profile_name if card.profile_connected else None,
             assets=[
                 HeldAssetOut(id=asset.id, name=asset.name, type=asset.type.value, tasks=tasks)
                 for asset, tasks in card.holdings

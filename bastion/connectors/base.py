@@ -14,6 +14,7 @@ operations engine and the UI work with these records and errors whatever the app
     │   │                          (``manual_step`` says what to do there)
     │   └── TwoFactorRequired      the business requires two-factor for the change  → manual
     ├── BadRequest                 the app refused the request (keeps its message)  → fail
+    ├── LoginRefused               the app's login gave no usable answer (``problem``) → fail
     └── Transient                  a server error or timeout; retried already       → retry later
         └── TooMuchData            the app refused a read as too large: ask for less → retry later
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from bastion.errors import BastionError
 
@@ -196,6 +197,32 @@ class ConnectionCheck:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+# --- A person's own login ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProfileIdentity:
+    """Who logged in through the app's login, as the connected business knows them.
+
+    ``account_external_id`` is their seat in the business, the id its accounts carry; None when
+    the profile has no seat there. ``profile_id`` is the login's own id for the person, which
+    the app may give per login app: never compare it with an account's id.
+    """
+
+    profile_id: str
+    name: str | None
+    account_external_id: str | None
+
+
+class ProfileLogin(Protocol):
+    """The app's own login (a browser redirect and back), for a person proving which account
+    inside the app is theirs. What the login hands over is used for ``identify`` and dropped."""
+
+    def login_url(self, *, redirect_uri: str, state: str) -> str: ...
+
+    async def identify(self, *, code: str, redirect_uri: str) -> ProfileIdentity: ...
 
 
 # --- Operations ---------------------------------------------------------------------------------
@@ -389,6 +416,29 @@ class TwoFactorRequired(ManualOnly):
 
 class BadRequest(ConnectorError):
     code = "bad_request"
+
+
+LoginProblem = Literal[
+    "code_used",
+    "code_expired",
+    "code_rejected",
+    "redirect_mismatch",
+    "app_secret_rejected",
+    "app_rejected",
+    "token_rejected",
+    "permission_declined",
+    "bad_answer",
+]
+
+
+class LoginRefused(ConnectorError):
+    """The app did not turn a login's answer into an identity; ``problem`` names why."""
+
+    code = "login_refused"
+
+    def __init__(self, message: str, *, problem: LoginProblem) -> None:
+        super().__init__(message)
+        self.problem: LoginProblem = problem
 
 
 class Transient(ConnectorError):

@@ -7,7 +7,13 @@ from typing import Any, Protocol
 
 import httpx
 
-from bastion.connectors.base import ConnectionCheck, OperationRequest, OperationResult, Snapshot
+from bastion.connectors.base import (
+    ConnectionCheck,
+    OperationRequest,
+    OperationResult,
+    ProfileLogin,
+    Snapshot,
+)
 from bastion.errors import ConfigurationError, InvalidInput
 
 
@@ -36,6 +42,8 @@ class ConnectorOptions:
 
     base_url: str | None = None
     api_version: str = "v25.0"
+    # Where a browser logs in to the app (``ProfileLogin``); None: the app's own login page.
+    login_url: str | None = None
     concurrency: int = 8
     timeout_seconds: float = 30.0
     # Tests and the demo hand in an in-process transport to a simulator.
@@ -90,3 +98,25 @@ def open_connector(
             retry=options.retry,
         )
     raise ConfigurationError(f"no connector for app kind {kind!r}")
+
+
+def open_profile_login(
+    kind: str, settings: dict[str, Any], options: ConnectorOptions, *, app_secret: str
+) -> ProfileLogin:
+    """The app's own login, for a person proving which account inside the app is theirs; it
+    needs the secret of the app people log in to (Meta: the App secret)."""
+    if kind == "meta_business":
+        from bastion.connectors.meta.profile_login import MetaProfileLogin
+
+        return MetaProfileLogin(
+            app_id=str(settings["app_id"]),
+            business_id=str(settings["business_id"]),
+            app_secret=app_secret,
+            login_url=options.login_url,
+            graph_url=options.base_url,
+            api_version=options.api_version,
+            timeout=options.timeout_seconds,
+            transport=options.transport,
+            retry=options.retry,
+        )
+    raise ConfigurationError(f"no login for app kind {kind!r}")

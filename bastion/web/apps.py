@@ -44,6 +44,7 @@ from bastion.actions.permissions import (
     VIEW_PEOPLE,
     require,
 )
+from bastion.actions.profiles import redirect_uri
 from bastion.connectors.base import ConnectorError
 from bastion.errors import InvalidInput
 from bastion.queries import list_apps
@@ -204,7 +205,7 @@ def app_home(app_id: int) -> Response:
     return RedirectResponse(f"/apps/{app_id}/members", status_code=303)
 
 
-def _settings_context(db: DB, me: Me, app_id: int) -> dict[str, object]:
+def _settings_context(request: Request, db: DB, me: Me, app_id: int) -> dict[str, object]:
     app = app_for(db, me, app_id)
     can_manage = allowed(db, me, app, MANAGE_APP)
     people = user_names(db, {app.token_set_by_id}) if can_manage else {}
@@ -216,6 +217,8 @@ def _settings_context(db: DB, me: Me, app_id: int) -> dict[str, object]:
         "can_check": allowed(db, me, app, CHECK),
         "can_members": allowed(db, me, app, MANAGE_MEMBERS),
         "run": latest_run(db, app.id),
+        # Listed in the login app's settings, so people can connect their profiles.
+        "login_redirect_uri": redirect_uri(runtime_of(request).settings.base_url),
     }
 
 
@@ -223,7 +226,7 @@ def _settings_context(db: DB, me: Me, app_id: int) -> dict[str, object]:
 def settings_tab(
     request: Request, db: DB, me: Me, app_id: int, after: int | None = None
 ) -> Response:
-    context = _settings_context(db, me, app_id)
+    context = _settings_context(request, db, me, app_id)
     context["after"] = after
     return render(request, "apps/settings.html", context, me=me)
 
@@ -269,7 +272,7 @@ def settings_save(
         )
     except (InvalidInput, ConnectionRefused, ConnectorError) as exc:
         db.rollback()
-        context = _settings_context(db, me, app_id)
+        context = _settings_context(request, db, me, app_id)
         context["error"] = exc.message
         context["check"] = exc.check if isinstance(exc, ConnectionRefused) else None
         status = 503 if isinstance(exc, ConnectorError) else 400

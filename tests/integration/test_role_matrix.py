@@ -229,6 +229,10 @@ READS = [
     Read("/emails/{email_id}", ADMIN, people=True),
     Read("/me/accounts", ALL, own=True),
     Read("/me/accounts/{account_id}/connect", HOLDERS, account=MINE, own=True, refused=404),
+    # The world's app holds no App secret, so a holder is told connecting needs it (400).
+    Read("/me/accounts/{account_id}/connect/start", HOLDERS, account=MINE, ok=400, refused=404),
+    # No attempt was started: every signed-in person is told so, and nothing is written.
+    Read("/me/accounts/connect/callback", ALL, "?code=c&state=s", ok=400),
     Read("/account/password", ALL),
     # --- REST API -----------------------------------------------------------------------------
     Read(f"{A}/apps", ALL, check=sees_the_app),

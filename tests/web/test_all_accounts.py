@@ -1,5 +1,5 @@
-"""All accounts: a person's cards with their status and next step, the Log in button's honest
-explanation, an admin's and an owner's view of someone's cards from the directory, the app
+"""All accounts: a person's cards with their status and next step, what the Log in button
+explains, an admin's and an owner's view of someone's cards from the directory, the app
 card's menu, and the Members tab's onboarding words."""
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
+from bastion.actions.apps import APP_SECRET_PURPOSE
 from bastion.actions.directory import create_person
+from bastion.actions.secrets import store_secret
 from bastion.directory.records import EmailRecord, PersonRecord
 from bastion.storage.models import Account, App, AppMember, Asset, Grant, utcnow
 from bastion.storage.models.enums import (
@@ -60,12 +62,20 @@ def _person(session: Session, world: World, email: str, name: str) -> int:
 
 
 def _app(session: Session, world: World, label: str, login: LoginMethod) -> App:
+    secret = store_secret(
+        session,
+        world.runtime.require_key_ring(),
+        workspace_id=world.workspace_id,
+        purpose=APP_SECRET_PURPOSE,
+        value="the login app's secret",
+    )
     app = App(
         workspace_id=world.workspace_id,
         kind=AppKind.META_BUSINESS,
         label=label,
         settings={"business_id": label, "app_id": "2"},
         login_method=login,
+        app_secret_id=secret.id,
     )
     session.add(app)
     session.flush()
@@ -239,7 +249,7 @@ def test_each_card_says_its_status_and_the_next_step(
         "sso": (
             "Single sign-on",
             "You sign in to Single Meta with your company&#39;s single sign-on.",
-            False,
+            True,
         ),
         "exempted": ("Exempted (managed outside Bastion)", "managed outside Bastion", False),
     }
@@ -267,7 +277,7 @@ def test_no_card_until_an_account_is_matched(client: httpx.Client, world: World)
     assert "its card shows here" in page.text
 
 
-def test_log_in_explains_connecting_and_says_it_is_not_available_yet(
+def test_log_in_explains_connecting_and_offers_continue_with_facebook(
     client: httpx.Client, world: World, seated: Seated
 ) -> None:
     sign_in(client, world, PIA)
@@ -275,13 +285,17 @@ def test_log_in_explains_connecting_and_says_it_is_not_available_yet(
     assert f'href="{url}"' in card(client.get("/me/accounts").text, seated.accounts["failed"])
     page = client.get(url)
     assert page.status_code == 200
-    assert "not available yet in this version of Bastion" in page.text
-    assert "Facebook profile" in page.text and "Failed Meta" in page.text
+    assert "Connect your Facebook profile" in page.text and "Failed Meta" in page.text
+    start = f'href="/me/accounts/{seated.accounts["failed"]}/connect/start"'
+    assert start in page.text and "Continue with Facebook" in page.text
     dialog = client.get(url, headers={"HX-Request": "true"})
-    assert "not available yet" in dialog.text and "<html" not in dialog.text
+    assert "Continue with Facebook" in dialog.text and "<html" not in dialog.text
     assert "data-close-dialog" in dialog.text
+    # Single sign-on apps offer it too: a connected profile counts whatever the login method.
     sso = client.get(f"/me/accounts/{seated.accounts['sso']}/connect")
-    assert "nothing to connect" in sso.text and "not available yet" not in sso.text
+    assert "Continue with Facebook" in sso.text
+    exempted = client.get(f"/me/accounts/{seated.accounts['exempted']}/connect")
+    assert "nothing to connect" in exempted.text and "Continue with Facebook" not in exempted.text
     stray = client.get(f"/me/accounts/{seated.accounts['stray']}/connect")
     assert stray.status_code == 404
 
