@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from bastion.actions.actors import Actor
 from bastion.actions.permissions import READ_DIRECTORY, require, sees_every_account
 from bastion.actions.profiles import connect_problem
+from bastion.credential_status import CredentialStatus, statuses_of_person
 from bastion.storage.models import Account, App, AppMember, Asset, Grant, User
 from bastion.storage.models.enums import AccountState, LoginMethod, OnboardingStatus
 from bastion.storage.tenancy import Tenant
@@ -47,6 +48,8 @@ class AccountCard:
     status: CardStatus
     next_step: str
     holdings: list[tuple[Asset, list[str]]] = field(default_factory=list)
+    # The login the person saved for it (a password app), as owners may see it: no value.
+    saved_login: CredentialStatus | None = None
 
     @property
     def profile_connected(self) -> bool:
@@ -123,8 +126,16 @@ def account_cards(
         shown = {i for i, app in apps.items() if sees_every_account(session, user=viewer, app=app)}
         rows = [row for row in rows if row[1].id in shown]
     held = _holdings(session, [account.id for account, _app, _member in rows])
+    saved = statuses_of_person(session, user=person, account_ids=list(held))
     return [
-        AccountCard(account, app, member, *card_status(app, account, member), held[account.id])
+        AccountCard(
+            account,
+            app,
+            member,
+            *card_status(app, account, member),
+            held[account.id],
+            saved.get(account.id),
+        )
         for account, app, member in rows
     ]
 

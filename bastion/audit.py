@@ -102,6 +102,15 @@ class AuditAction(StrEnum):
     SIGN_IN_LINK_SENT = "user.sign_in_link_sent"
     SIGN_IN_LINK_REFUSED = "user.sign_in_link_refused"
     EMAIL_RETRIED = "email.retried"
+    CREDENTIAL_SAVED = "credential.saved"
+    CREDENTIAL_SAVE_REFUSED = "credential.save_refused"
+    CREDENTIAL_REVEALED = "credential.revealed"
+    CREDENTIAL_COPIED = "credential.copied"
+    CREDENTIAL_REVEAL_REFUSED = "credential.reveal_refused"
+    CREDENTIAL_ROTATION_STARTED = "credential.rotation_started"
+    CREDENTIAL_ROTATED = "credential.rotated"
+    CREDENTIALS_DESTROYED = "credentials.destroyed"
+    CREDENTIAL_POLICY_CHANGED = "app.credential_policy_changed"
 
 
 _COMMON = frozenset({"reason"})
@@ -170,6 +179,18 @@ ALLOWED_DETAILS: dict[AuditAction, frozenset[str]] = {
     AuditAction.SIGN_IN_LINK_SENT: frozenset({"link_id", "ip"}),
     AuditAction.SIGN_IN_LINK_REFUSED: frozenset({"problem", "ip"}),
     AuditAction.EMAIL_RETRIED: frozenset({"notification_id", "before"}),
+    # Saved logins: which account and what happened, never a value (actions/credentials.py).
+    AuditAction.CREDENTIAL_SAVED: frozenset(
+        {"account", "two_factor", "two_factor_missing", "replaced"}
+    ),
+    AuditAction.CREDENTIAL_SAVE_REFUSED: frozenset({"account", "field"}),
+    AuditAction.CREDENTIAL_REVEALED: frozenset({"account", "fields"}),
+    AuditAction.CREDENTIAL_COPIED: frozenset({"account", "fields"}),
+    AuditAction.CREDENTIAL_REVEAL_REFUSED: frozenset({"account", "fields", "problem"}),
+    AuditAction.CREDENTIAL_ROTATION_STARTED: frozenset({"account", "again"}),
+    AuditAction.CREDENTIAL_ROTATED: frozenset({"account"}),
+    AuditAction.CREDENTIALS_DESTROYED: frozenset({"count", "accounts"}),
+    AuditAction.CREDENTIAL_POLICY_CHANGED: frozenset({"before", "after"}),
 }
 
 

@@ -18,6 +18,7 @@ from bastion.cli_checks import (
     worker,
 )
 from bastion.cli_common import fail, runtime_or_exit, settings_or_exit
+from bastion.cli_credentials import credentials_app
 from bastion.cli_emails import emails_app
 from bastion.cli_members import members_app
 from bastion.cli_sso import sso_app
@@ -56,6 +57,7 @@ app.add_typer(directory_app, name="directory")
 app.add_typer(members_app, name="members")
 app.add_typer(emails_app, name="emails")
 app.add_typer(sso_app, name="sso")
+app.add_typer(credentials_app, name="credentials")
 app.command()(check)
 app.command()(changes)
 app.command()(worker)

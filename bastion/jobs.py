@@ -1,5 +1,5 @@
-"""Background work on huey 3: checks, operations, e-mail (token-expiry reminders too), and the
-minute tick that drives them.
+"""Background work on huey 3: checks, operations, e-mail (token-expiry and overdue-rotation
+reminders too), and the minute tick that drives them.
 
 Queues:
     embedded   ``SqliteHuey`` in the data directory; ``bastion serve`` runs consumer threads.
@@ -25,6 +25,7 @@ from huey.exceptions import TaskLockedException
 
 from bastion.actions.actors import Actor
 from bastion.actions.checks import claim_due_checks, reap_dead_runs, run_check
+from bastion.actions.credential_rotation import remind_overdue_rotations
 from bastion.actions.operation_leases import heartbeat_interval, orphaned_operation_ids
 from bastion.actions.operations import due_operation_ids, execute_operation
 from bastion.actions.token_reminders import remind_expiring_tokens
@@ -95,13 +96,16 @@ class Jobs:
         self.tick_task: Any = huey.periodic_task(crontab(minute="*"), name="bastion.tick")(tick)
 
     def tick(self) -> dict[str, int]:
-        """Queue due checks, operations and token-expiry reminders, send due e-mail, free dead
-        checks' locks."""
+        """Queue due checks, operations, token-expiry and overdue-rotation reminders, send due
+        e-mail, free dead checks' locks."""
         with self.runtime.sessions.begin() as session:
             reaped = reap_dead_runs(session)
             due = claim_due_checks(session, utcnow())
             operations = due_operation_ids(session)
             reminders = remind_expiring_tokens(
+                session, now=utcnow(), base_url=self.runtime.settings.base_url
+            )
+            rotations = remind_overdue_rotations(
                 session, now=utcnow(), base_url=self.runtime.settings.base_url
             )
         for check in due:
@@ -113,6 +117,7 @@ class Jobs:
             "checks": len(due),
             "operations": len(operations),
             "token_reminders": reminders,
+            "rotation_reminders": rotations,
             "emails": sent,
             "reaped": reaped,
         }

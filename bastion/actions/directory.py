@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bastion.actions.actors import Actor
+from bastion.actions.credentials import destroy_credentials
 from bastion.actions.users import email_key, validate_email
 from bastion.audit import AuditAction, AuditEntry, record, record_many
 from bastion.directory.records import EmailRecord, PersonRecord
@@ -436,13 +437,17 @@ def deprovision_user(
     actor: Actor,
     check_delay: timedelta,
 ) -> User:
-    """Mark a person as gone from the company, and ask every app holding their seats to check."""
+    """Mark a person as gone from the company, ask every app holding their seats to check, and
+    destroy the logins they saved in Bastion (whatever their status was, so none outlives them)."""
     user = Tenant(session, workspace_id).get(User, user_id)
     if user.status != UserStatus.DEPROVISIONED:
         _set_status(session, user, UserStatus.DEPROVISIONED, source, actor)
         request_app_checks(
             session, workspace_id=workspace_id, user_id=user.id, actor=actor, delay=check_delay
         )
+    destroy_credentials(
+        session, workspace_id=workspace_id, user_id=user.id, actor=actor, reason="deprovisioned"
+    )
     return user
 
 

@@ -18,6 +18,10 @@ Three reads of an app, from least to most, and two of the workspace:
     read_email      the e-mail Bastion queued, bodies included (admins only: the bodies hold
                     sign-in and set-password links); manage_email retries one
 
+One thing is nobody's but its person's: what they saved for their own account (the login of
+a password app, ``actions/credentials.py``). ``require_own_account`` lets only the account's
+active matched person through — not its owners, not an admin, not the command line.
+
 Actions call ``require`` themselves, so the API, the CLI and the web pages cannot forget a
 check; an API route and the web page showing the same thing ask for the same read here. A
 refusal names the role that would have been enough. A guest's role on an app never counts for
@@ -179,3 +183,17 @@ def require(session: Session, *, actor: Actor, app: App | None, action: str) -> 
     user = session.get(User, actor.user_id)
     if user is None or not can(session, user=user, app=app, action=action):
         raise PermissionDenied(f"{_WHAT[action]} needs {role_needed(app, action)}")
+
+
+def require_own_account(session: Session, *, actor: Actor, account: Account, what: str) -> User:
+    """Raise PermissionDenied unless the actor is the account's own active person."""
+    user = session.get(User, actor.user_id) if actor.user_id is not None else None
+    if (
+        user is None
+        or user.status != UserStatus.ACTIVE
+        or user.removed_at is not None
+        or user.workspace_id != account.workspace_id
+        or account.matched_user_id != user.id
+    ):
+        raise PermissionDenied(f"{what} is for the account's own person only")
+    return user

@@ -10,6 +10,7 @@ from bastion.api import (
     apps,
     assets,
     audit_events,
+    credentials,
     directory,
     emails,
     operations,
@@ -40,6 +41,7 @@ def api_router() -> APIRouter:
         audit_events,
         emails,
         sso,
+        credentials,
     ):
         router.include_router(module.router)
     return router

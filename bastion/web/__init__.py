@@ -12,6 +12,8 @@ routes are split by page area (each module opens with its list of routes):
     activity.py     the audit log, CSV export
     emails.py       the e-mail Bastion queued: state, text, retry
     me.py           All accounts: a card per account of mine, with its next step
+    credentials.py  a password app's saved login on its card (save, Log in, copy, rotate), the
+                    app's credential policy
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from bastion.web import (
     app_tabs,
     apps,
     auth,
+    credentials,
     directory,
     emails,
     me,
@@ -46,7 +49,18 @@ def install_web(app: FastAPI, limits: RateCounter) -> None:
     app.state.sign_in_limiter = SignInLimiter.default(limits)
     app.state.sign_in_link_limiter = LinkLimiter.default(limits)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for module in (auth, sign_in, apps, app_tabs, members, directory, activity, emails, me):
+    for module in (
+        auth,
+        sign_in,
+        apps,
+        app_tabs,
+        members,
+        directory,
+        activity,
+        emails,
+        me,
+        credentials,
+    ):
         app.include_router(module.router, include_in_schema=False)
 
     @app.get("/", include_in_schema=False)

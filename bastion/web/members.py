@@ -37,6 +37,7 @@ from bastion.actions.members import (
     unmatch_account,
 )
 from bastion.actions.permissions import MANAGE_MEMBERS, sees_every_account
+from bastion.credential_status import credential_statuses
 from bastion.errors import InvalidInput, NotFound
 from bastion.matching import Identity, Person, SuggestionIndex
 from bastion.storage.models import Account, App, User
@@ -86,6 +87,12 @@ def members_tab(
         "tabs": TABS,
         "can_manage": allowed(db, me, app, MANAGE_MEMBERS),
         "sees_all": every,
+        # Which rows have a saved login, with two-factor and rotation (never a value).
+        "saved_logins": credential_statuses(
+            db, actor=me.actor, app=app, account_ids=[row.account.id for row in result.rows]
+        )
+        if every
+        else {},
     }
     # The search box and pager swap only the table; the tabs' counts stay.
     template = (

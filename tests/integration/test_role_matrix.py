@@ -145,13 +145,14 @@ class Write:
     path: str
     may: frozenset[str]
     partner: str = "{partner_id}"
+    account: str = "{account_id}"
     json: dict[str, Any] | None = None
     form: dict[str, Any] = field(default_factory=dict)
     files: dict[str, Any] | None = None
 
     @property
     def url(self) -> str:
-        return self.path.replace("{partner_id}", self.partner)
+        return self.path.replace("{partner_id}", self.partner).replace("{account_id}", self.account)
 
 
 def _ids(response: httpx.Response) -> set[int]:
@@ -227,6 +228,9 @@ READS = [
     Read("/activity.csv", ADMIN, people=True),
     Read("/emails", ADMIN, people=True),
     Read("/emails/{email_id}", ADMIN, people=True),
+    # A password app's saved login; the world's app signs in with SSO, so there is none to save.
+    Read("/me/accounts/{account_id}/credentials", HOLDERS, account=MINE, own=True, refused=404),
+    Read("/me/sign-in-again", ALL, "?next=/me/accounts"),
     Read("/me/accounts", ALL, own=True),
     Read("/me/accounts/{account_id}/connect", HOLDERS, account=MINE, own=True, refused=404),
     # The world's app holds no App secret, so a holder is told connecting needs it (400).
@@ -254,6 +258,7 @@ READS = [
     Read(f"{A}/operations/{{operation_id}}", OWNERS),
     Read(f"{A}/me", ALL, check=themselves),
     Read(f"{A}/me/accounts", ALL, own=True),
+    Read(f"{A}/apps/{{app_id}}/credentials", OWNERS),
     Read(f"{A}/sso", ADMIN, ok=404),
     Read(f"{A}/directory/users", DIRECTORY, "?limit=500", people=True),
     Read(f"{A}/directory/users/{{user_id}}", ALL),
@@ -327,6 +332,13 @@ WRITES = [
     Write("DELETE", f"{A}/sso", ADMIN),
     Write("POST", "/emails/{email_id}/retry", ADMIN),
     Write("POST", "/account/password", ALL, form={"current_password": "wrong"}),
+    # Saved logins are their person's alone: owners and admins are refused too. The world's app
+    # signs in with SSO (saving is 409) and nobody saved one (the rest are 404).
+    *(
+        Write("POST", f"/me/accounts/{{account_id}}/credentials{sub}", HOLDERS, account=MINE)
+        for sub in ("", "/show", "/password", "/rotation", "/rotation/confirm")
+    ),
+    Write("POST", "/apps/{app_id}/credential-policy", OWNERS, form={"rotation_days": "90"}),
     # --- REST API -----------------------------------------------------------------------------
     Write(
         "POST",
@@ -390,6 +402,21 @@ WRITES = [
     Write("POST", f"{A}/operations/{{operation_id}}/retry", OWNERS),
     Write("POST", f"{A}/operations/{{operation_id}}/done", OWNERS),
     Write("POST", f"{A}/emails/{{email_id}}/retry", ADMIN),
+    Write(
+        "PUT",
+        f"{A}/accounts/{{account_id}}/credentials",
+        HOLDERS,
+        account=MINE,
+        json={"login": "me@x.test", "password": "p"},
+    ),
+    # Nobody reveals with an API token: only a browser session signed in minutes ago.
+    Write("POST", f"{A}/accounts/{{account_id}}/credentials/reveal", frozenset(), account=MINE),
+    Write(
+        "PUT",
+        f"{A}/apps/{{app_id}}/credential-policy",
+        OWNERS,
+        json={"require_two_factor": True, "rotation_days": 90, "rotate_after_reveal": False},
+    ),
     # Last: disconnecting ends every other write.
     Write("POST", "/apps/{app_id}/disconnect", OWNERS),
     Write("DELETE", f"{A}/apps/{{app_id}}", OWNERS),
