@@ -157,8 +157,13 @@ def members_blast_radius(
         radius = members.blast_radius(session, workspace_id=ws.id, account_id=account_id)
     if radius.is_last_admin:
         typer.echo("this is the business's last admin: removal is refused")
-    for asset in radius.orphaned_assets:
-        typer.echo(f"{asset.type} {asset.name or asset.external_id} would lose full control")
+    for asset in radius.assets:
+        keepers = [*asset.people, *(f"partner {p}" for p in asset.partners)]
+        label = f"{asset.type} {asset.name or asset.external_id}"
+        if asset.orphaned:
+            typer.echo(f"{label} would lose full control (system users do not count)")
+        else:
+            typer.echo(f"{label} stays with {', '.join(keepers)}")
     if radius.empty:
         typer.echo("nothing would be left without full control")
 

@@ -15,7 +15,7 @@ from bastion.audit import AuditAction, record
 from bastion.checks.classify import is_guest
 from bastion.errors import BastionError, Conflict, InvalidInput
 from bastion.storage.models import Account, App, Operation, User
-from bastion.storage.models.enums import AccountState, OperationKind
+from bastion.storage.models.enums import AccountKind, AccountState, OperationKind
 from bastion.storage.tenancy import Tenant
 
 
@@ -27,6 +27,43 @@ def account_and_app(tenant: Tenant, account_id: int) -> tuple[Account, App]:
 def require_present(account: Account) -> None:
     if not account.present:
         raise Conflict(f"account {account.id} is no longer in the app")
+
+
+def account_label(account: Account) -> str:
+    return account.name or account.email or account.external_id
+
+
+def is_bastions_own(app: App, account: Account) -> bool:
+    """Whether the account is the identity Bastion's own token acts as (Meta: its system user)."""
+    return (
+        account.kind == AccountKind.SYSTEM_USER
+        and app.token_identity is not None
+        and account.external_id == app.token_identity
+    )
+
+
+def require_not_bastions_own(app: App, account: Account, consequence: str) -> None:
+    """Bastion never removes or demotes the identity its own token acts as."""
+    if is_bastions_own(app, account):
+        raise Conflict(
+            f"{account_label(account)} is Bastion's own system user: Bastion's token acts as "
+            f"it, so {consequence}"
+        )
+
+
+def require_person(app: App, account: Account, doing: str) -> None:
+    """The people actions (match, exempt, remove, invite as guest …) refuse a system user."""
+    if account.kind != AccountKind.SYSTEM_USER:
+        return
+    own = (
+        " (it is Bastion's own: Bastion's token acts as it)"
+        if is_bastions_own(app, account)
+        else ""
+    )
+    raise Conflict(
+        f"{account_label(account)} is a system user, not a person{own}, so it cannot be "
+        f"{doing}; system users are listed apart, under System users"
+    )
 
 
 def audit_event(

@@ -138,6 +138,7 @@ def _record_check(app: App, check: ConnectionCheck) -> None:
     if expires_at != app.token_expires_at:
         app.token_expiry_reminded_days = None
     app.token_expires_at = expires_at
+    app.token_identity = check.token_identity
     app.business_verification_status = check.business_verification_status
     app.connection_checked_at = utcnow()
     app.connection_warnings = list(check.warnings)

@@ -158,22 +158,26 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
         run = session.get_one(CheckRun, run_id)
         app = session.get_one(App, run.app_id)
         connector = connector_for(session, ring, runtime.connector_options, app)
+        learn_identity = app.token_identity is None
 
-    async def fetch() -> Snapshot:
+    async def fetch() -> tuple[Snapshot, str | None]:
         try:
-            return await connector.fetch_snapshot()
+            snapshot = await connector.fetch_snapshot()
+            # Apps connected before Bastion kept its token's identity learn it once.
+            identity = await connector.token_identity() if learn_identity else None
+            return snapshot, identity
         finally:
             await connector.aclose()
 
     with _Heartbeat(runtime, run_id):
         progress("fetching")
         try:
-            snapshot = run_sync(fetch())
+            snapshot, identity = run_sync(fetch())
         except ConnectorError as exc:
             return _fail(runtime, run_id, exc)
         try:
             with runtime.sessions.begin() as session:
-                return _apply(runtime, session, run_id, snapshot, progress)
+                return _apply(runtime, session, run_id, snapshot, progress, identity)
         except Exception as exc:
             # Nothing of the load was committed; free the app's lock with the reason at once
             # instead of leaving the run to expire.
@@ -212,10 +216,17 @@ def _fail(runtime: Runtime, run_id: int, exc: ConnectorError) -> CheckRun:
 
 
 def _apply(
-    runtime: Runtime, session: Session, run_id: int, snapshot: Snapshot, progress: Progress
+    runtime: Runtime,
+    session: Session,
+    run_id: int,
+    snapshot: Snapshot,
+    progress: Progress,
+    token_identity: str | None,
 ) -> CheckRun:
     run = session.get_one(CheckRun, run_id)
     app = session.get_one(App, run.app_id)
+    if token_identity is not None:
+        app.token_identity = token_identity
     now = utcnow()
     run.graph_operations, run.http_requests = snapshot.graph_operations, snapshot.http_requests
     previous_start = session.scalar(

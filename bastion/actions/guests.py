@@ -14,7 +14,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bastion.actions.account_steps import account_and_app, audit_event, require_present
+from bastion.actions.account_steps import (
+    account_and_app,
+    audit_event,
+    require_person,
+    require_present,
+)
 from bastion.actions.actors import Actor
 from bastion.actions.permissions import MANAGE_DIRECTORY, MANAGE_MEMBERS, require
 from bastion.actions.users import email_key, validate_email
@@ -210,6 +215,7 @@ def invite_guest(
         require_present(account)
         if account.kind == AccountKind.INVITATION:
             raise Conflict("an invitation cannot be matched to a guest")
+        require_person(app, account, "invited as a guest")
     else:
         require(session, actor=actor, app=None, action=MANAGE_DIRECTORY)
     user = _new_guest(session, tenant, email=email, name=name, source=UserSource.GUEST, actor=actor)

@@ -21,6 +21,7 @@ from bastion.actions.account_steps import (
     account_and_app,
     audit_event,
     for_each_account,
+    require_person,
     require_present,
     state_for,
 )
@@ -39,8 +40,8 @@ from bastion.actions.invitations import (
 )
 from bastion.actions.permissions import MANAGE_MEMBERS, require
 from bastion.actions.removal import (
+    AssetKeepers,
     BlastRadius,
-    OrphanedAsset,
     blast_radius,
     change_role,
     remove_account,
@@ -62,9 +63,9 @@ from bastion.storage.tenancy import Tenant
 
 __all__ = [
     "AccountResult",
+    "AssetKeepers",
     "BlastRadius",
     "GuestInvite",
-    "OrphanedAsset",
     "blast_radius",
     "bulk_exempt",
     "bulk_match",
@@ -110,6 +111,7 @@ def match_account(
     account, app = account_and_app(tenant, account_id)
     require(session, actor=actor, app=app, action=MANAGE_MEMBERS)
     require_present(account)
+    require_person(app, account, "matched to a person")
     role = _app_role(role)
     user = tenant.get(User, user_id)
     if user.status != UserStatus.ACTIVE or user.removed_at is not None:
@@ -232,6 +234,7 @@ def exempt_account(
     account, app = account_and_app(tenant, account_id)
     require(session, actor=actor, app=app, action=MANAGE_MEMBERS)
     require_present(account)
+    require_person(app, account, "exempted")
     account.exemption_reason, account.exemption_expires_at = reason, expires_at
     account.exempted_by_id, account.exempted_at = actor.user_id, utcnow()
     account.state = AccountState.EXEMPTED

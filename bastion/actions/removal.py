@@ -1,9 +1,13 @@
 """Removing an account, and changing its business role or asset tasks, safely.
 
-Before a removal is queued its blast radius is computed: which assets would be left with nobody
-holding full control. Removing (or demoting) the business's last admin is refused outright.
-Taking ``MANAGE`` off an asset is checked the same way: leaving it without full control needs
-``force``.
+Full control of an asset is ``MANAGE`` on it. Before a removal is queued its blast radius is
+computed: for each asset the account has full control of, who would keep it, people and, shown
+apart, partner businesses. System users never count: one is a token nobody answers for, and
+Bastion's own holds every asset, which would make every removal look harmless. An asset nobody
+would keep is orphaned, and the removal then needs ``force``; taking ``MANAGE`` off an asset is
+checked the same way. The business ``ADMIN`` role is not control of an asset (the app lists an
+asset's holders by their tasks), but removing or demoting the business's last admin person is
+refused outright, as the app refuses it. Bastion's own system user is never removed or demoted.
 """
 
 from __future__ import annotations
@@ -17,15 +21,19 @@ from sqlalchemy.orm import Session
 
 from bastion.actions.account_steps import (
     account_and_app,
+    account_label,
     audit_event,
+    is_bastions_own,
     queue_once,
+    require_not_bastions_own,
+    require_person,
     require_present,
 )
 from bastion.actions.actors import Actor
 from bastion.actions.permissions import MANAGE_MEMBERS, require
 from bastion.audit import AuditAction
 from bastion.errors import Conflict, InvalidInput
-from bastion.storage.models import Account, App, Asset, Grant, Operation, PartnerGrant
+from bastion.storage.models import Account, App, Asset, Grant, Operation, Partner, PartnerGrant
 from bastion.storage.models.enums import AccountKind, OperationKind
 from bastion.storage.tenancy import Tenant
 
@@ -37,11 +45,19 @@ _TASK = re.compile(r"^[A-Z][A-Z_]{0,63}$")
 
 
 @dataclass(frozen=True)
-class OrphanedAsset:
+class AssetKeepers:
+    """One asset the account has full control of, and who would keep full control of it."""
+
     asset_id: int
     external_id: str
     name: str
     type: str
+    people: tuple[str, ...]
+    partners: tuple[str, ...]
+
+    @property
+    def orphaned(self) -> bool:
+        return not self.people and not self.partners
 
 
 @dataclass(frozen=True)
@@ -50,7 +66,14 @@ class BlastRadius:
 
     account_id: int
     is_last_admin: bool
-    orphaned_assets: tuple[OrphanedAsset, ...]
+    # Every asset the account has full control of, the orphaned ones first.
+    assets: tuple[AssetKeepers, ...]
+    # The people keeping the business admin role: they can give an orphaned asset to someone.
+    admins_left: tuple[str, ...] = ()
+
+    @property
+    def orphaned_assets(self) -> tuple[AssetKeepers, ...]:
+        return tuple(a for a in self.assets if a.orphaned)
 
     @property
     def empty(self) -> bool:
@@ -58,62 +81,148 @@ class BlastRadius:
 
 
 def blast_radius(session: Session, *, workspace_id: int, account_id: int) -> BlastRadius:
-    """Full control is ``MANAGE`` on the asset or the business ``ADMIN`` role (which reaches
-    every asset); a partner business holding ``MANAGE`` also keeps the asset reachable."""
-    tenant = Tenant(session, workspace_id)
-    account = tenant.get(Account, account_id)
-    if not account.present or _any_admin(session, account.app_id, besides=account.id):
+    """Who keeps full control of each asset the account has full control of, once it is gone."""
+    account = Tenant(session, workspace_id).get(Account, account_id)
+    if not account.present:
         return BlastRadius(account.id, False, ())
-    is_admin = account.app_role == ADMIN_ROLE
-    if is_admin:
-        candidates = tenant.all(Asset, Asset.app_id == account.app_id, Asset.present.is_(True))
-    else:
-        candidates = [
-            asset
-            for grant, asset in session.execute(
-                select(Grant, Asset)
-                .join(Asset, Asset.id == Grant.asset_id)
-                .where(
-                    Grant.account_id == account.id,
-                    Grant.present.is_(True),
-                    Asset.present.is_(True),
-                )
-            ).all()
-            if FULL_CONTROL_TASK in grant.tasks
-        ]
-    return BlastRadius(account.id, is_admin, tuple(_orphans(session, account, candidates)))
-
-
-def _any_admin(session: Session, app_id: int, besides: int | None = None) -> bool:
-    """Whether a present account (other than ``besides``) holds the business ADMIN role, which
-    gives full control of every asset."""
-    query = select(Account.id).where(
-        Account.app_id == app_id,
-        Account.present.is_(True),
-        Account.kind != AccountKind.INVITATION,
-        Account.app_role == ADMIN_ROLE,
+    admins_left = _person_admins(session, account.app_id, besides=account.id)
+    is_last_admin = (
+        account.kind == AccountKind.PERSON and account.app_role == ADMIN_ROLE and not admins_left
     )
-    if besides is not None:
-        query = query.where(Account.id != besides)
-    return session.scalar(query.limit(1)) is not None
+    controlled = [
+        asset
+        for tasks, asset in session.execute(
+            select(Grant.tasks, Asset)
+            .join(Asset, Asset.id == Grant.asset_id)
+            .where(
+                Grant.account_id == account.id,
+                Grant.present.is_(True),
+                Asset.present.is_(True),
+            )
+        ).all()
+        if FULL_CONTROL_TASK in tasks
+    ]
+    keepers = sorted(_keepers(session, account, controlled), key=lambda k: (not k.orphaned, k.name))
+    return BlastRadius(account.id, is_last_admin, tuple(keepers), admins_left)
 
 
-def _orphans(session: Session, account: Account, assets: Iterable[Asset]) -> list[OrphanedAsset]:
-    """The assets nobody but ``account`` holds ``MANAGE`` on (directly or as a partner)."""
+def _person_admins(session: Session, app_id: int, *, besides: int) -> tuple[str, ...]:
+    """The present people other than ``besides`` holding the business ADMIN role (the app
+    counts people only: a system user is never the business's last admin)."""
+    rows = session.execute(
+        select(Account.name, Account.email, Account.external_id)
+        .where(
+            Account.app_id == app_id,
+            Account.present.is_(True),
+            Account.kind == AccountKind.PERSON,
+            Account.app_role == ADMIN_ROLE,
+            Account.id != besides,
+        )
+        .order_by(Account.name, Account.id)
+    )
+    return tuple(name or email or external_id for name, email, external_id in rows)
+
+
+def _keepers(session: Session, account: Account, assets: Iterable[Asset]) -> list[AssetKeepers]:
+    """For each asset (all held by ``account``), the people other than it and the partner
+    businesses holding ``MANAGE`` on it: two queries, whatever the number of assets."""
+    by_id = {asset.id: asset for asset in assets}
+    people: dict[int, list[str]] = {asset_id: [] for asset_id in by_id}
+    partners: dict[int, list[str]] = {asset_id: [] for asset_id in by_id}
+    if by_id:
+        # The account's own assets as a subquery, not a list: Bastion's own holds thousands.
+        wanted = select(Grant.asset_id).where(
+            Grant.account_id == account.id, Grant.present.is_(True)
+        )
+        for asset_id, tasks, name, email, external_id in session.execute(
+            select(Grant.asset_id, Grant.tasks, Account.name, Account.email, Account.external_id)
+            .join(Account, Account.id == Grant.account_id)
+            .where(
+                Grant.asset_id.in_(wanted),
+                Grant.present.is_(True),
+                Grant.account_id != account.id,
+                Account.present.is_(True),
+                Account.kind == AccountKind.PERSON,
+            )
+            .order_by(Account.name, Account.id)
+        ):
+            if asset_id in people and FULL_CONTROL_TASK in tasks:
+                people[asset_id].append(name or email or external_id)
+        for asset_id, tasks, name, external_id in session.execute(
+            select(PartnerGrant.asset_id, PartnerGrant.tasks, Partner.name, Partner.external_id)
+            .join(Partner, Partner.id == PartnerGrant.partner_id)
+            .where(
+                PartnerGrant.asset_id.in_(wanted),
+                PartnerGrant.present.is_(True),
+                Partner.present.is_(True),
+            )
+            .order_by(Partner.name, Partner.id)
+        ):
+            if asset_id in partners and FULL_CONTROL_TASK in tasks:
+                partners[asset_id].append(name or external_id)
     return [
-        OrphanedAsset(asset.id, asset.external_id, asset.name, asset.type.value)
-        for asset in sorted(assets, key=lambda a: a.id)
-        if not _someone_else_manages(session, asset, account)
+        AssetKeepers(
+            asset.id,
+            asset.external_id,
+            asset.name,
+            asset.type.value,
+            tuple(dict.fromkeys(people[asset.id])),
+            tuple(dict.fromkeys(partners[asset.id])),
+        )
+        for asset in sorted(by_id.values(), key=lambda a: a.id)
     ]
 
 
 def _left_without_full_control(
     session: Session, account: Account, assets: Iterable[Asset]
-) -> list[OrphanedAsset]:
+) -> list[AssetKeepers]:
     """Of the assets on which ``account`` gives up ``MANAGE``, those nobody else would control."""
-    if _any_admin(session, account.app_id):
-        return []
-    return _orphans(session, account, assets)
+    return [keepers for keepers in _keepers(session, account, assets) if keepers.orphaned]
+
+
+def require_removable(app: App, account: Account) -> None:
+    """Bastion removes people and invitations, never a system user (the app removes none
+    through its API) and least of all its own, which would cut Bastion off."""
+    require_not_bastions_own(app, account, "removing it would cut Bastion off from the business")
+    require_person(app, account, "removed through Bastion (remove it in the app itself)")
+
+
+def _names(assets: Iterable[AssetKeepers | Asset]) -> str:
+    return ", ".join(a.name or a.external_id for a in assets)
+
+
+def _refuse_taking_tasks_from_bastion(
+    session: Session,
+    app: App,
+    account: Account,
+    assets: Mapping[int, Asset],
+    wanted_tasks: Mapping[int, Sequence[str]],
+) -> None:
+    """Bastion's own system user keeps every task it holds: without them Bastion could no
+    longer see or manage those assets."""
+    if not is_bastions_own(app, account):
+        return
+    held = dict(
+        session.execute(
+            select(Grant.asset_id, Grant.tasks).where(
+                Grant.account_id == account.id,
+                Grant.asset_id.in_(list(wanted_tasks)),
+                Grant.present.is_(True),
+            )
+        ).all()
+    )
+    dropped = [
+        assets[asset_id]
+        for asset_id, wanted in sorted(wanted_tasks.items())
+        if set(held.get(asset_id, ())) - set(wanted)
+    ]
+    if dropped:
+        require_not_bastions_own(
+            app,
+            account,
+            f"taking tasks away from it on {_names(dropped)} would leave Bastion unable to see "
+            "or manage them",
+        )
 
 
 def _manages(session: Session, account: Account, asset: Asset) -> bool:
@@ -123,25 +232,6 @@ def _manages(session: Session, account: Account, asset: Asset) -> bool:
         )
     )
     return tasks is not None and FULL_CONTROL_TASK in tasks
-
-
-def _someone_else_manages(session: Session, asset: Asset, account: Account) -> bool:
-    holders = session.scalars(
-        select(Grant.tasks)
-        .join(Account, Account.id == Grant.account_id)
-        .where(
-            Grant.asset_id == asset.id,
-            Grant.present.is_(True),
-            Grant.account_id != account.id,
-            Account.present.is_(True),
-        )
-    )
-    partners = session.scalars(
-        select(PartnerGrant.tasks).where(
-            PartnerGrant.asset_id == asset.id, PartnerGrant.present.is_(True)
-        )
-    )
-    return any(FULL_CONTROL_TASK in tasks for tasks in [*holders, *partners])
 
 
 def remove_account(
@@ -155,24 +245,26 @@ def remove_account(
 ) -> Operation:
     """Queue the removal of the seat and every asset task (or the cancelling of an invitation).
 
-    Removing the business's last admin is refused outright; removing someone whose departure
-    leaves assets without full control needs ``force``.
+    Removing the business's last admin is refused outright, and so is removing a system user
+    (the app removes none through its API; Bastion's own would cut Bastion off); removing
+    someone whose departure leaves assets without full control needs ``force``.
     """
     tenant = Tenant(session, workspace_id)
     account, app = account_and_app(tenant, account_id)
     require(session, actor=actor, app=app, action=MANAGE_MEMBERS)
     require_present(account)
+    require_removable(app, account)
     radius = blast_radius(session, workspace_id=workspace_id, account_id=account.id)
     if radius.is_last_admin:
         raise Conflict(
-            f"{account.name or account.email or account.external_id} is the business's last "
-            "admin; make someone else an admin first"
+            f"{account_label(account)} is the business's last admin; make someone else an "
+            "admin first"
         )
     if radius.orphaned_assets and not force:
-        names = ", ".join(a.name or a.external_id for a in radius.orphaned_assets)
         raise Conflict(
-            f"removing this account leaves nobody with full control of: {names}; "
-            "confirm with force to remove anyway"
+            f"removing this account leaves nobody with full control of: "
+            f"{_names(radius.orphaned_assets)} (system users do not count); confirm with force "
+            "to remove anyway"
         )
     kind = (
         OperationKind.CANCEL_INVITATION
@@ -246,13 +338,14 @@ def change_role(
     account, app = account_and_app(tenant, account_id)
     require(session, actor=actor, app=app, action=MANAGE_MEMBERS)
     require_present(account)
+    require_not_bastions_own(
+        app, account, "Bastion never demotes it: that would cut Bastion off from the business"
+    )
+    require_person(app, account, "given a business role by Bastion")
     if account.kind != AccountKind.PERSON:
         raise Conflict("only a person's role can be changed")
     demoted = account.app_role == ADMIN_ROLE and role != ADMIN_ROLE
-    if (
-        demoted
-        and blast_radius(session, workspace_id=workspace_id, account_id=account.id).is_last_admin
-    ):
+    if demoted and not _person_admins(session, app.id, besides=account.id):
         raise Conflict("this is the business's last admin; make someone else an admin first")
     operation, created = queue_once(
         session,
@@ -293,8 +386,9 @@ def set_asset_tasks(
 ) -> list[Operation]:
     """Queue the wanted tasks per asset (asset id → tasks; no tasks revokes all of them).
 
-    Taking ``MANAGE`` away where nobody else would keep full control of the asset (no business
-    admin, no other person or partner with ``MANAGE``) needs ``force``, as a removal does.
+    Taking ``MANAGE`` away where nobody else would keep full control of the asset (no other
+    person or partner with ``MANAGE``; system users do not count) needs ``force``, as a removal
+    does.
     """
     if not asset_tasks:
         raise InvalidInput("asset_tasks", "name at least one asset")
@@ -308,6 +402,7 @@ def set_asset_tasks(
     wanted_tasks = {
         asset_id: task_names("asset_tasks", wanted) for asset_id, wanted in asset_tasks.items()
     }
+    _refuse_taking_tasks_from_bastion(session, app, account, assets, wanted_tasks)
     losing = [
         assets[asset_id]
         for asset_id, tasks in wanted_tasks.items()
@@ -315,10 +410,9 @@ def set_asset_tasks(
     ]
     orphaned = _left_without_full_control(session, account, losing)
     if orphaned and not force:
-        names = ", ".join(a.name or a.external_id for a in orphaned)
         raise Conflict(
-            f"taking MANAGE away leaves nobody with full control of: {names}; "
-            "confirm with force to change anyway"
+            f"taking MANAGE away leaves nobody with full control of: {_names(orphaned)} "
+            "(system users do not count); confirm with force to change anyway"
         )
     operations = []
     for asset_id, tasks in sorted(wanted_tasks.items()):

@@ -1,7 +1,7 @@
 """What an owner or admin does to app accounts. Writes that queue an operation for the app
 accept an ``Idempotency-Key`` header: a repeat with the same key returns the first operation.
 
-    GET    /api/v1/accounts/{account_id}/blast-radius        assets left without full control
+    GET    /api/v1/accounts/{account_id}/blast-radius        who keeps full control of each asset
     POST   /api/v1/accounts/{account_id}/match               link to a directory person
     POST   /api/v1/accounts/{account_id}/unmatch             back to unmatched (re-assign)
     POST   /api/v1/accounts/{account_id}/claim               the caller claims it as Owner
@@ -126,10 +126,22 @@ class OrphanedAssetOut(BaseModel):
     type: str
 
 
+class AssetKeepersOut(OrphanedAssetOut):
+    people: list[str] = Field(description="People keeping full control (MANAGE) of the asset")
+    partners: list[str] = Field(description="Partner businesses keeping full control of it")
+    orphaned: bool = Field(description="Nobody would keep it; system users do not count")
+
+
 class BlastRadiusOut(BaseModel):
     account_id: int
     is_last_admin: bool
     orphaned_assets: list[OrphanedAssetOut]
+    assets: list[AssetKeepersOut] = Field(
+        description="Every asset the account has full control of, with who would keep it"
+    )
+    admins_left: list[str] = Field(
+        description="People keeping the business admin role, who can give an asset to someone"
+    )
 
 
 class GuestOut(BaseModel):
@@ -158,7 +170,25 @@ def blast_radius(account_id: PathId, session: DB, principal: CurrentPrincipal) -
     return BlastRadiusOut(
         account_id=radius.account_id,
         is_last_admin=radius.is_last_admin,
-        orphaned_assets=[OrphanedAssetOut(**vars(a)) for a in radius.orphaned_assets],
+        orphaned_assets=[
+            OrphanedAssetOut(
+                asset_id=a.asset_id, external_id=a.external_id, name=a.name, type=a.type
+            )
+            for a in radius.orphaned_assets
+        ],
+        assets=[
+            AssetKeepersOut(
+                asset_id=a.asset_id,
+                external_id=a.external_id,
+                name=a.name,
+                type=a.type,
+                people=list(a.people),
+                partners=list(a.partners),
+                orphaned=a.orphaned,
+            )
+            for a in radius.assets
+        ],
+        admins_left=list(radius.admins_left),
     )
 
 

@@ -3,7 +3,8 @@
 Onboarded: matched to a directory person. Guest: matched to a guest user. Exempted: an admin
 exempted it (until the exemption's expiry, when it returns to the other tabs and the owners are
 told). Unmatched: nobody vouches for it. Accounts matched to a deprovisioned person stay linked,
-which is how the deprovisioning report finds them.
+which is how the deprovisioning report finds them. System users are not people: they sit in a
+tab of their own, never matched, so no count of people includes them.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ def classify_accounts(
         select(Account).where(Account.app_id == app.id, Account.present.is_(True))
     ).all()
     for account in accounts:
+        if account.kind == AccountKind.SYSTEM_USER:
+            _set_apart(account)
+            result.states[account.state.value] = result.states.get(account.state.value, 0) + 1
+            continue
         manual = account.matched_user_id if account.match_rule == MatchRule.MANUAL else None
         match = index.match(Identity(account.id, account.email, account.name, manual))
         if match is None:
@@ -101,6 +106,18 @@ def classify_accounts(
     result.seated_members = _update_members(session, app, accounts, users)
     session.flush()
     return result
+
+
+def _set_apart(account: Account) -> None:
+    """A system user is nobody's seat: never matched, exempted or counted among people."""
+    if account.state != AccountState.SYSTEM_USER:
+        account.state = AccountState.SYSTEM_USER
+    if account.matched_user_id is not None or account.match_rule is not None:
+        account.matched_user_id = account.match_rule = account.match_confidence = None
+        account.matched_by_id = account.matched_at = None
+    if account.exemption_reason is not None:
+        account.exemption_reason = account.exempted_by_id = None
+        account.exempted_at = account.exemption_expires_at = None
 
 
 def _update_members(

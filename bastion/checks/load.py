@@ -534,5 +534,8 @@ def _account_details(record: AccountRecord) -> dict[str, Any]:
             record.invitation_expires_at.isoformat() if record.invitation_expires_at else None
         ),
         "partner_external_id": record.partner_external_id,
+        "created_at": record.created_at.isoformat() if record.created_at else None,
+        "created_by_name": record.created_by_name,
+        "created_by_email": record.created_by_email,
     }
     return {k: v for k, v in details.items() if v is not None}

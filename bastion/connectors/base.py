@@ -75,6 +75,10 @@ class AccountRecord:
     invitation_status: str | None = None
     invitation_expires_at: datetime | None = None
     partner_external_id: str | None = None
+    # A system user's creation: when, and the person who created it as the app names them.
+    created_at: datetime | None = None
+    created_by_name: str | None = None
+    created_by_email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,8 @@ class ConnectionCheck:
     business_problem: str | None
     can_manage_people: bool
     token_details_verified: bool = False
+    # The app's id of the identity the token acts as (Meta: its system user), when read.
+    token_identity: str | None = None
     business_verification_status: str | None = None
     warnings: tuple[str, ...] = ()
     not_verified: tuple[str, ...] = ()

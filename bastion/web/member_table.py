@@ -23,6 +23,7 @@ TABS = (
     ("unmatched", "Unmatched"),
     ("guest", "Guest users"),
     ("exempted", "Exempted"),
+    ("system_user", "System users"),
 )
 SORTS = ("name", "email", "role", "assets", "last_seen")
 

@@ -1,7 +1,9 @@
 """The Members tab: the user overview, its dialogs and the bulk actions.
 
 Routes:
-    GET  /apps/{app_id}/members                          tabs, search, sort, pages (htmx swaps rows)
+    GET  /apps/{app_id}/members                          tabs (System users apart, with token
+                                                         hygiene), search, sort, pages (htmx
+                                                         swaps rows)
     GET  /apps/{app_id}/members/{account_id}/{dialog}    match | exempt | remove | guest dialog
     GET  /apps/{app_id}/members/{account_id}/suggest     match dialog: people as you type
     POST /apps/{app_id}/members/{account_id}/match       match to a person as Owner or Collaborator
@@ -25,6 +27,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from bastion.actions.account_steps import require_person
 from bastion.actions.members import (
     blast_radius,
     bulk_exempt,
@@ -37,12 +40,13 @@ from bastion.actions.members import (
     unmatch_account,
 )
 from bastion.actions.permissions import MANAGE_MEMBERS, sees_every_account
-from bastion.credential_status import credential_statuses
+from bastion.actions.removal import require_removable
 from bastion.errors import InvalidInput, NotFound
 from bastion.matching import Identity, Person, SuggestionIndex
 from bastion.storage.models import Account, App, User
 from bastion.storage.models.enums import AppRole, UserStatus
 from bastion.storage.tenancy import Tenant
+from bastion.system_users import system_users
 from bastion.web.context import (
     DB,
     Me,
@@ -87,16 +91,13 @@ def members_tab(
         "tabs": TABS,
         "can_manage": allowed(db, me, app, MANAGE_MEMBERS),
         "sees_all": every,
-        # Which rows have a saved login, with two-factor and rotation (never a value).
-        "saved_logins": credential_statuses(
-            db, actor=me.actor, app=app, account_ids=[row.account.id for row in result.rows]
-        )
-        if every
-        else {},
     }
+    if query.tab == "system_user":
+        # Not people: their own table, with the token hygiene an owner looks at.
+        context["system"] = system_users(db, app, query.q) if every else None
     # The search box and pager swap only the table; the tabs' counts stay.
     template = (
-        "members/_table.html"
+        ("members/_system_users.html" if query.tab == "system_user" else "members/_table.html")
         if request.headers.get("hx-target") == "members-table"
         else "members/tab.html"
     )
@@ -180,6 +181,10 @@ def open_dialog(
         raise NotFound("There is no such page")
     app = app_for(db, me, app_id, MANAGE_MEMBERS)
     account = _account(db, me, app, account_id)
+    # The people actions refuse a system user as the actions themselves do.
+    if dialog == "remove":
+        require_removable(app, account)
+    require_person(app, account, "matched, exempted or invited as a guest")
     return _dialog(request, me, dialog, _dialog_context(db, me, app, account, dialog))
 
 

@@ -53,7 +53,7 @@ def _predicted_states(world: World) -> dict[str, str]:
         key = f"{local.split('+')[0]}@{'gmail.com' if domain == 'googlemail.com' else domain}"
         predicted[row["id"]] = "onboarded" if key in known else "unmatched"
     for row in dump["system_users"]:
-        predicted[row["id"]] = "unmatched"
+        predicted[row["id"]] = "system_user"  # apart from the people, never matched
     return predicted
 
 

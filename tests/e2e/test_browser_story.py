@@ -23,7 +23,8 @@ def _key(email: str | None) -> str:
 
 
 def predicted_unmatched(sim: Simulator) -> set[str]:
-    """Meta ids of accounts no directory e-mail vouches for, worked out from the scenario."""
+    """Meta ids of accounts no directory e-mail vouches for, worked out from the scenario (system
+    users have a tab of their own)."""
     known = set()
     for person in sim.scenario_snapshot().directory_users():
         known |= {_key(e) for e in (person.email, *person.secondary_emails)}
@@ -31,7 +32,7 @@ def predicted_unmatched(sim: Simulator) -> set[str]:
     unmatched = {
         r["id"] for r in dump["people"] + dump["invitations"] if _key(r["email"]) not in known
     }
-    return unmatched | {r["id"] for r in dump["system_users"]}
+    return unmatched
 
 
 def flash(page: Any, text: str) -> None:

@@ -105,6 +105,12 @@ class MetaConnector:
     async def fetch_snapshot(self) -> Snapshot:
         return await fetch_snapshot(self.client, self.business_id)
 
+    async def token_identity(self) -> str | None:
+        """The system user the token acts as (``/me``), for an app connected before Bastion
+        kept it; a connection check reads it anyway."""
+        me = await self.client.get("me", {"fields": "id"})
+        return str(me.get("id") or "") or None
+
     async def perform(
         self, operation: OperationRequest, *, resumed: bool = False
     ) -> OperationResult:

@@ -37,7 +37,10 @@ PERSON_FIELDS = (
     "id,name,email,first_name,last_name,role,two_fac_status,finance_permission,ip_permission"
 )
 INVITATION_FIELDS = "id,email,role,status,expiration_time,created_time"
-SYSTEM_USER_FIELDS = "id,name,role,finance_permission,ip_permission"
+# ``created_by`` is the User node of the person who created the system user (Meta's SystemUser).
+SYSTEM_USER_FIELDS = (
+    "id,name,role,finance_permission,ip_permission,created_time,created_by{id,name,email}"
+)
 PARTNER_FIELDS = "id,name"
 # An agency's tasks on the business's Pages, ad accounts and catalogs, as the business's
 # ``agencies`` edge adds them (reference/business/agencies); pixels and Instagram assets have no

@@ -117,6 +117,8 @@ def invitation_from_graph(node: JSONObject) -> AccountRecord:
 
 
 def system_user_from_graph(node: JSONObject) -> AccountRecord:
+    creator = node.get("created_by")
+    creator = creator if isinstance(creator, Mapping) else {}
     return AccountRecord(
         kind="system_user",
         external_id=_text(node.get("id")),
@@ -125,6 +127,9 @@ def system_user_from_graph(node: JSONObject) -> AccountRecord:
         role=_optional(node.get("role")),
         finance_permission=_optional(node.get("finance_permission")),
         ads_rights_permission=_optional(node.get("ip_permission")),
+        created_at=parse_graph_time(node.get("created_time")),
+        created_by_name=_optional(creator.get("name")),
+        created_by_email=_optional(creator.get("email")),
     )
 
 

@@ -126,6 +126,7 @@ async def validate_connection(
         business_problem=business_problem or (users_problem if node else None),
         can_manage_people=users is not None and users.get(user_id) in ADMIN_ROLES,
         token_details_verified=info is not None,
+        token_identity=user_id or None,
         business_verification_status=_optional(node.get("verification_status")) if node else None,
         warnings=tuple(warnings),
         not_verified=tuple(not_verified),

@@ -57,6 +57,9 @@ class App(TenantMixin, TimestampMixin, Base):
     # What the last connection check found (connect, a new token or App secret). The expiry is
     # known only with the App secret; None then means the token never expires.
     token_expires_at: Mapped[datetime | None]
+    # The app's id of the identity the token acts as (Meta: its system user), which Bastion
+    # never removes or demotes; None until a connection check or a check has read it.
+    token_identity: Mapped[str | None] = mapped_column(String(64))
     # The smallest "days before expiry" reminder already e-mailed for this expiry (14, then 3).
     token_expiry_reminded_days: Mapped[int | None] = mapped_column(Integer)
     business_verification_status: Mapped[str | None] = mapped_column(String(64))

@@ -75,6 +75,8 @@ class AccountState(StrEnum):
     UNMATCHED = "unmatched"
     GUEST = "guest"
     EXEMPTED = "exempted"
+    # Not a person: nobody is matched to it and no tab of people counts it.
+    SYSTEM_USER = "system_user"
 
 
 class AssetType(StrEnum):
