@@ -41,6 +41,7 @@ from bastion.actions.members import (
 )
 from bastion.actions.permissions import MANAGE_MEMBERS, sees_every_account
 from bastion.actions.removal import require_removable
+from bastion.credential_status import credential_statuses
 from bastion.errors import InvalidInput, NotFound
 from bastion.matching import Identity, Person, SuggestionIndex
 from bastion.storage.models import Account, App, User
@@ -91,6 +92,12 @@ def members_tab(
         "tabs": TABS,
         "can_manage": allowed(db, me, app, MANAGE_MEMBERS),
         "sees_all": every,
+        # Which rows have a saved login, with two-factor and rotation (never a value).
+        "saved_logins": credential_statuses(
+            db, actor=me.actor, app=app, account_ids=[row.account.id for row in result.rows]
+        )
+        if every
+        else {},
     }
     if query.tab == "system_user":
         # Not people: their own table, with the token hygiene an owner looks at.
