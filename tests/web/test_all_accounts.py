@@ -245,7 +245,8 @@ def test_each_card_says_its_status_and_the_next_step(
         "invited": ("Connect your account", "Connect the Facebook profile", True),
         "failed": ("Connect your account", "Connect the Facebook profile", True),
         "guest": ("Connect your account", "Connect the Facebook profile", True),
-        "connected": ("Connected", "this account is connected to Bastion", False),
+        # Connected to Bastion (a saved login) but no profile linked yet: connecting is offered.
+        "connected": ("Connected", "this account is connected to Bastion", True),
         "sso": (
             "Single sign-on",
             "You sign in to Single Meta with your company&#39;s single sign-on.",
