@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bastion.actions.actors import Actor
-from bastion.actions.emails import get_email, list_emails, retry_email
+from bastion.actions.emails import get_email, list_emails, readable_bodies, retry_email
 from bastion.cli_common import fail, runtime_or_exit
 from bastion.errors import Conflict
 from bastion.queries import workspace_by_slug
@@ -82,7 +82,7 @@ def emails_show(email_id: EmailId, workspace: WorkspaceOption = "default") -> No
             "sent": _time(email.sent_at),
             "last error": email.last_error or "—",
         }
-        body = email.body_text
+        body, _html = readable_bodies(email, smtp_configured=runtime.settings.smtp_url is not None)
     for key, value in rows.items():
         typer.echo(f"{key}: {value}")
     typer.echo("")

@@ -29,13 +29,14 @@ from bastion.errors import ConfigurationError
 from bastion.logs import get_logger, register_secret
 from bastion.onboarding import invitation_delivered, invitation_refused
 from bastion.settings import Settings
-from bastion.storage.models import AppMember, Notification, utcnow
-from bastion.storage.models.enums import NotificationState
+from bastion.storage.models import AppMember, Notification, User, utcnow
+from bastion.storage.models.enums import NotificationState, UserStatus
 
 log = get_logger(__name__)
 MAX_ATTEMPTS = 12
 SMTP_TIMEOUT_SECONDS = 20
 NO_SMTP_SERVER = "not sent: no SMTP server is configured (BASTION_SMTP_URL)"
+RECIPIENT_GONE = "not sent: the recipient is no longer active in the directory"
 
 
 class SmtpConfig:
@@ -133,6 +134,13 @@ def send_due_notifications(sessions: sessionmaker[Session], settings: Settings) 
             notification = session.get_one(Notification, notification_id, with_for_update=True)
             if notification.state != NotificationState.PENDING:
                 continue
+            member = _member(session, notification)
+            if member is not None and not _still_active(session, member):
+                # Deprovisioned since it was queued (or retried): an invitation to nobody.
+                notification.state = NotificationState.FAILED
+                notification.last_error = RECIPIENT_GONE
+                notification.next_attempt_at = None
+                continue
             notification.attempts += 1
             try:
                 smtp.send(build_message(notification, settings.smtp_from))
@@ -183,6 +191,11 @@ def _keep_unsent(sessions: sessionmaker[Session]) -> None:
                 .values(state=NotificationState.NOT_SENT, last_error=NO_SMTP_SERVER)
             )
             log.info("e-mail kept unsent: no SMTP server", messages=len(due_ids))
+
+
+def _still_active(session: Session, member: AppMember) -> bool:
+    user = session.get(User, member.user_id)
+    return user is not None and user.status == UserStatus.ACTIVE and user.removed_at is None
 
 
 def _member(session: Session, notification: Notification) -> AppMember | None:

@@ -23,6 +23,8 @@ _SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
     re.compile(r"bst_(?:api|scim)_[A-Za-z0-9_-]+"),
     re.compile(r"(?i)((?:access_token|appsecret_proof|input_token|password|secret)=)[^&\s\"']+"),
+    # A login's one-time code, state and link tokens in query strings (an HTTP client's log line).
+    re.compile(r"(?i)((?<=[?&])(?:code|state|token|fb_exchange_token)=)[^&\s\"']+"),
 )
 _SECRET_KEYS = re.compile(r"(?i)(token|password|secret|authorization|cookie|api_key|proof)")
 _known_secrets: set[str] = set()

@@ -137,3 +137,21 @@ def _member(session: Session, notification: Notification) -> AppMember | None:
     return (
         member if member is not None and member.workspace_id == notification.workspace_id else None
     )
+
+
+# Messages whose link signs its recipient in (or sets their password): with an SMTP server they
+# are on their way to that person, and an admin reading one could become them.
+SIGNS_IN_KINDS = ("sign-in-link:", "guest-invite:")
+HIDDEN_BODY = (
+    "[This message holds a link that signs its recipient in, so it is not shown here: it went "
+    "to them by e-mail. Without an SMTP server (the demo) it would be shown, since nothing "
+    "else could deliver it.]"
+)
+
+
+def readable_bodies(notification: Notification, *, smtp_configured: bool) -> tuple[str, str]:
+    """The text and HTML an admin may read: all of it, except a sign-in or set-password link
+    when an SMTP server delivers it."""
+    if smtp_configured and notification.kind.startswith(SIGNS_IN_KINDS):
+        return HIDDEN_BODY, f"<p>{HIDDEN_BODY}</p>"
+    return notification.body_text, notification.body_html

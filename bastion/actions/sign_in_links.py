@@ -3,7 +3,9 @@
 Anyone may ask for a link for an address; the answer is the same whether or not the address
 belongs to someone, so the form tells nobody who is in the directory. A link is sent only to an
 active directory person (not a guest: guests have passwords) of a workspace that has no single
-sign-on, works once, for ``LINK_VALID_FOR``; only its hash is kept. Requests are limited per
+sign-on, works once, for ``LINK_VALID_FOR``; only its hash is kept. Using one retires the
+person's other links; asking for another does not, so nobody can keep someone's links from
+working by asking for more. Requests are limited per
 client address and per e-mail, and every link sent, used or refused is audited.
 """
 
@@ -101,12 +103,6 @@ def request_sign_in_link(
         return
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    # A new link replaces the person's unused ones: only the newest e-mail works.
-    session.execute(
-        update(SignInLink)
-        .where(SignInLink.user_id == user.id, SignInLink.used_at.is_(None))
-        .values(used_at=now)
-    )
     link_row = SignInLink(
         workspace_id=user.workspace_id,
         user_id=user.id,
@@ -192,7 +188,22 @@ def use_sign_in_link(
             request_id=request_id,
         )
         raise LinkRefused(problem[1])
-    row.used_at = utcnow()
+    # Used once, even by two requests at the same moment (SQLite has no row locks).
+    now = utcnow()
+    claimed = session.execute(
+        update(SignInLink)
+        .where(SignInLink.id == row.id, SignInLink.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        raise LinkRefused("This sign-in link was already used. Ask for a new one.")
+    # Signing in retires the person's other links (asking for one never does, so nobody can
+    # keep someone's links from working by asking for more).
+    session.execute(
+        update(SignInLink)
+        .where(SignInLink.user_id == row.user_id, SignInLink.used_at.is_(None))
+        .values(used_at=now)
+    )
     new = open_session(
         session,
         user,

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from bastion.actions.emails import get_email, list_emails, retry_email
+from bastion.actions.emails import get_email, list_emails, readable_bodies, retry_email
 from bastion.api.common import Cursor, PathId, decode_cursor, encode_cursor
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
-from bastion.security.auth import DB, CurrentPrincipal
+from bastion.security.auth import DB, CurrentPrincipal, runtime_of
 from bastion.storage.models import Notification
 from bastion.storage.models.enums import NotificationState
 
@@ -57,8 +57,9 @@ class EmailWithBodies(EmailOut):
     body_html: str
 
     @classmethod
-    def of(cls, n: Notification) -> EmailWithBodies:
-        return cls(**EmailOut.of(n).model_dump(), body_text=n.body_text, body_html=n.body_html)
+    def with_bodies(cls, n: Notification, *, smtp_configured: bool) -> EmailWithBodies:
+        text, html = readable_bodies(n, smtp_configured=smtp_configured)
+        return cls(**EmailOut.of(n).model_dump(), body_text=text, body_html=html)
 
 
 class EmailPage(BaseModel):
@@ -91,14 +92,17 @@ def emails(
 
 
 @router.get("/emails/{email_id}", responses=READ_ERRORS)
-def email(email_id: PathId, session: DB, principal: CurrentPrincipal) -> EmailWithBodies:
+def email(
+    request: Request, email_id: PathId, session: DB, principal: CurrentPrincipal
+) -> EmailWithBodies:
     notification = get_email(
         session,
         workspace_id=principal.workspace_id,
         notification_id=email_id,
         actor=principal.actor,
     )
-    return EmailWithBodies.of(notification)
+    smtp_configured = runtime_of(request).settings.smtp_url is not None
+    return EmailWithBodies.with_bodies(notification, smtp_configured=smtp_configured)
 
 
 @router.post("/emails/{email_id}/retry", status_code=202, responses=WRITE_ERRORS)

@@ -18,7 +18,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup, escape
 
-from bastion.actions.emails import RETRIABLE, count_emails, get_email, list_emails, retry_email
+from bastion.actions.emails import (
+    RETRIABLE,
+    count_emails,
+    get_email,
+    list_emails,
+    readable_bodies,
+    retry_email,
+)
 from bastion.email_delivery import NO_SMTP_SERVER
 from bastion.storage.models import Notification
 from bastion.storage.models.enums import NotificationState
@@ -124,17 +131,19 @@ def emails(
 @router.get("/emails/{email_id}")
 def email(request: Request, db: DB, me: Me, email_id: int) -> Response:
     message = get_email(db, workspace_id=me.workspace_id, notification_id=email_id, actor=me.actor)
+    smtp_configured = runtime_of(request).settings.smtp_url is not None
+    text, _html = readable_bodies(message, smtp_configured=smtp_configured)
     return render(
         request,
         "emails/show.html",
         {
             "section": "emails",
             "email": message,
-            "body": linked_text(message.body_text),
+            "body": linked_text(text),
             "kind": kind_words(message.kind),
             "note": state_note(message),
             "retriable": message.state in RETRIABLE,
-            "smtp_configured": runtime_of(request).settings.smtp_url is not None,
+            "smtp_configured": smtp_configured,
         },
         me=me,
     )

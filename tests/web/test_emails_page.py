@@ -116,6 +116,14 @@ def test_a_guests_set_password_link_is_followed_from_the_page(
         ).one()
     listed = admin.get("/emails")
     assert f'href="/emails/{email_id}"' in listed.text and "Guest invitation" in listed.text
+    # With an SMTP server the link is on its way to the guest: an admin reading it could set
+    # the guest's password, so the page, the API and the CLI hide it.
+    shown = admin.get(f"/emails/{email_id}").text
+    assert _links(shown) == [] and "set-password?token=" not in shown
+    api = admin.get(f"/api/v1/emails/{email_id}").json()
+    assert "token=" not in api["body_text"] and "token=" not in api["body_html"]
+    # Without one (the demo) nothing else could deliver it: it is shown, and it works.
+    world.runtime.settings = world.runtime.settings.model_copy(update={"smtp_url": None})
     [link] = _links(admin.get(f"/emails/{email_id}").text)
     assert link.startswith("http://bastion.test/guest/set-password?token=")
     parts = urlsplit(link.replace("&amp;", "&"))
