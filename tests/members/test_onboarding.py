@@ -369,6 +369,34 @@ def test_the_invitation_goes_out_and_the_member_is_invite_sent(world: World) -> 
     assert len(changes_of(world, esther.id)) == 1
 
 
+def test_an_invitation_to_someone_deprovisioned_since_it_was_queued_is_not_sent(
+    world: World,
+) -> None:
+    from bastion.actions.directory import deprovision_user
+    from bastion.email_delivery import RECIPIENT_GONE
+
+    world.check()
+    esther = person(world, ESTHER)
+    member = member_of(world, esther.id)
+    with world.runtime.sessions.begin() as session:
+        deprovision_user(
+            session,
+            workspace_id=world.workspace_id,
+            user_id=esther.id,
+            source=UserSource.SCIM,
+            actor=admin(world),
+            check_delay=timedelta(0),
+        )
+    send(world)
+    assert not [m for m in world.mailbox.messages if m["To"] == ESTHER]
+    [mail] = mail_of(world, member.id)
+    assert (mail.state, mail.last_error, mail.attempts) == (
+        NotificationState.FAILED,
+        RECIPIENT_GONE,
+        0,
+    )
+
+
 # --- 3. the SMTP server refuses ------------------------------------------------------------------
 
 
