@@ -156,17 +156,19 @@ ALLOWED_DETAILS: dict[AuditAction, frozenset[str]] = {
         {"account", "operation_id", "forced", "orphaned_assets"}
     ),
     AuditAction.ACCOUNT_ROLE_CHANGE_REQUESTED: frozenset(
-        {"account", "operation_id", "before", "after"}
+        {"account", "operation_id", "before", "after", "unvouched_confirmed"}
     ),
     AuditAction.ACCOUNT_TASKS_CHANGE_REQUESTED: frozenset(
-        {"account", "operations", "assets", "forced", "orphaned_assets"}
+        {"account", "operations", "assets", "forced", "orphaned_assets", "unvouched_confirmed"}
     ),
     AuditAction.ACCOUNT_PROFILE_LINKED: frozenset({"account", "user_id", "profile_name"}),
     AuditAction.ACCOUNT_PROFILE_LINK_REFUSED: frozenset(
         {"account", "problem", "profile_name", "other_account"}
     ),
     AuditAction.PERSON_INVITED: frozenset({"email", "role", "assets", "operation_id"}),
-    AuditAction.INVITATION_CANCEL_REQUESTED: frozenset({"account", "operation_id", "stale"}),
+    AuditAction.INVITATION_CANCEL_REQUESTED: frozenset(
+        {"account", "operation_id", "stale", "older_than_days"}
+    ),
     AuditAction.GUEST_INVITED: frozenset({"email", "partner_id", "account", "invitation_id"}),
     AuditAction.GUEST_PASSWORD_SET: frozenset({"invitation_id"}),
     AuditAction.LOCAL_PARTNER_CREATED: frozenset({"name"}),

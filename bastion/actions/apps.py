@@ -29,6 +29,8 @@ TOKEN_PURPOSE = "app.token"  # noqa: S105 - the purpose label of a secret, not a
 APP_SECRET_PURPOSE = "app.secret"  # noqa: S105 - the purpose label of a secret, not a secret
 MAX_APP_SECRET_LENGTH = 128
 MAX_TOKEN_LENGTH = 4000
+# The oldest an invitation's age limit may be (cancelling stale ones, by hand or at each check).
+MAX_INVITATION_AGE_DAYS = 3650
 
 
 class ConnectionRefused(BastionError):
@@ -144,6 +146,22 @@ def _record_check(app: App, check: ConnectionCheck) -> None:
     app.connection_warnings = list(check.warnings)
 
 
+def _refuse_a_second_connection(
+    session: Session, workspace_id: int, kind: AppKind, settings: dict[str, str]
+) -> None:
+    """One connected app per business: two would check, report and change the same people twice.
+    A disconnected app does not count."""
+    business_id = settings.get("business_id")
+    for app in Tenant(session, workspace_id).all(
+        App, App.kind == kind, App.disconnected_at.is_(None)
+    ):
+        if app.settings.get("business_id") == business_id:
+            raise Conflict(
+                f"Business {business_id} is already connected as the app {app.label!r} "
+                f"(app {app.id}); disconnect that app first to connect it again"
+            )
+
+
 def connect_app(
     session: Session,
     ring: KeyRing,
@@ -155,10 +173,12 @@ def connect_app(
 ) -> App:
     """Validate, store the token encrypted, make the actor the Owner; the first check is due now.
 
-    Raises ConnectionRefused (with every problem found) when the app refuses the token.
+    Raises ConnectionRefused (with every problem found) when the app refuses the token, and
+    Conflict when the business is already connected as another app.
     """
     require(session, actor=actor, app=None, action=MANAGE_APP)
-    kind, label, _settings, login_method = _clean(request)
+    kind, label, cleaned, login_method = _clean(request)
+    _refuse_a_second_connection(session, workspace_id, kind, cleaned)
     check, settings = validate_connection(request, options)
     if not check.ok:
         raise ConnectionRefused(check)
@@ -258,6 +278,9 @@ class AppChanges:
     login_method: str | None = None
     token: str | None = None
     app_secret: str | None = None
+    # Cancel invitations older than this many days at each check; ``never_auto_cancel`` stops it.
+    auto_cancel_invitations_days: int | None = None
+    never_auto_cancel: bool = False
 
     def __repr__(self) -> str:
         return f"AppChanges(label={self.label!r}, token=<hidden>, app_secret=<hidden>)"
@@ -304,6 +327,15 @@ def update_app(
         if changes.safeguard_threshold_percent != app.safeguard_threshold_percent:
             app.safeguard_threshold_percent = changes.safeguard_threshold_percent
             changed.append("safeguard_threshold_percent")
+    if changes.never_auto_cancel or changes.auto_cancel_invitations_days is not None:
+        days = None if changes.never_auto_cancel else changes.auto_cancel_invitations_days
+        if days is not None and not 1 <= days <= MAX_INVITATION_AGE_DAYS:
+            raise InvalidInput(
+                "auto_cancel_invitations_days", f"must be between 1 and {MAX_INVITATION_AGE_DAYS}"
+            )
+        if days != app.auto_cancel_invitations_days:
+            app.auto_cancel_invitations_days = days
+            changed.append("auto_cancel_invitations_days")
     if changes.login_method is not None:
         try:
             method = LoginMethod(changes.login_method)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
 from bastion.actions.apps import connector_for
+from bastion.actions.invitations import cancel_invitations_past_limit
 from bastion.actions.operations import confirm_manual_operations
 from bastion.actions.restrictions import settle_restriction
 from bastion.audit import AuditAction, record
@@ -282,6 +283,7 @@ def _apply(
     )
     invite_all(session, app, classified.seated_members, base_url=runtime.settings.base_url)
     confirmed = confirm_manual_operations(session, app)
+    cancelled = cancel_invitations_past_limit(session, app, actor=Actor.system("check"))
     progress("reporting")
     new_items = update_deprovisioning_report(session, app)
     if new_items:
@@ -304,6 +306,7 @@ def _apply(
         "changes": loaded.changes,
         "report_items_added": len(new_items),
         "manual_operations_confirmed": confirmed,
+        "stale_invitations_cancelled": len(cancelled),
         "unresolved_grants": loaded.unresolved_grants,
         "baseline": int(baseline),
     }

@@ -283,6 +283,30 @@ def is_partner_admin(session: Session, *, partner_id: int, user_id: int | None) 
     )
 
 
+def require_partner_inviter(session: Session, *, actor: Actor, partner: LocalPartner) -> None:
+    """Workspace admins and the partner's own admins invite the partner's guests."""
+    if is_partner_admin(session, partner_id=partner.id, user_id=actor.user_id):
+        return
+    try:
+        require(session, actor=actor, app=None, action=MANAGE_DIRECTORY)
+    except PermissionDenied:
+        raise PermissionDenied(
+            f"Inviting guests to {partner.name} needs the workspace admin role or the "
+            "partner's admin role"
+        ) from None
+
+
+def partners_led_by(session: Session, *, user_id: int) -> set[int]:
+    """The local partners this person is an admin of."""
+    return set(
+        session.scalars(
+            select(LocalPartnerMember.partner_id).where(
+                LocalPartnerMember.user_id == user_id, LocalPartnerMember.is_admin.is_(True)
+            )
+        )
+    )
+
+
 def invite_partner_guest(
     session: Session,
     *,
@@ -299,14 +323,7 @@ def invite_partner_guest(
     name = _clean_name(name, email)
     tenant = Tenant(session, workspace_id)
     partner = tenant.get(LocalPartner, partner_id)
-    if not is_partner_admin(session, partner_id=partner.id, user_id=actor.user_id):
-        try:
-            require(session, actor=actor, app=None, action=MANAGE_DIRECTORY)
-        except PermissionDenied:
-            raise PermissionDenied(
-                f"Inviting guests to {partner.name} needs the workspace admin role or the "
-                "partner's admin role"
-            ) from None
+    require_partner_inviter(session, actor=actor, partner=partner)
     user = _new_guest(
         session, tenant, email=email, name=name, source=UserSource.PARTNER, actor=actor
     )

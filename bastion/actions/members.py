@@ -34,9 +34,11 @@ from bastion.actions.guests import (
     redeem_guest_invite,
 )
 from bastion.actions.invitations import (
+    PendingInvitation,
     cancel_invitation,
     cancel_stale_invitations,
     invite_person,
+    pending_invitations,
 )
 from bastion.actions.permissions import MANAGE_MEMBERS, require
 from bastion.actions.removal import (
@@ -47,6 +49,7 @@ from bastion.actions.removal import (
     remove_account,
     set_asset_tasks,
 )
+from bastion.actions.vouching import UnvouchedFullControl
 from bastion.audit import AuditAction
 from bastion.errors import Conflict, InvalidInput
 from bastion.matching import MatchRule
@@ -66,6 +69,8 @@ __all__ = [
     "AssetKeepers",
     "BlastRadius",
     "GuestInvite",
+    "PendingInvitation",
+    "UnvouchedFullControl",
     "blast_radius",
     "bulk_exempt",
     "bulk_match",
@@ -82,6 +87,7 @@ __all__ = [
     "invite_partner_guest",
     "invite_person",
     "match_account",
+    "pending_invitations",
     "redeem_guest_invite",
     "remove_account",
     "set_asset_tasks",
@@ -191,16 +197,28 @@ def unmatch_account(
 
 
 def claim_owner(
-    session: Session, *, workspace_id: int, account_id: int, actor: Actor, base_url: str = ""
+    session: Session,
+    *,
+    workspace_id: int,
+    account_id: int,
+    actor: Actor,
+    base_url: str = "",
+    claimant_id: int | None = None,
 ) -> Account:
-    """The signed-in admin takes an account as their own, as Owner (their e-mails differ)."""
-    if actor.user_id is None:
-        raise InvalidInput("actor", "only a signed-in person can claim an account")
+    """The signed-in admin takes an account as their own, as Owner (their e-mails differ).
+
+    ``claimant_id`` names the admin when the actor is not a person (the command line).
+    """
+    claimant = actor.user_id if actor.user_id is not None else claimant_id
+    if claimant is None:
+        raise InvalidInput("user", "name the admin who claims the account")
+    if actor.user_id is not None and claimant_id not in (None, actor.user_id):
+        raise InvalidInput("user", "a signed-in person claims an account for themselves only")
     return match_account(
         session,
         workspace_id=workspace_id,
         account_id=account_id,
-        user_id=actor.user_id,
+        user_id=claimant,
         role=AppRole.OWNER,
         actor=actor,
         base_url=base_url,

@@ -23,6 +23,7 @@ from bastion.actions.account_steps import (
     account_and_app,
     account_label,
     audit_event,
+    earlier_operation,
     is_bastions_own,
     queue_once,
     require_not_bastions_own,
@@ -31,6 +32,8 @@ from bastion.actions.account_steps import (
 )
 from bastion.actions.actors import Actor
 from bastion.actions.permissions import MANAGE_MEMBERS, require
+from bastion.actions.task_changes import held_tasks, task_steps
+from bastion.actions.vouching import require_vouched_or_confirmed
 from bastion.audit import AuditAction
 from bastion.errors import Conflict, InvalidInput
 from bastion.storage.models import Account, App, Asset, Grant, Operation, Partner, PartnerGrant
@@ -331,8 +334,12 @@ def change_role(
     role: str,
     actor: Actor,
     idempotency_key: str | None = None,
+    confirm_unvouched: bool = False,
 ) -> Operation:
-    """Queue a change of the person's business role (``ADMIN`` = full control)."""
+    """Queue a change of the person's business role (``ADMIN`` = full control).
+
+    Making an account that is not onboarded an admin needs ``confirm_unvouched`` (vouching.py).
+    """
     role = business_role(role)
     tenant = Tenant(session, workspace_id)
     account, app = account_and_app(tenant, account_id)
@@ -347,6 +354,10 @@ def change_role(
     demoted = account.app_role == ADMIN_ROLE and role != ADMIN_ROLE
     if demoted and not _person_admins(session, app.id, besides=account.id):
         raise Conflict("this is the business's last admin; make someone else an admin first")
+    promoted = role == ADMIN_ROLE and account.app_role != ADMIN_ROLE
+    unvouched = promoted and require_vouched_or_confirmed(
+        account, what="The business admin role", confirmed=confirm_unvouched
+    )
     operation, created = queue_once(
         session,
         app=app,
@@ -369,6 +380,7 @@ def change_role(
                 "operation_id": operation.id,
                 "before": account.app_role,
                 "after": role,
+                "unvouched_confirmed": unvouched,
             },
         )
     return operation
@@ -383,12 +395,15 @@ def set_asset_tasks(
     actor: Actor,
     force: bool = False,
     idempotency_key: str | None = None,
+    confirm_unvouched: bool = False,
 ) -> list[Operation]:
-    """Queue the wanted tasks per asset (asset id → tasks; no tasks revokes all of them).
+    """Queue what takes each asset to exactly the wanted tasks (asset id → tasks; no tasks
+    revokes all of them).
 
     Taking ``MANAGE`` away where nobody else would keep full control of the asset (no other
     person or partner with ``MANAGE``; system users do not count) needs ``force``, as a removal
-    does.
+    does; giving ``MANAGE`` to an account that is not onboarded needs ``confirm_unvouched``
+    (vouching.py).
     """
     if not asset_tasks:
         raise InvalidInput("asset_tasks", "name at least one asset")
@@ -402,6 +417,7 @@ def set_asset_tasks(
     wanted_tasks = {
         asset_id: task_names("asset_tasks", wanted) for asset_id, wanted in asset_tasks.items()
     }
+    held = {asset_id: held_tasks(session, account, assets[asset_id]) for asset_id in assets}
     _refuse_taking_tasks_from_bastion(session, app, account, assets, wanted_tasks)
     losing = [
         assets[asset_id]
@@ -414,21 +430,36 @@ def set_asset_tasks(
             f"taking MANAGE away leaves nobody with full control of: {_names(orphaned)} "
             "(system users do not count); confirm with force to change anyway"
         )
-    operations = []
+    gaining = [
+        assets[asset_id].name or assets[asset_id].external_id
+        for asset_id, tasks in sorted(wanted_tasks.items())
+        if FULL_CONTROL_TASK in tasks and FULL_CONTROL_TASK not in held[asset_id]
+    ]
+    unvouched = bool(gaining) and require_vouched_or_confirmed(
+        account, what=f"MANAGE on {', '.join(gaining)}", confirmed=confirm_unvouched
+    )
+    operations: list[Operation] = []
     for asset_id, tasks in sorted(wanted_tasks.items()):
         asset = assets[asset_id]
-        operation, _created = queue_once(
-            session,
-            app=app,
-            kind=OperationKind.GRANT_TASKS if tasks else OperationKind.REVOKE_TASKS,
-            actor=actor,
-            idempotency_key=f"{idempotency_key}:{asset_id}" if idempotency_key else None,
-            target_external_id=account.external_id,
-            parameters={"asset_external_id": asset.external_id, "tasks": tasks},
-            account_id=account.id,
-            asset_id=asset.id,
-        )
-        operations.append(operation)
+        key = f"{idempotency_key}:{asset_id}" if idempotency_key else None
+        earlier = [earlier_operation(session, app, k) for k in (key, f"{key}:2")] if key else []
+        if earlier and earlier[0] is not None:
+            # A repeat: what the first request queued, even if the tasks held changed since.
+            operations.extend(o for o in earlier if o is not None)
+            continue
+        for step, (kind, step_tasks) in enumerate(task_steps(held[asset_id], tasks), start=1):
+            operation, _created = queue_once(
+                session,
+                app=app,
+                kind=kind,
+                actor=actor,
+                idempotency_key=f"{key}:{step}" if key and step > 1 else key,
+                target_external_id=account.external_id,
+                parameters={"asset_external_id": asset.external_id, "tasks": step_tasks},
+                account_id=account.id,
+                asset_id=asset.id,
+            )
+            operations.append(operation)
     audit_event(
         session,
         app,
@@ -441,6 +472,7 @@ def set_asset_tasks(
             "assets": {str(k): v for k, v in sorted(wanted_tasks.items())},
             "forced": bool(orphaned),
             "orphaned_assets": [a.external_id for a in orphaned],
+            "unvouched_confirmed": unvouched,
         },
     )
     return operations

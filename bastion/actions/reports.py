@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,6 +37,69 @@ def _items(session: Session, report: Report, item_ids: Iterable[int] | None) -> 
     if missing:
         raise NotFound(f"report {report.id} has no item {', '.join(map(str, sorted(missing)))}")
     return found
+
+
+@dataclass(frozen=True)
+class ApplyPreview:
+    """What applying would remove, for the confirmation every interface asks for."""
+
+    report_id: int
+    item_ids: tuple[int, ...]
+    # Directory people behind the items (an item whose person is unknown counts as one).
+    people: int
+    # Seats in the app (people's accounts) and pending invitations, each removed once.
+    seats: int
+    invitations: int
+
+    @property
+    def confirmation(self) -> str:
+        """Names exactly the items confirmed: a report that changed since asks again."""
+        return "-".join(map(str, self.item_ids))
+
+    @property
+    def summary(self) -> str:
+        parts = [_count(self.seats, "seat")]
+        if self.invitations:
+            parts.append(_count(self.invitations, "pending invitation"))
+        return f"{_count(self.people, 'person', 'people')}: {' and '.join(parts)}"
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def preview_apply(
+    session: Session,
+    *,
+    workspace_id: int,
+    report_id: int,
+    actor: Actor,
+    item_ids: Iterable[int] | None = None,
+) -> ApplyPreview:
+    """What ``apply_report`` would queue now: the pending and failed items, counted."""
+    tenant = Tenant(session, workspace_id)
+    report = tenant.get(Report, report_id)
+    require(session, actor=actor, app=tenant.get(App, report.app_id), action=APPLY_REPORT)
+    if report.state != ReportState.OPEN:
+        raise Conflict(f"report {report_id} is closed")
+    due = [
+        item
+        for item in _items(session, report, item_ids)
+        if item.state in (ReportItemState.PENDING, ReportItemState.FAILED)
+    ]
+    kinds = {
+        account.id: account.kind
+        for account in tenant.all(Account, Account.id.in_([i.account_id for i in due]))
+    }
+    invitations = sum(1 for item in due if kinds.get(item.account_id) == AccountKind.INVITATION)
+    people = {item.user_id if item.user_id is not None else f"item:{item.id}" for item in due}
+    return ApplyPreview(
+        report_id=report.id,
+        item_ids=tuple(item.id for item in due),
+        people=len(people),
+        seats=len(due) - invitations,
+        invitations=invitations,
+    )
 
 
 def apply_report(

@@ -9,7 +9,8 @@ accept an ``Idempotency-Key`` header: a repeat with the same key returns the fir
     DELETE /api/v1/accounts/{account_id}/exemption           un-exempt
     POST   /api/v1/accounts/{account_id}/removal             queue the removal (force, key)
     POST   /api/v1/accounts/{account_id}/role                queue a business role change
-    PUT    /api/v1/accounts/{account_id}/asset-tasks         queue asset task changes
+    PUT    /api/v1/accounts/{account_id}/asset-tasks         queue asset task changes (both:
+                                                             confirm_unvouched for full control)
     POST   /api/v1/accounts/{account_id}/guest               invite a guest who vouches for it
     POST   /api/v1/accounts/{account_id}/cancel-invitation   queue cancelling an invitation
     POST   /api/v1/apps/{app_id}/invitations                 invite a person by e-mail
@@ -82,8 +83,16 @@ class RemoveIn(_In):
     force: StrictBool = False
 
 
+CONFIRM_UNVOUCHED = Field(
+    default=False,
+    description="give full control (ADMIN, or MANAGE on an asset) to an account that is not "
+    "onboarded: nobody in the directory vouches for it",
+)
+
+
 class RoleIn(_In):
     role: Literal["ADMIN", "EMPLOYEE"]
+    confirm_unvouched: StrictBool = CONFIRM_UNVOUCHED
 
 
 class AssetTasksIn(_In):
@@ -94,6 +103,7 @@ class AssetTasksIn(_In):
         default=False,
         description="take MANAGE away even where nobody else would keep full control",
     )
+    confirm_unvouched: StrictBool = CONFIRM_UNVOUCHED
 
 
 class GuestIn(_In):
@@ -296,6 +306,7 @@ def change_role(
         role=body.role,
         actor=principal.actor,
         idempotency_key=idempotency_key,
+        confirm_unvouched=body.confirm_unvouched,
     )
     session.commit()
     enqueue_operations(request, [operation.id])
@@ -319,6 +330,7 @@ def set_asset_tasks(
         actor=principal.actor,
         force=body.force,
         idempotency_key=idempotency_key,
+        confirm_unvouched=body.confirm_unvouched,
     )
     session.commit()
     enqueue_operations(request, [o.id for o in operations])

@@ -1,9 +1,10 @@
 """Connected apps.
 
 GET    /api/v1/apps                      apps the caller may see
-POST   /api/v1/apps                      connect an app (validates the token first)
+POST   /api/v1/apps                      connect an app (validates the token first; one app
+                                         per business: 409 names the app holding it)
 GET    /api/v1/apps/{app_id}             one app
-PATCH  /api/v1/apps/{app_id}             edit settings, replace the token
+PATCH  /api/v1/apps/{app_id}             edit settings, replace the token, auto-cancel invitations
 DELETE /api/v1/apps/{app_id}             disconnect (nothing changes in the app)
 POST   /api/v1/apps/{app_id}/checks      check for updates now
 GET    /api/v1/apps/{app_id}/runs        the latest checks
@@ -20,6 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from sqlalchemy import select
 
 from bastion.actions.apps import (
+    MAX_INVITATION_AGE_DAYS,
     AppChanges,
     ConnectRequest,
     connect_app,
@@ -68,6 +70,10 @@ class AppOut(BaseModel):
     connection_warnings: list[str] = Field(
         description="What the last connection check warned about (it did not block connecting)"
     )
+    auto_cancel_invitations_days: int | None = Field(
+        description="Each check cancels pending invitations first seen more than this many days "
+        "ago; null: only by hand"
+    )
 
     @classmethod
     def of(cls, app: App) -> AppOut:
@@ -92,6 +98,7 @@ class AppOut(BaseModel):
             business_verification_status=app.business_verification_status,
             connection_checked_at=app.connection_checked_at,
             connection_warnings=list(app.connection_warnings or []),
+            auto_cancel_invitations_days=app.auto_cancel_invitations_days,
         )
 
 
@@ -100,6 +107,7 @@ CREDENTIAL_PATTERN = r"^[!-~]+$"
 META_ID_PATTERN = r"^[0-9]+$"
 MinuteOfDay = Annotated[int, Field(ge=0, le=1439), BeforeValidator(json_integer)]
 Percent = Annotated[int, Field(ge=0, le=100), BeforeValidator(json_integer)]
+Days = Annotated[int, Field(ge=1, le=MAX_INVITATION_AGE_DAYS), BeforeValidator(json_integer)]
 
 
 class ConnectIn(BaseModel):
@@ -142,6 +150,11 @@ class UpdateIn(BaseModel):
         max_length=128,
         pattern=CREDENTIAL_PATTERN,
         description="Add or replace the App secret",
+    )
+    auto_cancel_invitations_days: Days | None = Field(
+        default=None,
+        description="Cancel pending invitations older than this many days at each check; "
+        "null turns it off, leaving the field out keeps the setting",
     )
 
 
@@ -232,7 +245,11 @@ def update(
         runtime.connector_options,
         workspace_id=principal.workspace_id,
         app_id=app_id,
-        changes=AppChanges(**body.model_dump()),
+        changes=AppChanges(
+            **body.model_dump(),
+            never_auto_cancel="auto_cancel_invitations_days" in body.model_fields_set
+            and body.auto_cancel_invitations_days is None,
+        ),
         actor=principal.actor,
     )
     session.commit()

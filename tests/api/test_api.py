@@ -22,6 +22,7 @@ from tests.checks.conftest import World
 from tests.conftest import serve_on_loopback
 from tests.factories import make_workspace
 from tests.members.member_world import Cast, accounts, cast_roles
+from tests.one_business import free_the_business
 
 
 @pytest.fixture
@@ -205,6 +206,7 @@ def test_every_write_is_in_the_audit_log_and_exports_as_jsonl_and_csv(
 
 
 def test_connecting_with_a_bad_token_is_refused_with_the_checks(api: Api, world: World) -> None:
+    free_the_business(world)
     response = api.client.post(
         "/api/v1/apps",
         json={

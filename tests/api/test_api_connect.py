@@ -19,6 +19,7 @@ from bastion.app import create_app
 from bastion.storage.models.enums import TokenKind
 from tests.checks.conftest import World
 from tests.conftest import serve_on_loopback
+from tests.one_business import free_the_business
 
 
 @pytest.fixture
@@ -42,6 +43,8 @@ def api(world: World) -> Iterator[httpx.Client]:
 
 
 def body(world: World, **fields: object) -> dict[str, object]:
+    """A connection of the world's business, whose app steps aside (one app per business)."""
+    free_the_business(world)
     return {
         "label": "Second",
         "token": world.sim.token,

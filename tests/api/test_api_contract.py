@@ -17,6 +17,7 @@ from tests.api.api_harness import Api, role_tokens
 from tests.checks.conftest import World
 from tests.conftest import serve_on_loopback
 from tests.members.member_world import accounts, cast_roles
+from tests.one_business import free_the_business
 
 
 @pytest.fixture
@@ -55,7 +56,9 @@ def test_connecting_while_meta_cannot_be_reached_is_a_503_that_stores_nothing(
         world.runtime.connector_options, transport=httpx.MockTransport(_unreachable)
     )
     before = app_count(world)
-    response = api.client.post("/api/v1/apps", json=connect_body(world), headers=api.as_("admin"))
+    # Another business: the world's app holds this one, and stays to have its token replaced.
+    other = {**connect_body(world), "business_id": "1"}
+    response = api.client.post("/api/v1/apps", json=other, headers=api.as_("admin"))
     assert response.status_code == 503
     error = response.json()["error"]
     assert error["code"] == "upstream_unavailable"
@@ -70,6 +73,7 @@ def test_connecting_while_meta_cannot_be_reached_is_a_503_that_stores_nothing(
 
 def test_meta_rate_limiting_the_check_is_a_503_saying_when_to_retry(api: Api, world: World) -> None:
     world.sim.inject_fault("rate_limit", count=50, path="me")
+    free_the_business(world)
     response = api.client.post("/api/v1/apps", json=connect_body(world), headers=api.as_("admin"))
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "upstream_unavailable"
@@ -77,6 +81,7 @@ def test_meta_rate_limiting_the_check_is_a_503_saying_when_to_retry(api: Api, wo
 
 
 def test_a_token_meta_refuses_is_still_a_refused_connection(api: Api, world: World) -> None:
+    free_the_business(world)
     response = api.client.post(
         "/api/v1/apps",
         json={**connect_body(world), "token": "EAAnotatoken"},

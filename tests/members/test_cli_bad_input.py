@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from bastion.cli import app
 from tests.checks.conftest import World, simulator_on_socket, worker_env
+from tests.one_business import free_the_business
 from tests.row_counts import database_state
 
 runner = CliRunner()
@@ -103,6 +104,7 @@ def test_a_token_of_several_lines_on_stdin_is_refused_naming_the_token(
 def test_a_token_file_ending_in_a_newline_connects(
     world: World, key_entry: str, tmp_path: Path, ending: str
 ) -> None:
+    free_the_business(world)
     token_file = tmp_path / "token"
     token_file.write_bytes((world.sim.token + ending).encode())
     with simulator_on_socket(world.sim) as graph_url:

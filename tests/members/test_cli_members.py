@@ -14,6 +14,7 @@ from bastion.storage.models import Operation
 from bastion.storage.models.enums import AccountState, OperationKind
 from tests.checks.conftest import World, simulator_on_socket, worker_env
 from tests.members.member_world import accounts
+from tests.one_business import free_the_business
 
 runner = CliRunner()
 
@@ -49,6 +50,7 @@ def test_list_exempt_and_remove_from_the_command_line(world: World, key_entry: s
 
 
 def test_apps_connect_reads_the_token_from_stdin_only(world: World, key_entry: str) -> None:
+    free_the_business(world)
     with simulator_on_socket(world.sim) as graph_url:
         env = worker_env(world, graph_url, key_entry)
         args = [

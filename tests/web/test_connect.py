@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from bastion.storage.models import App
 from tests.checks.conftest import World
+from tests.one_business import free_the_business
 from tests.web.web_support import post
 
 CONNECT = "/apps/connect/meta_business"
@@ -24,6 +25,7 @@ def page_text(response: httpx.Response) -> str:
 
 
 def connect(client: httpx.Client, world: World, **fields: str) -> httpx.Response:
+    free_the_business(world)
     data = {
         "label": "Second Meta",
         "token": world.sim.token,

@@ -82,6 +82,9 @@ class App(TenantMixin, TimestampMixin, Base):
     # Rotate a saved password every N days (None: no schedule) and/or after each reveal.
     rotation_days: Mapped[int | None] = mapped_column(Integer)
     rotate_after_reveal: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Each check cancels the pending invitations first seen more than this many days ago
+    # (None: only an admin cancels them).
+    auto_cancel_invitations_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class AppMember(TenantMixin, TimestampMixin, Base):
