@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
+import bastion.cli_access  # noqa: F401 - adds the access commands to `bastion members`
+from bastion.cli_admin import guests_app, local_partners_app
 from bastion.cli_checks import (
     apps_app,
     changes,
@@ -57,6 +59,8 @@ app.add_typer(directory_app, name="directory")
 app.add_typer(members_app, name="members")
 app.add_typer(emails_app, name="emails")
 app.add_typer(sso_app, name="sso")
+app.add_typer(local_partners_app, name="local-partners")
+app.add_typer(guests_app, name="guests")
 app.add_typer(credentials_app, name="credentials")
 app.command()(check)
 app.command()(changes)

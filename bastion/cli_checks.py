@@ -227,17 +227,36 @@ def report_show(
 def report_apply(
     report_id: Annotated[int, typer.Argument(metavar="REPORT")],
     item: Annotated[list[int] | None, typer.Option(help="Only these items (repeatable).")] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Apply without asking (for scripts).")
+    ] = False,
     workspace: WorkspaceOption = "default",
 ) -> None:
-    """Queue a removal for every pending item (or the chosen ones)."""
-    from bastion.actions.reports import apply_report
+    """Queue a removal for every pending item (or the chosen ones), after saying how many people
+    and seats it removes and asking."""
+    from bastion.actions.reports import apply_report, preview_apply
     from bastion.jobs import Jobs
 
     with runtime_or_exit() as runtime:
-        with runtime.sessions.begin() as session:
+        with runtime.sessions() as session:
             ws = workspace_by_slug(session, workspace)
-            applied = apply_report(
+            preview = preview_apply(
                 session, workspace_id=ws.id, report_id=report_id, actor=Actor.cli(), item_ids=item
+            )
+        if not preview.item_ids:
+            typer.echo("nothing left to apply")
+            return
+        typer.echo(f"Applying report {report_id} removes {preview.summary} in the app.")
+        if not yes and not typer.confirm("Apply it?", default=False):
+            typer.echo("nothing applied")
+            raise typer.Exit(1)
+        with runtime.sessions.begin() as session:
+            applied = apply_report(
+                session,
+                workspace_id=ws.id,
+                report_id=report_id,
+                actor=Actor.cli(),
+                item_ids=list(preview.item_ids),
             )
             operation_ids = [i.operation_id for i in applied if i.operation_id]
         with Jobs(runtime) as jobs:

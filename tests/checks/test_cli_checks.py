@@ -30,7 +30,8 @@ def test_check_runs_report_and_operations_from_the_command_line(
         report = run(env, "report", "show", str(world.app_id), "--workspace", "northwind")
         assert "pending" in report and "deprovisioned" in report
         report_id = report.split("report ")[1].split()[0]
-        applied = run(env, "report", "apply", report_id, "--workspace", "northwind")
+        applied = run(env, "report", "apply", report_id, "--yes", "--workspace", "northwind")
+        assert f"Applying report {report_id} removes" in applied
         assert "removal(s) queued" in applied
         listed = run(env, "operations", "list", str(world.app_id), "--workspace", "northwind")
         assert "remove" in listed and "queued" in listed
