@@ -8,6 +8,9 @@ routes are split by page area (each module opens with its list of routes):
     apps.py         apps list, connect wizard, app settings, check for updates
     app_tabs.py     assets, partners, history, report, operations tabs
     members.py      the Members tab and its row and bulk actions
+    member_access.py        an account's business role and asset tasks, claiming one's own
+    member_invitations.py   inviting people by e-mail, cancelling stale invitations
+    local_partners.py       local partners and guest users, linking a guest to an account
     directory.py    directory users and teams, SCIM tokens, CSV import
     activity.py     the audit log, CSV export
     emails.py       the e-mail Bastion queued: state, text, retry
@@ -36,7 +39,10 @@ from bastion.web import (
     credentials,
     directory,
     emails,
+    local_partners,
     me,
+    member_access,
+    member_invitations,
     members,
     sign_in,
 )
@@ -54,8 +60,12 @@ def install_web(app: FastAPI, limits: RateCounter) -> None:
         sign_in,
         apps,
         app_tabs,
+        # Before members: its /members/{account_id}/{dialog} would take their dialogs' paths.
+        member_access,
+        member_invitations,
         members,
         directory,
+        local_partners,
         activity,
         emails,
         me,

@@ -7,7 +7,9 @@ Routes:
     GET  /apps/{app_id}/history                    check runs with counts and duration
     GET  /apps/{app_id}/history/{run_id}           the changes of one run (outside-Bastion marked)
     GET  /apps/{app_id}/report                     the open deprovisioning report
-    POST /apps/{app_id}/report/apply               apply all or the selected items
+    POST /apps/{app_id}/report/confirm             how many people and seats applying removes
+    POST /apps/{app_id}/report/apply               apply all or the selected items, once the
+                                                   count confirmed is still the count
     POST /apps/{app_id}/report/dismiss             dismiss the selected items with a reason
     GET  /apps/{app_id}/operations                 queued, deferred, manual, failed, done
     POST /apps/{app_id}/operations/{op_id}/retry   retry a failed or deferred operation
@@ -32,10 +34,10 @@ from bastion.actions.permissions import (
     VIEW_PEOPLE,
     require,
 )
-from bastion.actions.reports import apply_report, dismiss_items
+from bastion.actions.reports import ApplyPreview, apply_report, dismiss_items, preview_apply
 from bastion.errors import NotFound
 from bastion.queries import current_report, list_changes
-from bastion.storage.models import Asset, CheckRun
+from bastion.storage.models import App, Asset, CheckRun
 from bastion.storage.models.enums import ReportItemState, ReportState
 from bastion.storage.tenancy import Tenant
 from bastion.web.context import (
@@ -49,6 +51,7 @@ from bastion.web.context import (
     redirect,
     render,
 )
+from bastion.web.dialogs import dialog
 from bastion.web.reads import (
     accounts_by_id,
     asset_holders,
@@ -174,6 +177,51 @@ def _item_ids(values: list[str]) -> list[int]:
     return [int(v) for v in values if v.isdigit()]
 
 
+def _apply_preview(
+    db: DB, me: Me, app_id: int, report_id: int, scope: str, item_ids: list[str]
+) -> tuple[App, ApplyPreview | None]:
+    """What the form asks to apply, counted (None: "selected" with nothing selected)."""
+    app = app_for(db, me, app_id)
+    require(db, actor=me.actor, app=app, action=APPLY_REPORT)
+    selected = _item_ids(item_ids) if scope == "selected" else None
+    if selected is not None and not selected:
+        return app, None
+    preview = preview_apply(
+        db, workspace_id=me.workspace_id, report_id=report_id, actor=me.actor, item_ids=selected
+    )
+    return app, preview
+
+
+def _confirm_dialog(request: Request, db: DB, me: Me, app: App, preview: ApplyPreview) -> Response:
+    found = current_report(db, app.id, preview.report_id)
+    wanted = set(preview.item_ids)
+    rows = [row for row in (found[1] if found else []) if row[0].id in wanted]
+    return dialog(
+        request,
+        me,
+        "apps/_report_confirm.html",
+        {**app_page(db, me, app, "report"), "preview": preview, "rows": rows},
+    )
+
+
+@router.post("/apps/{app_id}/report/confirm")
+def report_confirm(
+    request: Request,
+    db: DB,
+    me: Me,
+    app_id: int,
+    report_id: Annotated[int, Form()],
+    scope: Annotated[str, Form()] = "all",
+    item_id: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    app, preview = _apply_preview(db, me, app_id, report_id, scope, item_id or [])
+    if preview is None:
+        return redirect(request, f"/apps/{app_id}/report", "Select at least one person.", "error")
+    if not preview.item_ids:
+        return redirect(request, f"/apps/{app_id}/report", "Nothing left to apply.", "info")
+    return _confirm_dialog(request, db, me, app, preview)
+
+
 @router.post("/apps/{app_id}/report/apply")
 def report_apply(
     request: Request,
@@ -183,14 +231,21 @@ def report_apply(
     report_id: Annotated[int, Form()],
     scope: Annotated[str, Form()] = "all",
     item_id: Annotated[list[str] | None, Form()] = None,
+    confirmed: Annotated[str, Form()] = "",
 ) -> Response:
-    app = app_for(db, me, app_id)
-    require(db, actor=me.actor, app=app, action=APPLY_REPORT)
-    selected = _item_ids(item_id or []) if scope == "selected" else None
-    if selected is not None and not selected:
+    """Applies what the confirmation showed; if the report changed since (or nothing was
+    confirmed), the confirmation is shown again with the new counts."""
+    app, preview = _apply_preview(db, me, app_id, report_id, scope, item_id or [])
+    if preview is None:
         return redirect(request, f"/apps/{app_id}/report", "Select at least one person.", "error")
+    if preview.item_ids and confirmed != preview.confirmation:
+        return _confirm_dialog(request, db, me, app, preview)
     applied = apply_report(
-        db, workspace_id=me.workspace_id, report_id=report_id, actor=me.actor, item_ids=selected
+        db,
+        workspace_id=me.workspace_id,
+        report_id=report_id,
+        actor=me.actor,
+        item_ids=list(preview.item_ids),
     )
     db.commit()
     jobs = jobs_of(request)

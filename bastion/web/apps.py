@@ -46,7 +46,7 @@ from bastion.actions.permissions import (
 )
 from bastion.actions.profiles import redirect_uri
 from bastion.connectors.base import ConnectorError
-from bastion.errors import InvalidInput
+from bastion.errors import Conflict, InvalidInput
 from bastion.queries import list_apps
 from bastion.storage.models.enums import RunState, RunTrigger
 from bastion.web.context import (
@@ -161,13 +161,14 @@ def connect_submit(
             request=connect,
             actor=me.actor,
         )
-    except InvalidInput as exc:
+    except (InvalidInput, Conflict) as exc:
         db.rollback()
+        field = exc.field if isinstance(exc, InvalidInput) else "business_id"
         return render(
             request,
             "apps/connect.html",
-            {"section": "apps", "values": values, "field": exc.field, "error": exc.message},
-            status_code=400,
+            {"section": "apps", "values": values, "field": field, "error": exc.message},
+            status_code=400 if isinstance(exc, InvalidInput) else 409,
             me=me,
         )
     except ConnectionRefused as exc:
@@ -244,6 +245,7 @@ def settings_save(
     login_method: Annotated[str, Form()] = "sso",
     token: Annotated[str, Form()] = "",
     app_secret: Annotated[str, Form()] = "",
+    auto_cancel_invitations_days: Annotated[str, Form()] = "",
 ) -> Response:
     app = app_for(db, me, app_id, MANAGE_APP)
     runtime = runtime_of(request)
@@ -253,6 +255,9 @@ def settings_save(
             threshold = int(safeguard_threshold_percent)
         except ValueError:
             raise InvalidInput("safeguard_threshold_percent", "must be a whole number") from None
+        auto_cancel = auto_cancel_invitations_days.strip()
+        if auto_cancel and not auto_cancel.isdigit():
+            raise InvalidInput("auto_cancel_invitations_days", "must be a whole number of days")
         update_app(
             db,
             runtime.require_key_ring(),
@@ -267,6 +272,8 @@ def settings_save(
                 login_method=login_method,
                 token=token.strip() or None,
                 app_secret=app_secret.strip() or None,
+                auto_cancel_invitations_days=int(auto_cancel) if auto_cancel else None,
+                never_auto_cancel=not auto_cancel,
             ),
             actor=me.actor,
         )
@@ -274,6 +281,7 @@ def settings_save(
         db.rollback()
         context = _settings_context(request, db, me, app_id)
         context["error"] = exc.message
+        context["after"] = None
         context["check"] = exc.check if isinstance(exc, ConnectionRefused) else None
         status = 503 if isinstance(exc, ConnectorError) else 400
         return render(request, "apps/settings.html", context, status_code=status, me=me)

@@ -177,6 +177,11 @@ def test_the_whole_story_in_a_browser(tmp_path: Path) -> None:
         assert leaver["email"] in page.locator("#report-items").inner_text()
         shot(page, "report")
         page.get_by_role("button", name=re.compile(r"^Apply report")).click()
+        confirm = page.locator("dialog[open]")
+        counts = confirm.locator("[data-apply-counts]").inner_text()
+        assert re.search(r"\d+ (person|people): \d+ seats?", counts), counts
+        shot(page, "report-confirm")
+        confirm.get_by_role("button", name=re.compile(r"^Remove \d+ in Meta")).click()
         flash(page, "queued")
         assert leaver["id"] not in {p["id"] for p in sim.dump()["people"]}
         page.goto(f"{app_url}/report")

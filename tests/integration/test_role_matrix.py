@@ -210,6 +210,10 @@ READS = [
         Read("/apps/{app_id}/members/{account_id}/{dialog}", OWNERS, dialog=d, account=OTHER)
         for d in ("match", "exempt", "remove", "guest")
     ),
+    Read("/apps/{app_id}/members/{account_id}/role", OWNERS, account=OTHER),
+    Read("/apps/{app_id}/members/{account_id}/tasks", OWNERS, account=OTHER),
+    Read("/apps/{app_id}/members/invite", OWNERS),
+    Read("/apps/{app_id}/members/invitations", OWNERS, people=True),
     Read("/apps/{app_id}/assets", DETAILS),
     Read("/apps/{app_id}/assets/{asset_id}", OWNERS, people=True),
     Read("/apps/{app_id}/partners", DETAILS),
@@ -224,6 +228,11 @@ READS = [
     Read("/directory/tokens", ADMIN),
     Read("/directory/import", ADMIN),
     Read("/directory/sign-in", ADMIN),
+    Read("/directory/partners", ADMIN | {"partner_guest"}, people=True),
+    Read("/directory/partners/new", ADMIN),
+    Read("/directory/partners/{partner_id}/invite", ADMIN | {"partner_guest"}),
+    Read("/directory/guests/invite", ADMIN),
+    Read("/directory/people/{user_id}/link", DIRECTORY, user="{guest_user}", people=True),
     Read("/activity", ADMIN, people=True),
     Read("/activity.csv", ADMIN, people=True),
     Read("/emails", ADMIN, people=True),
@@ -286,6 +295,7 @@ WRITES = [
     Write("POST", "/apps/connect/meta_business", ADMIN),
     Write("POST", "/apps/{app_id}/settings", OWNERS, form={"label": "Northwind Meta"}),
     Write("POST", "/apps/{app_id}/check", OWNERS),
+    Write("POST", "/apps/{app_id}/report/confirm", OWNERS, form={"report_id": "{report_id}"}),
     Write("POST", "/apps/{app_id}/report/apply", OWNERS, form={"report_id": "{report_id}"}),
     Write(
         "POST",
@@ -310,6 +320,42 @@ WRITES = [
         form={"email": "{role}.w@x.test"},
     ),
     Write("POST", "/apps/{app_id}/members/{account_id}/remove", OWNERS, form={"force": "yes"}),
+    Write("POST", "/apps/{app_id}/members/{account_id}/role", OWNERS, form={"role": "EMPLOYEE"}),
+    Write(
+        "POST",
+        "/apps/{app_id}/members/{account_id}/tasks",
+        OWNERS,
+        form={"asset": "{asset_id}", "task": "{asset_id}:ANALYZE"},
+    ),
+    Write("POST", "/apps/{app_id}/members/{account_id}/claim", OWNERS),
+    Write("POST", "/apps/{app_id}/members/invite", OWNERS, form={"email": "{role}.wi@x.test"}),
+    Write(
+        "POST",
+        "/apps/{app_id}/members/invitations/cancel-stale",
+        OWNERS,
+        form={"older_than_days": "3650"},
+    ),
+    Write("POST", "/directory/partners", ADMIN, form={"name": "Initech web {role}"}),
+    Write(
+        "POST",
+        "/directory/partners/{partner_id}/invite",
+        ADMIN | {"partner_guest"},
+        form={"email": "{role}.wacme@acme.test"},
+    ),
+    Write(
+        "POST",
+        "/directory/partners/{partner_id}/invite",
+        ADMIN,
+        partner="{globex}",
+        form={"email": "{role}.wglobex@globex.test"},
+    ),
+    Write("POST", "/directory/guests/invite", ADMIN, form={"email": "{role}.wg@outside.test"}),
+    Write(
+        "POST",
+        "/directory/people/{user_id}/link",
+        OWNERS,
+        form={"account_id": "{account_id}"},
+    ),
     Write(
         "POST",
         "/apps/{app_id}/members/bulk/confirm",
@@ -484,6 +530,8 @@ def fill(rw: RoleWorld, role: str, text: str) -> str:
         "stranger": ids["stranger"],
         "me": person.user_id,
         "collaborator": rw.people["collaborator"].user_id,
+        "guest_user": rw.people["guest"].user_id,
+        "user_id": rw.people["guest"].user_id,
         "role": role,
     }
     for key, value in values.items():
