@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 OIDC := tests/oidc
 OIDC_STAMP := $(OIDC)/node_modules/.installed
+# pytest-xdist processes for `make test` and `make pytest`: auto is one per core, 0 runs the
+# tests in pytest's own process (see CONTRIBUTING.md).
+PYTEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
 .PHONY: help run test lint format typecheck pytest migrate simulate bench graph-schema lock clean
@@ -43,7 +46,7 @@ test: $(DEV_STAMP) $(OIDC_STAMP) ## Set up and run every check: ruff, mypy --str
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 lint: $(DEV_STAMP) ## ruff check and ruff format --check
 	$(BIN)/ruff check .
@@ -56,8 +59,8 @@ format: $(DEV_STAMP) ## Rewrite the code with ruff format and the safe ruff fixe
 typecheck: $(DEV_STAMP) ## mypy --strict on bastion/
 	$(BIN)/mypy
 
-pytest: $(DEV_STAMP) $(OIDC_STAMP) ## Only the test suite (pass ARGS="-k name" to narrow it)
-	$(BIN)/python -m pytest $(ARGS)
+pytest: $(DEV_STAMP) $(OIDC_STAMP) ## Only the test suite (ARGS="-k name" narrows it, PYTEST_WORKERS=0 runs it in one process)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(ARGS)
 
 migrate: $(STAMP) ## Upgrade the configured database to the newest migration
 	$(BIN)/bastion migrate

@@ -2,12 +2,19 @@
 
 PostgreSQL tests run when ``BASTION_TEST_DATABASE_URL`` names a database; without it they skip
 with the reason, except under CI (``CI=true`` or ``BASTION_REQUIRE_POSTGRES=1``), where a missing
-PostgreSQL is a failure so nothing silently skips.
+PostgreSQL is a failure so nothing silently skips. Redis tests likewise with
+``BASTION_TEST_REDIS_URL`` and ``BASTION_REQUIRE_REDIS``. Under CI (or ``BASTION_FORBID_SKIPS=1``)
+any skipped test fails the run.
+
+Under ``pytest -n N`` (pytest-xdist) each worker keeps to its own: a PostgreSQL database created
+beside the configured one (``<name>_gw0``, …) and dropped at the end, the Redis database below
+the configured one per worker (``/15`` for gw0, ``/14`` for gw1, …), a block of loopback ports
+(all in ``tests/support/worker_resources.py``), and pytest's own temporary directories.
 """
 
 from __future__ import annotations
 
-import os
+import shutil
 import socket
 import threading
 import time
@@ -19,32 +26,25 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import uvicorn
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bastion.security.vault import KeyRing, new_key_entry
 from bastion.storage.db import make_engine, make_session_factory
 from bastion.storage.models import Base
 from bastion.storage.schema import upgrade
+from tests.support.worker_resources import (  # noqa: F401 - the tests import them from here
+    FORBID_SKIPS,
+    POSTGRES_URL,
+    REQUIRE_POSTGRES,
+    drop_worker_databases,
+    free_port,
+    postgres_url_or_skip,
+    redis_url_or_skip,
+)
 
 if TYPE_CHECKING:
     from tests.support.oidc_provider import LoopbackOpenIDProvider, StartOpenIDProvider
-
-POSTGRES_URL = os.environ.get("BASTION_TEST_DATABASE_URL")
-
-
-def _truthy(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes")
-
-
-REQUIRE_POSTGRES = _truthy("CI") or _truthy("BASTION_REQUIRE_POSTGRES")
-
-
-def postgres_url_or_skip() -> str:
-    if POSTGRES_URL:
-        return POSTGRES_URL
-    if REQUIRE_POSTGRES:
-        pytest.fail("BASTION_TEST_DATABASE_URL is not set, and CI requires the PostgreSQL tests")
-    pytest.skip("no PostgreSQL: set BASTION_TEST_DATABASE_URL to run this test against one")
 
 
 def reset_postgres(engine: Engine) -> None:
@@ -66,20 +66,40 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield url
 
 
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """A migrated database on each backend."""
-    engine = make_engine(database_url)
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the newest migration, migrated once per worker and copied for each test
+    (running the migrations takes longer than many tests; tests/integration/test_migrations.py
+    runs them on empty databases)."""
+    path = tmp_path_factory.mktemp("migrated") / "bastion.db"
+    engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
+    engine.dispose()  # the last connection closed, SQLite folds its WAL file into the database
+    return path
+
+
+def _copy_of(migrated: Path, path: Path) -> Engine:
+    shutil.copyfile(migrated, path)
+    return make_engine(f"sqlite:///{path}")
+
+
+@pytest.fixture
+def engine(database_url: str, migrated_sqlite: Path) -> Iterator[Engine]:
+    """A migrated database on each backend."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        engine = _copy_of(migrated_sqlite, Path(url.database))
+    else:
+        engine = make_engine(database_url)
+        upgrade(engine)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+def sqlite_engine(tmp_path: Path, migrated_sqlite: Path) -> Iterator[Engine]:
     """A migrated SQLite database, for tests where the backend does not matter."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'bastion.db'}")
-    upgrade(engine)
+    engine = _copy_of(migrated_sqlite, tmp_path / "bastion.db")
     yield engine
     engine.dispose()
 
@@ -120,10 +140,15 @@ def anyio_backend() -> str:
 
 @contextmanager
 def serve_on_loopback(app: Any) -> Iterator[str]:
-    """Serve an ASGI app on a free 127.0.0.1 port in a thread; yields its base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    """Serve an ASGI app on a free 127.0.0.1 port in a thread; yields its base URL.
+
+    The socket is bound and listening before the server starts, so the port cannot be taken in
+    between and a client connecting early waits in the backlog instead of being refused.
+    """
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = int(sock.getsockname()[1])
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -135,16 +160,19 @@ def serve_on_loopback(app: Any) -> Iterator[str]:
             timeout_graceful_shutdown=1,
         )
     )
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
+    deadline = time.monotonic() + 60
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.02)
     try:
+        if not server.started:
+            raise RuntimeError(f"the test server on port {port} did not start")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
 
 
 @pytest.fixture
@@ -168,3 +196,27 @@ def start_openid_provider() -> Iterator[StartOpenIDProvider]:
     yield start
     for provider in started:
         provider.stop()
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Under xdist the controller receives every worker's reports, so it sees every skip.
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    drop_worker_databases()
+    in_worker = hasattr(session.config, "workerinput")
+    if FORBID_SKIPS and _skipped and not in_worker and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FORBID_SKIPS and _skipped:
+        terminalreporter.write_line(
+            f"FAILED: CI runs every test, and {len(_skipped)} skipped: " + ", ".join(_skipped),
+            red=True,
+        )

@@ -4,7 +4,6 @@ from the scenario, an app connected with the simulator's token, and a real SMTP 
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,7 +34,7 @@ from bastion.settings import load_settings
 from bastion.storage.db import make_session_factory
 from bastion.storage.models import App, CheckRun, User
 from bastion.storage.models.enums import RunTrigger, UserSource
-from tests.conftest import serve_on_loopback
+from tests.conftest import free_port, serve_on_loopback
 from tests.factories import make_workspace
 
 
@@ -54,16 +53,15 @@ class _Mailbox:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# The name other test modules import for an SMTP server's port.
+_free_port = free_port
 
 
 @pytest.fixture
 def mailbox() -> Iterator[_Mailbox]:
     box = _Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=_free_port())
+    # aiosmtpd must be told its port; it waits 5 s for its thread to start unless told longer.
+    controller = Controller(box, hostname="127.0.0.1", port=free_port(), ready_timeout=60)
     controller.start()
     box.port = controller.port  # type: ignore[attr-defined]
     yield box

@@ -6,30 +6,36 @@ Redis when BASTION_TEST_REDIS_URL is set (CI requires it).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
-import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
 from bastion.actions.actors import Actor
 from bastion.actions.apps import ConnectRequest, connect_app
+from bastion.actions.users import create_admin
+from bastion.connectors.meta.simulator import create_simulator_app
 from bastion.jobs import Jobs
 from bastion.settings import load_settings
 from bastion.storage.models import App, CheckRun
 from bastion.storage.models.enums import RunState, RunTrigger
-from tests.checks.conftest import World, simulator_on_socket, worker_env
+from tests.checks.conftest import World, worker_env
+from tests.conftest import redis_url_or_skip, serve_on_loopback
+from tests.factories import make_workspace
 
-REDIS_URL = os.environ.get("BASTION_TEST_REDIS_URL")
-REQUIRE_REDIS = os.environ.get("BASTION_REQUIRE_REDIS", "").lower() in ("1", "true", "yes") or (
-    os.environ.get("CI", "").lower() in ("1", "true", "yes")
-)
+# How long the first Graph call of one app's check waits for the other app's check to make its
+# own. Far longer than a worker takes to start on a loaded machine; shorter than the workers'
+# Graph timeout below, so the held call is never given up on and retried.
+RENDEZVOUS_SECONDS = 120
+WORKER_GRAPH_TIMEOUT_SECONDS = "300"
 
 
 @pytest.fixture(params=["database", "redis"])
@@ -42,14 +48,11 @@ def queue_world(request: pytest.FixtureRequest, world: World) -> Iterator[World]
     }
     url = world.runtime.engine.url
     if request.param == "redis":
-        if not REDIS_URL:
-            if REQUIRE_REDIS:
-                pytest.fail("BASTION_TEST_REDIS_URL is not set, and CI requires the Redis tests")
-            pytest.skip("no Redis: set BASTION_TEST_REDIS_URL to run the queue on Redis")
+        redis_url = redis_url_or_skip()
         import redis
 
-        redis.Redis.from_url(REDIS_URL).flushdb()
-        env["BASTION_QUEUE_URL"] = REDIS_URL
+        redis.Redis.from_url(redis_url).flushdb()
+        env["BASTION_QUEUE_URL"] = redis_url
     elif url.get_backend_name() == "postgresql":
         env["BASTION_QUEUE_URL"] = url.set(drivername="postgresql").render_as_string(
             hide_password=False
@@ -58,42 +61,91 @@ def queue_world(request: pytest.FixtureRequest, world: World) -> Iterator[World]
     yield world
 
 
-def _second_app(world: World) -> int:
+def _second_app(world: World, token: str) -> tuple[int, int]:
+    """The same business connected with its own token in a second workspace (one workspace
+    connects a business once); returns the workspace's id and the app's."""
+    with world.runtime.sessions.begin() as session:
+        workspace = make_workspace(session, "globex")
+        admin, _ = create_admin(
+            session,
+            workspace_id=workspace.id,
+            email="owner@globex.test",
+            name="Gil Owner",
+            actor=Actor.system("tests"),
+        )
     with world.runtime.sessions.begin() as session:
         app = connect_app(
             session,
             world.runtime.require_key_ring(),
             world.runtime.connector_options,
-            workspace_id=world.workspace_id,
+            workspace_id=workspace.id,
             request=ConnectRequest(
                 kind="meta_business",
-                label="Northwind Meta (second)",
-                token=world.sim.token,
+                label="Globex Meta",
+                token=token,
                 settings={"business_id": world.sim.business_id, "app_id": world.sim.app_id},
                 login_method="password",
             ),
-            actor=Actor.user(world.admin_id),
+            actor=Actor.user(admin.id),
         )
-        return app.id
+        return workspace.id, app.id
 
 
-def _finished_runs(world: World) -> list[CheckRun]:
+def _runs(world: World) -> list[CheckRun]:
     with world.runtime.sessions() as session:
         return list(session.scalars(select(CheckRun).order_by(CheckRun.started_at)))
+
+
+class Rendezvous:
+    """The simulator, holding the first Graph call made with each of two tokens until the other
+    token's first call has arrived (or ``timeout`` has passed).
+
+    Each app has its own token, so the two apps' checks meet here only when both are running at
+    once: two workers always meet, however slow the machine; one worker running the checks one
+    after the other never does, and the first check waits out the timeout.
+    """
+
+    def __init__(self, app: Any, tokens: tuple[str, str], timeout: float) -> None:
+        self.app = app
+        self.sides = {f"Bearer {token}".encode(): side for side, token in enumerate(tokens)}
+        self.timeout = timeout
+        self.arrived = (asyncio.Event(), asyncio.Event())
+        self.met: list[bool] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = dict(scope.get("headers", ()))
+        side = self.sides.get(headers.get(b"authorization", b""))
+        if side is not None and not self.arrived[side].is_set():
+            self.arrived[side].set()
+            try:
+                await asyncio.wait_for(self.arrived[1 - side].wait(), self.timeout)
+                self.met.append(True)
+            except TimeoutError:
+                self.met.append(False)
+        await self.app(scope, receive, send)
 
 
 def test_two_workers_never_overlap_checks_of_one_app_and_run_two_apps_in_parallel(
     queue_world: World, key_entry: str
 ) -> None:
     world = queue_world
-    first_app, second_app = world.app_id, _second_app(world)
+    second_token = world.sim.make_token()
+    first_app = world.app_id
+    second_workspace, second_app = _second_app(world, second_token)
+    workspaces = {first_app: world.workspace_id, second_app: second_workspace}
     # Only the checks queued below may run: the workers' minute tick would otherwise also queue
     # the first checks that connecting an app makes due.
     with world.runtime.sessions.begin() as session:
         session.execute(update(App).values(next_check_at=None))
+    # Slow enough answers that the first app's second check is likely taken while its first
+    # still runs, and must then wait for it or be skipped.
     world.sim.set_latency(150)
-    with Jobs(world.runtime) as jobs, simulator_on_socket(world.sim) as graph_url:
+    rendezvous = Rendezvous(
+        create_simulator_app(world.sim), (world.sim.token, second_token), RENDEZVOUS_SECONDS
+    )
+    with Jobs(world.runtime) as jobs, serve_on_loopback(rendezvous) as graph_url:
         env = worker_env(world, graph_url, key_entry)
+        env["BASTION_GRAPH_TIMEOUT_SECONDS"] = WORKER_GRAPH_TIMEOUT_SECONDS
         workers = [
             subprocess.Popen(
                 [sys.executable, "-m", "bastion", "worker", "--workers", "1"],
@@ -104,32 +156,28 @@ def test_two_workers_never_overlap_checks_of_one_app_and_run_two_apps_in_paralle
             for _ in range(2)
         ]
         try:
-            for app_id in (first_app, second_app, first_app):
+            results = [
                 jobs.enqueue_check(
-                    workspace_id=world.workspace_id,
+                    workspace_id=workspaces[app_id],
                     app_id=app_id,
                     trigger=RunTrigger.MANUAL,
                     user_id=None,
                 )
-            deadline = time.monotonic() + 120
-            while True:
-                runs = _finished_runs(world)
-                done = [r for r in runs if r.state != RunState.RUNNING]
-                if (
-                    jobs.huey.pending_count() == 0
-                    and len(done) == len(runs)
-                    and {r.app_id for r in done} == {first_app, second_app}
-                    and len(runs) >= 2
-                ):
-                    time.sleep(0.5)  # a third task may still be starting its run
-                    if len(_finished_runs(world)) == len(runs) and all(
-                        r.state != RunState.RUNNING for r in _finished_runs(world)
-                    ):
-                        break
+                for app_id in (first_app, second_app, first_app)
+            ]
+            # Every task's own answer: its run's state, or "skipped" when the app's check was
+            # already running. Waiting for the answers, not for a quiet moment, leaves no task
+            # half done when the workers stop.
+            outcomes: dict[int, str] = {}
+            deadline = time.monotonic() + RENDEZVOUS_SECONDS + 120
+            while len(outcomes) < len(results):
+                for index, result in enumerate(results):
+                    if index not in outcomes and (outcome := result.get()) is not None:
+                        outcomes[index] = outcome
                 assert all(w.poll() is None for w in workers), "a worker stopped by itself"
                 assert time.monotonic() < deadline, (
-                    f"checks did not finish: pending={jobs.huey.pending_count()} "
-                    f"{[(r.app_id, r.state.value, r.error) for r in runs]}"
+                    f"checks did not finish: {outcomes} "
+                    f"{[(r.app_id, r.state.value, r.error) for r in _runs(world)]}"
                 )
                 time.sleep(0.1)
         finally:
@@ -137,17 +185,24 @@ def test_two_workers_never_overlap_checks_of_one_app_and_run_two_apps_in_paralle
                 worker.send_signal(signal.SIGINT)
             for worker in workers:
                 try:
-                    worker.wait(timeout=15)
+                    worker.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     worker.kill()
                     worker.wait()
-    runs = _finished_runs(world)
+    assert rendezvous.met == [True, True], (
+        "the two apps' checks never ran at the same time: one worker ran them in turn"
+    )
+    assert outcomes[0] == outcomes[1] == RunState.SUCCEEDED.value, outcomes
+    assert outcomes[2] in (RunState.SUCCEEDED.value, "skipped"), outcomes
+    runs = _runs(world)
     assert all(r.state == RunState.SUCCEEDED for r in runs), [(r.id, r.error) for r in runs]
     first = [r for r in runs if r.app_id == first_app]
     second = [r for r in runs if r.app_id == second_app]
-    assert 1 <= len(first) <= 2 and len(second) == 1
+    assert len(first) == (2 if outcomes[2] == RunState.SUCCEEDED.value else 1)
+    assert len(second) == 1
     for earlier, later in itertools.pairwise(first):
         assert earlier.finished_at is not None and earlier.finished_at <= later.started_at
+    # Both checks were running when their first calls met, so their runs overlap.
     other = second[0]
     assert other.finished_at is not None and first[0].finished_at is not None
     assert first[0].started_at < other.finished_at and other.started_at < first[0].finished_at

@@ -1,4 +1,5 @@
-"""A real Chromium (Debian's /usr/bin/chromium) driven by Playwright, and a demo-style Bastion.
+"""A real Chromium (Debian's /usr/bin/chromium, or ``BASTION_TEST_CHROMIUM``) driven by
+Playwright, and a demo-style Bastion.
 
 Locally a missing browser skips with the reason; in CI (``CI=true`` or
 ``BASTION_REQUIRE_BROWSER=1``) it fails, so the browser tests never silently vanish.
@@ -22,7 +23,7 @@ from bastion.runtime import Runtime, load_key_ring
 from bastion.settings import load_settings
 from tests.conftest import serve_on_loopback
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("BASTION_TEST_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -7,7 +7,6 @@ thread; ``FacebookSession.GRAPH`` is pointed at it on the session instance (no p
 from __future__ import annotations
 
 import importlib
-import socket
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,13 +28,6 @@ from bastion.connectors.meta.simulator import Simulator, create_simulator_app, g
 from bastion.connectors.meta.simulator.enums import TYPE_NAMES
 from bastion.connectors.meta.simulator.fields import parse_fields
 from tests.conftest import serve_on_loopback
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import threading
 from collections import deque
@@ -26,6 +25,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
+
+from tests.support.worker_resources import free_port
 
 OIDC_DIR = Path(__file__).resolve().parents[1] / "oidc"
 SCRIPT = OIDC_DIR / "op.mjs"
@@ -60,13 +61,6 @@ def require_openid_provider() -> str:
     if _required("BASTION_REQUIRE_OIDC"):
         pytest.fail(message)
     pytest.skip(message)
-
-
-def _free_loopback_port() -> int:
-    # The issuer names the port, so it is chosen here rather than by Node's listen(0).
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LoopbackOpenIDProvider:
@@ -127,7 +121,8 @@ class LoopbackOpenIDProvider:
 
     def start(self) -> None:
         node = require_openid_provider()
-        self._port = _free_loopback_port()
+        # The issuer names the port, so it is chosen here rather than by Node's listen(0).
+        self._port = free_port()
         env = {
             "PATH": os.environ.get("PATH", ""),
             "OP_PORT": str(self._port),

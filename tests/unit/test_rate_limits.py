@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import uuid
 
-import pytest
 import redis
 from limits import parse
 
@@ -15,11 +13,7 @@ from bastion.actions.sessions import SignInLimiter
 from bastion.logs import configure_logging
 from bastion.rate_limits import RateCounter
 from bastion.settings import load_settings
-
-REDIS_URL = os.environ.get("BASTION_TEST_REDIS_URL")
-REQUIRE_REDIS = os.environ.get("BASTION_REQUIRE_REDIS", "").lower() in ("1", "true", "yes") or (
-    os.environ.get("CI", "").lower() in ("1", "true", "yes")
-)
+from tests.conftest import redis_url_or_skip
 
 
 def _failures_until_refused(limiters: list[SignInLimiter], email: str) -> int:
@@ -62,11 +56,7 @@ def test_an_unreachable_redis_falls_back_to_counting_in_the_process_and_says_so_
 
 
 def test_two_processes_sharing_redis_count_failures_together() -> None:
-    if not REDIS_URL:
-        if REQUIRE_REDIS:
-            pytest.fail("BASTION_TEST_REDIS_URL is not set, and CI requires the Redis tests")
-        pytest.skip("no Redis: set BASTION_TEST_REDIS_URL to run this test")
-    url = REDIS_URL
+    url = redis_url_or_skip()
     prefix = f"bastion-test-{uuid.uuid4().hex}"
 
     def shared_counter(key_prefix: str = prefix) -> RateCounter:
