@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
@@ -55,7 +55,8 @@ SECRET_PURPOSE = "sso_client_secret"  # noqa: S105 - the vault purpose's name
 MAX_DOMAINS = 50
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _ONE_LINE = re.compile(r"^[\x21-\x7e]+$")
-DIRECTORY_SOURCES = (UserSource.SCIM, UserSource.CSV, UserSource.LOCAL)
+# Local admins and guests sign in with their password, never with a link or the provider.
+DIRECTORY_SOURCES = (UserSource.SCIM, UserSource.CSV)
 
 
 class SsoRefused(BastionError):
@@ -225,9 +226,18 @@ def remove_sso(session: Session, *, workspace_id: int, actor: Actor) -> None:
 
 
 def start_sign_in(
-    session: Session, *, workspace_slug: str, next_path: str, base_url: str
+    session: Session,
+    *,
+    workspace_slug: str,
+    next_path: str,
+    base_url: str,
+    reauthenticate: bool = False,
 ) -> SsoStart:
-    """Record an attempt and return where to send the browser (and the cookie binding it)."""
+    """Record an attempt and return where to send the browser (and the cookie binding it).
+
+    ``reauthenticate``: the person must sign in at the provider again now (before a secret is
+    shown), which the ID token's ``auth_time`` must then show.
+    """
     workspace = session.scalar(select(Workspace).where(Workspace.slug == workspace_slug))
     config = sso_config(session, workspace.id) if workspace is not None else None
     if workspace is None or config is None or not config.enabled:
@@ -249,6 +259,7 @@ def start_sign_in(
             nonce=nonce,
             code_verifier=verifier,
             next_path=next_path[:500],
+            reauthenticate=reauthenticate,
             created_at=now,
             expires_at=now + ATTEMPT_VALID_FOR,
         )
@@ -260,6 +271,7 @@ def start_sign_in(
         state=state,
         nonce=nonce,
         code_verifier=verifier,
+        reauthenticate=reauthenticate,
     )
     return SsoStart(url=url, browser_token=browser)
 
@@ -319,7 +331,16 @@ def finish_sign_in(
             "This sign-in was started in another browser (or its cookie is gone). Start again "
             "from the sign-in page, in this browser.",
         )
-    attempt.used_at = utcnow()
+    # Used once, even by two callbacks at the same moment (SQLite has no row locks).
+    claimed = session.execute(
+        update(SsoAttempt)
+        .where(SsoAttempt.id == attempt.id, SsoAttempt.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        raise refuse(
+            "replayed", "This sign-in was already used. Start again from the sign-in page."
+        )
     if attempt.expires_at <= utcnow():
         raise refuse("expired_attempt", "This sign-in took too long. Start again.")
     if config is None or not config.enabled:
@@ -357,7 +378,13 @@ def finish_sign_in(
         )
     except oidc.OidcError as exc:
         raise refuse(exc.problem, exc.message) from None
-    user, email, problem = find_person(session, workspace_id, claims)
+    if attempt.reauthenticate and not oidc.authenticated_since(claims, attempt.created_at):
+        raise refuse(
+            "not_reauthenticated",
+            "The identity provider did not have you sign in again, so this does not prove you "
+            "are at the keyboard. Try again; if it keeps happening, sign out there first.",
+        )
+    user, email, problem = find_person(session, workspace_id, claims, issuer=metadata.issuer)
     if user is None:
         raise refuse(problem, _PERSON_WORDS[problem].format(email=email or "—"), email)
     if config.allowed_domains:
@@ -394,15 +421,23 @@ _PERSON_WORDS = {
 }
 
 
-def _claimed_emails(claims: dict[str, Any]) -> list[str]:
+ENTRA_ISSUER = "https://login.microsoftonline.com/"
+
+
+def _claimed_emails(claims: dict[str, Any], issuer: str) -> list[str]:
+    """The addresses the provider vouches for: ``email`` only when it says it verified it;
+    ``preferred_username``/``upn`` only from an Entra ID tenant, whose administrators set them
+    (elsewhere a person may be able to choose their own username)."""
     emails: list[str] = []
     email = claims.get("email")
-    if isinstance(email, str) and "@" in email and claims.get("email_verified") is not False:
+    verified = claims.get("email_verified")
+    if isinstance(email, str) and "@" in email and verified in (True, "true"):
         emails.append(email)
-    for name in ("preferred_username", "upn"):
-        value = claims.get(name)
-        if isinstance(value, str) and "@" in value and value not in emails:
-            emails.append(value)
+    if issuer.startswith(ENTRA_ISSUER):
+        for name in ("preferred_username", "upn"):
+            value = claims.get(name)
+            if isinstance(value, str) and "@" in value and value not in emails:
+                emails.append(value)
     return [e.strip() for e in emails if len(e) <= 320]
 
 
@@ -414,41 +449,58 @@ def _claimed_ids(claims: dict[str, Any]) -> list[str]:
     ]
 
 
+def _one_person(found: list[User], shown: str | None) -> tuple[User | None, str | None, str]:
+    people = [u for u in found if u.source in DIRECTORY_SOURCES]
+    if not people:
+        return (
+            None,
+            shown or (found[0].email if found else None),
+            ("not_a_directory_person" if found else "unknown_person"),
+        )
+    active = [u for u in people if u.status == UserStatus.ACTIVE and u.removed_at is None]
+    if len(active) > 1:
+        return None, shown, "ambiguous_person"
+    if not active:
+        return None, shown or people[0].email, "inactive_person"
+    return active[0], shown or active[0].email, ""
+
+
 def find_person(
-    session: Session, workspace_id: int, claims: dict[str, Any]
+    session: Session, workspace_id: int, claims: dict[str, Any], *, issuer: str = ""
 ) -> tuple[User | None, str | None, str]:
-    """The one directory person the claims name: (user, the e-mail used, problem if none)."""
-    emails, ids = _claimed_emails(claims), _claimed_ids(claims)
+    """The one directory person the claims name: (user, the e-mail used, problem if none).
+
+    An id the provider issued (``oid``, ``sub``) matching a person's directory ``externalId``
+    decides alone; otherwise a vouched-for address matching any of a person's e-mails. Departed
+    people and guests do not make an address ambiguous: only active directory people count.
+    """
+    emails, ids = _claimed_emails(claims, issuer), _claimed_ids(claims)
     shown = emails[0] if emails else None
     if not emails and not ids:
         return None, None, "no_identity"
+    scoped = select(User).where(User.workspace_id == workspace_id)
+    if ids:
+        by_id = list(session.scalars(scoped.where(User.external_id.in_(ids))))
+        if any(u.source in DIRECTORY_SOURCES for u in by_id):
+            return _one_person(by_id, shown)
+    if not emails:
+        return None, shown, "unknown_person"
     keys = [email_key(e) for e in emails]
-    conditions = []
-    if keys:
-        conditions.append(
-            User.id.in_(
-                select(UserEmail.user_id).where(
-                    UserEmail.workspace_id == workspace_id, UserEmail.email_key.in_(keys)
+    by_email = list(
+        session.scalars(
+            scoped.where(
+                or_(
+                    User.email_key.in_(keys),
+                    User.id.in_(
+                        select(UserEmail.user_id).where(
+                            UserEmail.workspace_id == workspace_id, UserEmail.email_key.in_(keys)
+                        )
+                    ),
                 )
             )
         )
-        conditions.append(User.email_key.in_(keys))
-    if ids:
-        conditions.append(User.external_id.in_(ids))
-    found = list(
-        session.scalars(select(User).where(User.workspace_id == workspace_id, or_(*conditions)))
     )
-    if not found:
-        return None, shown, "unknown_person"
-    if len(found) > 1:
-        return None, shown, "ambiguous_person"
-    user = found[0]
-    shown = shown or user.email
-    if user.source not in DIRECTORY_SOURCES:
-        return None, shown, "not_a_directory_person"
-    if user.status != UserStatus.ACTIVE or user.removed_at is not None:
-        return None, shown, "inactive_person"
-    return user, shown, ""
+    return _one_person(by_email, shown)
 
 
 def _refused_audit(

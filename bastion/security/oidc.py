@@ -17,6 +17,7 @@ import ipaddress
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,6 +41,7 @@ from joserfc.jws import JWSRegistry
 
 TIMEOUT_SECONDS = 10.0
 CACHE_SECONDS = 600.0
+FAILURE_CACHE_SECONDS = 30.0
 LEEWAY_SECONDS = 60
 SCOPE = "openid email profile"
 
@@ -111,9 +113,9 @@ class _Cache:
             return None
         return found[1]
 
-    def put(self, key: str, value: Any) -> None:
+    def put(self, key: str, value: Any, *, seconds: float = CACHE_SECONDS) -> None:
         with self._lock:
-            self._items[key] = (time.monotonic() + CACHE_SECONDS, value)
+            self._items[key] = (time.monotonic() + seconds, value)
 
     def clear(self) -> None:
         with self._lock:
@@ -155,8 +157,22 @@ def discover(issuer: str, *, cached: bool = True) -> ProviderMetadata:
     """The provider's discovery document, checked: its issuer is exactly the one configured."""
     issuer = check_issuer_url(issuer)
     if cached and (found := _metadata_cache.get(issuer)) is not None:
+        if isinstance(found, OidcError):
+            raise found
         assert isinstance(found, ProviderMetadata)
         return found
+    try:
+        metadata = _discover(issuer)
+    except OidcError as exc:
+        # A provider that is down is asked again after a pause, not by every sign-in attempt.
+        if exc.problem in ("unreachable", "provider_error"):
+            _metadata_cache.put(issuer, exc, seconds=FAILURE_CACHE_SECONDS)
+        raise
+    _metadata_cache.put(issuer, metadata)
+    return metadata
+
+
+def _discover(issuer: str) -> ProviderMetadata:
     document = _get_json(
         issuer.rstrip("/") + "/.well-known/openid-configuration", "discovery document"
     )
@@ -173,6 +189,14 @@ def discover(issuer: str, *, cached: bool = True) -> ProviderMetadata:
     ]
     if missing:
         raise OidcError("provider_error", f"The discovery document lacks {', '.join(missing)}.")
+    for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+        # The client secret goes to the token endpoint: never in the clear, never elsewhere.
+        try:
+            check_issuer_url(document[name])
+        except OidcError:
+            raise OidcError(
+                "provider_error", f"The discovery document's {name} must use https."
+            ) from None
     methods = document.get("code_challenge_methods_supported")
     if isinstance(methods, list) and "S256" not in methods:
         raise OidcError("unsupported_provider", "The identity provider does not offer PKCE S256.")
@@ -184,7 +208,6 @@ def discover(issuer: str, *, cached: bool = True) -> ProviderMetadata:
         auth_methods=tuple(document.get("token_endpoint_auth_methods_supported") or ()),
         algorithms=tuple(document.get("id_token_signing_alg_values_supported") or ("RS256",)),
     )
-    _metadata_cache.put(issuer, metadata)
     return metadata
 
 
@@ -209,16 +232,31 @@ def authorization_url(
     state: str,
     nonce: str,
     code_verifier: str,
+    reauthenticate: bool = False,
 ) -> str:
-    """Where to send the browser: the provider's sign-in page with this attempt's values."""
+    """Where to send the browser: the provider's sign-in page with this attempt's values.
+
+    ``reauthenticate`` asks the provider to have the person sign in again now (``prompt=login``,
+    ``max_age=0``), not to let a live session of its own answer for them.
+    """
+    extra = {"prompt": "login", "max_age": "0"} if reauthenticate else {}
     with _session(metadata, client_id, None, redirect_uri) as client:
         url, _state = client.create_authorization_url(
             metadata.authorization_endpoint,
             state=state,
             nonce=nonce,
             code_verifier=code_verifier,
+            **extra,
         )
     return str(url)
+
+
+def authenticated_since(claims: dict[str, Any], since: datetime) -> bool:
+    """Whether the ID token says the person signed in at the provider at or after ``since``."""
+    auth_time = claims.get("auth_time")
+    if not isinstance(auth_time, int | float) or isinstance(auth_time, bool):
+        return False
+    return auth_time >= since.timestamp() - LEEWAY_SECONDS
 
 
 def exchange_code(

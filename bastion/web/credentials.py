@@ -275,7 +275,7 @@ def sign_in_ways(db: DB, me: Viewer, next_path: str) -> SignInWays:
     slug = db.get_one(Workspace, user.workspace_id).slug
     return SignInWays(
         password=user.password_hash is not None,
-        sso_url=f"/signin/sso/{quote(slug)}?next={quote(next_path)}" if sso else None,
+        sso_url=f"/signin/sso/{quote(slug)}?next={quote(next_path)}&fresh=1" if sso else None,
         sso_name=config.display_name if sso and config is not None else None,
         link=directory_person and not sso and user.email is not None,
     )

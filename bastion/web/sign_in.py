@@ -116,7 +116,9 @@ def sso_callback(request: Request, db: DB) -> Response:
 
 
 @router.get("/signin/sso/{workspace}")
-def sso_start(request: Request, db: DB, workspace: str, next: str | None = None) -> Response:
+def sso_start(
+    request: Request, db: DB, workspace: str, next: str | None = None, fresh: str = ""
+) -> Response:
     runtime = runtime_of(request)
     try:
         started = start_sign_in(
@@ -124,6 +126,7 @@ def sso_start(request: Request, db: DB, workspace: str, next: str | None = None)
             workspace_slug=workspace[:64],
             next_path=safe_next(next, "/me/accounts"),
             base_url=runtime.settings.base_url,
+            reauthenticate=fresh == "1",
         )
     except SsoRefused as exc:
         db.commit()

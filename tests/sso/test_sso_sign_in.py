@@ -188,3 +188,73 @@ def test_configuring_a_wrong_issuer_is_refused_naming_it(site: Site) -> None:
     with pytest.raises(InvalidInput) as refused:
         site.configure(issuer="http://sso.example.test")
     assert "https" in refused.value.message
+
+
+def test_signing_in_again_makes_the_provider_ask_and_shows_it_in_auth_time(site: Site) -> None:
+    with site.browser() as browser:
+        assert site.sign_in(browser, "okta").status_code == 303
+        answer = browser.get("/signin/sso/northwind?next=/me/accounts&fresh=1")
+        to_op = answer.headers["location"]
+        assert "prompt=login" in to_op and "max_age=0" in to_op
+        # The provider's own session does not answer for the person: they log in again.
+        again = browser.get(complete_dev_login(browser, to_op, "okta"))
+        assert again.status_code == 303, again.text
+    assert _audit(site.world, "user.signed_in")[-1]["method"] == "sso"
+
+
+def test_an_answer_without_a_fresh_sign_in_does_not_count_as_signing_in_again() -> None:
+    from datetime import UTC, datetime
+
+    started = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    assert oidc.authenticated_since({"auth_time": int(started.timestamp()) + 5}, started)
+    assert not oidc.authenticated_since({"auth_time": int(started.timestamp()) - 3600}, started)
+    assert not oidc.authenticated_since({}, started)
+    assert not oidc.authenticated_since({"auth_time": True}, started)
+
+
+@pytest.mark.parametrize(
+    ("claims", "found"),
+    [
+        # An address the provider did not verify names nobody, whatever else it says.
+        ({"sub": "x", "email": "{email}", "email_verified": "false"}, False),
+        ({"sub": "x", "email": "{email}"}, False),
+        ({"sub": "x", "email": "{email}", "email_verified": True}, True),
+        ({"sub": "x", "email": "{email}", "email_verified": "true"}, True),
+        # A username is someone's choice on some providers: only Entra ID's (its UPN) counts.
+        ({"sub": "x", "preferred_username": "{email}"}, False),
+    ],
+)
+def test_only_addresses_the_provider_vouches_for_find_a_person(
+    site: Site, claims: dict[str, Any], found: bool
+) -> None:
+    from bastion.actions.sso import find_person
+
+    person = site.people["okta"]
+    filled = {
+        k: v.format(email=person.email) if isinstance(v, str) else v for k, v in claims.items()
+    }
+    with site.world.runtime.sessions() as session:
+        user, _email, _problem = find_person(
+            session, site.world.workspace_id, filled, issuer=site.op.issuer
+        )
+        entra, _e, _p = find_person(
+            session,
+            site.world.workspace_id,
+            {"sub": "x", "preferred_username": person.email},
+            issuer="https://login.microsoftonline.com/9f0c1d2e-0000-4000-8000-000000000001/v2.0",
+        )
+    assert (user is not None and user.id == person.id) is found
+    assert entra is not None and entra.id == person.id
+
+
+def test_a_local_admin_signs_in_with_a_password_not_the_provider(site: Site) -> None:
+    from bastion.actions.sso import find_person
+
+    with site.world.runtime.sessions() as session:
+        user, _email, problem = find_person(
+            session,
+            site.world.workspace_id,
+            {"sub": "x", "email": "owner@northwind.test", "email_verified": True},
+            issuer=site.op.issuer,
+        )
+    assert user is None and problem == "not_a_directory_person"

@@ -43,6 +43,8 @@ class SsoAttempt(TenantMixin, Base):
     nonce: Mapped[str] = mapped_column(String(100))
     code_verifier: Mapped[str] = mapped_column(String(128))
     next_path: Mapped[str] = mapped_column(String(500), default="/me/accounts")
+    # The person must sign in at the provider again now (to reveal a secret): auth_time checked.
+    reauthenticate: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None]
