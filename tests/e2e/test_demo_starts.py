@@ -53,5 +53,6 @@ def test_demo_starts_on_a_fresh_data_dir_and_serves_healthz(tmp_path: Path) -> N
     assert "Sign in as admin@example.com with the one-time password:" in stdout
     password = stdout.split("one-time password:")[1].split()[0]
     assert len(password) >= 20
+    assert f"http://127.0.0.1:{port}/emails" in stdout
     assert password not in stderr
     assert "production must set its own" in stderr
