@@ -3,8 +3,8 @@
 PostgreSQL tests run when ``BASTION_TEST_DATABASE_URL`` names a database; without it they skip
 with the reason, except under CI (``CI=true`` or ``BASTION_REQUIRE_POSTGRES=1``), where a missing
 PostgreSQL is a failure so nothing silently skips. Redis tests likewise with
-``BASTION_TEST_REDIS_URL`` and ``BASTION_REQUIRE_REDIS``. Under CI (or ``BASTION_FORBID_SKIPS=1``)
-any skipped test fails the run.
+``BASTION_TEST_REDIS_URL`` and ``BASTION_REQUIRE_REDIS``. Under CI (or
+``BASTION_REQUIRE_NO_SKIPS=1``) any skipped test fails the run.
 
 Under ``pytest -n N`` (pytest-xdist) each worker keeps to its own: a PostgreSQL database created
 beside the configured one (``<name>_gw0``, …) and dropped at the end, the Redis database below

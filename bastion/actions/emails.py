@@ -51,7 +51,8 @@ def list_emails(
     if state is not None:
         query = query.where(Notification.state == state)
     if before_id is not None:
-        query = query.where(Notification.id < min(before_id, _LARGEST_ID + 1))
+        # Bounded so the value fits PostgreSQL's integer (ids never exceed it).
+        query = query.where(Notification.id <= min(before_id - 1, _LARGEST_ID))
     rows = list(session.scalars(query.order_by(Notification.id.desc()).limit(limit + 1)))
     return EmailPage(rows[:limit], len(rows) > limit)
 

@@ -39,7 +39,7 @@ def _truthy(name: str) -> bool:
 
 REQUIRE_POSTGRES = _truthy("CI") or _truthy("BASTION_REQUIRE_POSTGRES")
 REQUIRE_REDIS = _truthy("CI") or _truthy("BASTION_REQUIRE_REDIS")
-FORBID_SKIPS = _truthy("CI") or _truthy("BASTION_FORBID_SKIPS")
+FORBID_SKIPS = _truthy("CI") or _truthy("BASTION_REQUIRE_NO_SKIPS")
 
 _worker_databases: list[str] = []
 
