@@ -126,7 +126,7 @@ _metadata_cache = _Cache()
 _keys_cache = _Cache()
 
 
-def forget_cached(issuer: str | None = None) -> None:
+def forget_cached() -> None:
     """Drop what was learnt about providers (after a configuration change)."""
     _metadata_cache.clear()
     _keys_cache.clear()
