@@ -111,6 +111,11 @@ class AuditAction(StrEnum):
     CREDENTIAL_ROTATED = "credential.rotated"
     CREDENTIALS_DESTROYED = "credentials.destroyed"
     CREDENTIAL_POLICY_CHANGED = "app.credential_policy_changed"
+    WEBHOOK_CREATED = "webhook.created"
+    WEBHOOK_REMOVED = "webhook.removed"
+    WEBHOOK_ENABLED = "webhook.enabled"
+    WEBHOOK_DISABLED = "webhook.disabled"
+    WEBHOOK_REDELIVERED = "webhook.redelivered"
 
 
 _COMMON = frozenset({"reason"})
@@ -193,6 +198,12 @@ ALLOWED_DETAILS: dict[AuditAction, frozenset[str]] = {
     AuditAction.CREDENTIAL_ROTATED: frozenset({"account"}),
     AuditAction.CREDENTIALS_DESTROYED: frozenset({"count", "accounts"}),
     AuditAction.CREDENTIAL_POLICY_CHANGED: frozenset({"before", "after"}),
+    # Webhooks: the endpoint and what it listens to, never its signing secret.
+    AuditAction.WEBHOOK_CREATED: frozenset({"endpoint_id", "url", "events", "app_id"}),
+    AuditAction.WEBHOOK_REMOVED: frozenset({"endpoint_id", "url"}),
+    AuditAction.WEBHOOK_ENABLED: frozenset({"endpoint_id"}),
+    AuditAction.WEBHOOK_DISABLED: frozenset({"endpoint_id"}),
+    AuditAction.WEBHOOK_REDELIVERED: frozenset({"endpoint_id", "delivery_id", "before"}),
 }
 
 

@@ -22,6 +22,7 @@ from bastion.storage.models.partners_local import (
 from bastion.storage.models.runs import Change, CheckRun, Operation, Report, ReportItem
 from bastion.storage.models.secrets import Secret
 from bastion.storage.models.sign_in import SignInLink, SsoAttempt, SsoConfig
+from bastion.storage.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Account",
@@ -54,6 +55,9 @@ __all__ = [
     "User",
     "UserEmail",
     "WebSession",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "Workspace",
     "table_of",
     "utcnow",

@@ -162,3 +162,11 @@ class NotificationState(StrEnum):
     FAILED = "failed"
     # No SMTP server is configured: kept, readable on the E-mail page, sent only if retried.
     NOT_SENT = "not_sent"
+
+
+class WebhookDeliveryState(StrEnum):
+    PENDING = "pending"
+    # Claimed by a worker, whose lease says until when; an expired lease is claimed again.
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    FAILED = "failed"

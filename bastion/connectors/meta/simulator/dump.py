@@ -53,6 +53,18 @@ def dump_state(state: BusinessState, now: float) -> dict[str, Any]:
         "assets": assets,
         "partners": [asdict(partner) for partner in state.partners.values()],
         "facebook_users": [asdict(user) for user in state.facebook_users.values()],
+        "partner_people": [
+            {
+                **asdict(person),
+                "assigned": {
+                    asset_id: list(holders[person.id])
+                    for asset_id, holders in state.partner_asset_users.items()
+                    if person.id in holders
+                },
+            }
+            for person in state.partner_people.values()
+        ],
+        "partner_system_users": [asdict(user) for user in state.partner_system_users.values()],
     }
 
 
@@ -85,5 +97,12 @@ def snapshot(state: BusinessState, now: float) -> Scenario:
             tokens=list(state.tokens.values()),
             directory=state.directory,
             facebook_users=list(state.facebook_users.values()),
+            partner_people=list(state.partner_people.values()),
+            partner_system_users=list(state.partner_system_users.values()),
+            partner_assignments=[
+                AssignmentRecord(asset_id, user_id, list(tasks))
+                for asset_id, holders in state.partner_asset_users.items()
+                for user_id, tasks in holders.items()
+            ],
         ).to_json()
     )

@@ -31,7 +31,9 @@ from bastion.connectors.meta.simulator.scenario import (
     FacebookUserRecord,
     InvitationRecord,
     PartnerAccessRecord,
+    PartnerPersonRecord,
     PartnerRecord,
+    PartnerSystemUserRecord,
     PersonRecord,
     Scenario,
     ScenarioSettings,
@@ -56,6 +58,8 @@ class SizeKnobs:
     assignments: int
     partners: int
     directory_extra: int
+    # People of each agency partner holding tasks on our assets it was given.
+    partner_people: int = 3
 
 
 PRESETS: dict[str, SizeKnobs] = {
@@ -112,6 +116,14 @@ def generate_scenario(
     return _Generator(rng, sizes, origin).build(preset, seed, clock_start)
 
 
+@dataclass(frozen=True, slots=True)
+class _PartnerPeople:
+    people: list[PartnerPersonRecord]
+    system_users: list[PartnerSystemUserRecord]
+    assignments: list[AssignmentRecord]
+    tokens: list[TokenRecord]
+
+
 class _Generator:
     """One generation run; holds the rng and the ids handed out so far."""
 
@@ -166,6 +178,8 @@ class _Generator:
         invitations = self.invitations(invitation_emails, people[0].id)
         assignments = self.assignments(assets, people, system_users)
         partner_access = self.partner_access(assets, partners)
+        facebook_users = self.facebook_users(invitations, people)
+        native = self.native_partner(partners, partner_access, app.id)
         return Scenario(
             preset=preset,
             seed=seed,
@@ -181,10 +195,57 @@ class _Generator:
             assignments=assignments,
             partners=partners,
             partner_access=partner_access,
-            tokens=[token],
+            tokens=[token, *native.tokens],
             directory=directory,
-            facebook_users=self.facebook_users(invitations, people),
+            facebook_users=facebook_users,
+            partner_people=native.people,
+            partner_system_users=native.system_users,
+            partner_assignments=native.assignments,
         )
+
+    def native_partner(
+        self, partners: list[PartnerRecord], access: list[PartnerAccessRecord], app_id: str
+    ) -> _PartnerPeople:
+        """Each agency's own people with tasks on the assets it was given, and a system user;
+        the first agency also has a token for it, so its people can be imported (a native
+        partner, in the guide's words)."""
+        result = _PartnerPeople([], [], [], [])
+        agencies = [p for p in partners if p.relation == "agency"]
+        for number, partner in enumerate(agencies):
+            shared = [a for a in access if a.partner_id == partner.id]
+            domain = re.sub(r"[^a-z]", "", partner.name.lower()) + ".example"
+            system_user = PartnerSystemUserRecord(
+                self.new_id(), partner.id, f"{partner.name} API", "ADMIN", self.past(300, 20)
+            )
+            result.system_users.append(system_user)
+            for _ in range(self.sizes.partner_people if shared else 0):
+                first = self.rng.choice(names.FIRST_NAMES)
+                last = self.rng.choice(names.LAST_NAMES)
+                person = PartnerPersonRecord(
+                    self.new_id(),
+                    partner.id,
+                    f"{first} {last}",
+                    f"{first}.{last}@{domain}".lower(),
+                    "EMPLOYEE",
+                    self.past(600, 5),
+                )
+                result.people.append(person)
+                for item in self.rng.sample(shared, min(len(shared), 2)):
+                    tasks = [self.rng.choice(item.permitted_tasks)]
+                    result.assignments.append(AssignmentRecord(item.asset_id, person.id, tasks))
+            if number == 0:
+                result.tokens.append(
+                    TokenRecord(
+                        token=mint_token(self.rng),
+                        user_id=system_user.id,
+                        user_type="SYSTEM_USER",
+                        app_id=self.new_id(16),
+                        business_id=partner.id,
+                        scopes=list(REQUIRED_PERMISSIONS),
+                        issued_at=system_user.created_time,
+                    )
+                )
+        return result
 
     def person_name(self, taken: set[str], people: list[PersonRecord]) -> tuple[str, str]:
         if people and self.rng.random() < 0.015:

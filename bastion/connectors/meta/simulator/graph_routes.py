@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bastion.connectors.meta.schema import load_schema
-from bastion.connectors.meta.simulator import errors, graph_reads, graph_writes, params, permissions
+from bastion.connectors.meta.simulator import (
+    errors,
+    graph_reads,
+    graph_writes,
+    params,
+    partner_graph,
+    permissions,
+)
 from bastion.connectors.meta.simulator.context import GraphContext, graph_time
 from bastion.connectors.meta.simulator.errors import GraphError
 from bastion.connectors.meta.simulator.faults import Fault
@@ -142,6 +149,8 @@ def authenticate(sim: Simulator, request: GraphRequest, now: float) -> tuple[Tok
         raise errors.no_token()
     record = check_token(sim.state.tokens.get(token) or app_token(sim, token), now)
     proof = params.text(request.params, "appsecret_proof")
+    if record.app_id != sim.state.app.id:
+        return record, from_params is not None  # a partner's token, for its own app
     secret = sim.state.app.secret
     if proof is not None and secret is not None and proof != appsecret_proof(token, secret):
         raise GraphError(
@@ -200,6 +209,8 @@ def dispatch(ctx: GraphContext, method: str, segments: list[str], query: Mapping
         raise errors.bad_parameter("Unsupported request: a node id or a batch is required")
     if len(segments) > 2:
         raise errors.unknown_path("/" + "/".join(segments[2:]))
+    if partner_graph.is_partner_token(ctx):
+        return partner_graph.dispatch_as_partner(ctx, method, segments, query)
     check_schema(ctx, method, segments, query)
     if segments == ["debug_token"]:
         return graph_reads.debug_token(ctx, query)

@@ -159,6 +159,30 @@ class PartnerRecord:
 
 
 @dataclass(slots=True)
+class PartnerPersonRecord:
+    """A business user of a partner business: a person with a seat *there*, known by an id
+    scoped to that business, who may hold tasks on our assets the partner was given."""
+
+    id: str
+    partner_id: str
+    name: str
+    email: str
+    role: str = "EMPLOYEE"
+    created_time: int = 0
+
+
+@dataclass(slots=True)
+class PartnerSystemUserRecord:
+    """A system user of a partner business; a token of it reads what that business may read."""
+
+    id: str
+    partner_id: str
+    name: str
+    role: str = "ADMIN"
+    created_time: int = 0
+
+
+@dataclass(slots=True)
 class PartnerAccessRecord:
     asset_id: str
     partner_id: str
@@ -205,6 +229,11 @@ class Scenario:
     tokens: list[TokenRecord] = field(default_factory=list)
     directory: list[DirectoryUser] = field(default_factory=list)
     facebook_users: list[FacebookUserRecord] = field(default_factory=list)
+    # Partner businesses' own people and system users, and the people's tasks on our assets
+    # (a partner's tokens are in ``tokens`` with the partner's id as ``business_id``).
+    partner_people: list[PartnerPersonRecord] = field(default_factory=list)
+    partner_system_users: list[PartnerSystemUserRecord] = field(default_factory=list)
+    partner_assignments: list[AssignmentRecord] = field(default_factory=list)
 
     @property
     def token(self) -> str:
@@ -237,6 +266,9 @@ class Scenario:
             "tokens": [asdict(item) for item in self.tokens],
             "directory": [user.to_json() for user in self.directory],
             "facebook_users": [asdict(item) for item in self.facebook_users],
+            "partner_people": [asdict(item) for item in self.partner_people],
+            "partner_system_users": [asdict(item) for item in self.partner_system_users],
+            "partner_assignments": [asdict(item) for item in self.partner_assignments],
         }
 
     @classmethod
@@ -264,6 +296,16 @@ class Scenario:
             directory=[DirectoryUser.from_json(item) for item in data.get("directory", [])],
             facebook_users=[
                 _build(FacebookUserRecord, item) for item in data.get("facebook_users", [])
+            ],
+            partner_people=[
+                _build(PartnerPersonRecord, item) for item in data.get("partner_people", [])
+            ],
+            partner_system_users=[
+                _build(PartnerSystemUserRecord, item)
+                for item in data.get("partner_system_users", [])
+            ],
+            partner_assignments=[
+                _build(AssignmentRecord, item) for item in data.get("partner_assignments", [])
             ],
         )
 

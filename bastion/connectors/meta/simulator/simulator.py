@@ -22,7 +22,13 @@ from bastion.connectors.meta.simulator.faults import Fault, FaultPlan
 from bastion.connectors.meta.simulator.limits import REQUIRED_PERMISSIONS
 from bastion.connectors.meta.simulator.ratelimit import RateLimiter
 from bastion.connectors.meta.simulator.requestlog import RequestLog
-from bastion.connectors.meta.simulator.scenario import Scenario, ScenarioSettings, TokenRecord
+from bastion.connectors.meta.simulator.scenario import (
+    PartnerPersonRecord,
+    PartnerSystemUserRecord,
+    Scenario,
+    ScenarioSettings,
+    TokenRecord,
+)
 from bastion.connectors.meta.simulator.state import BusinessState, FacebookProfile
 from bastion.connectors.meta.simulator.tokens import TOKEN_TYPES, mint_token
 
@@ -298,6 +304,81 @@ class Simulator:
         if partner_id not in self.state.partners:
             raise LookupError(f"no partner {partner_id}")
         self.state.remove_partner(partner_id)
+
+    # ----------------------------------------------------------------- partner businesses
+
+    def add_partner_person(
+        self, *, partner_id: str, name: str, email: str, role: str = "EMPLOYEE"
+    ) -> str:
+        """A person with a seat in a partner business; returns their id there."""
+        self._partner(partner_id)
+        person = PartnerPersonRecord(
+            self.state.new_id(), partner_id, name, email, role, int(self.now())
+        )
+        self.state.partner_people[person.id] = person
+        return person.id
+
+    def assign_partner_person(self, *, asset_id: str, user_id: str, tasks: list[str]) -> None:
+        """The partner gives one of its people tasks on one of our assets it was given."""
+        asset = self.state.assets.get(asset_id)
+        person = self.state.partner_people.get(user_id)
+        if asset is None or person is None:
+            raise LookupError(f"no asset {asset_id} or partner person {user_id}")
+        if person.partner_id not in self.state.partner_access.get(asset_id, {}):
+            raise LookupError(f"asset {asset_id} is not shared with partner {person.partner_id}")
+        expanded = expand_tasks(asset.type, set(tasks))
+        self.state.partner_asset_users.setdefault(asset_id, {})[user_id] = expanded
+
+    def make_partner_token(
+        self, partner_id: str, *, expires_at: int = 0, user_type: str = "SYSTEM_USER"
+    ) -> str:
+        """A token of the partner business's first system user (made if it has none), for the
+        partner's own app; ``user_type="USER"`` gives one of its people's tokens instead."""
+        self._partner(partner_id)
+        if user_type == "USER":
+            holder = next(
+                p.id for p in self.state.partner_people.values() if p.partner_id == partner_id
+            )
+        else:
+            found = [
+                s for s in self.state.partner_system_users.values() if s.partner_id == partner_id
+            ]
+            if not found:
+                user = PartnerSystemUserRecord(
+                    self.state.new_id(), partner_id, "Bastion access", "ADMIN", int(self.now())
+                )
+                self.state.partner_system_users[user.id] = user
+                found = [user]
+            holder = found[0].id
+        token = mint_token(self._rng)
+        self.state.tokens[token] = TokenRecord(
+            token=token,
+            user_id=holder,
+            user_type=user_type,
+            app_id=f"partner-app-{partner_id}",
+            business_id=partner_id,
+            scopes=list(REQUIRED_PERMISSIONS),
+            issued_at=int(self.now()),
+            expires_at=int(expires_at),
+        )
+        return token
+
+    def partner_tokens(self) -> dict[str, str]:
+        """Each partner's first never-expiring, valid system-user token."""
+        found: dict[str, str] = {}
+        for record in self.state.tokens.values():
+            if (
+                record.business_id in self.state.partners
+                and record.user_type == "SYSTEM_USER"
+                and record.valid
+                and not record.expires_at
+            ):
+                found.setdefault(record.business_id, record.token)
+        return found
+
+    def _partner(self, partner_id: str) -> None:
+        if partner_id not in self.state.partners:
+            raise LookupError(f"no partner {partner_id}")
 
     def _person(self, user_id: str) -> None:
         if user_id not in self.state.people:

@@ -38,7 +38,9 @@ from bastion.connectors.meta.simulator.scenario import (
     FacebookUserRecord,
     InvitationRecord,
     PartnerAccessRecord,
+    PartnerPersonRecord,
     PartnerRecord,
+    PartnerSystemUserRecord,
     PersonRecord,
     Scenario,
     SystemUserRecord,
@@ -107,6 +109,21 @@ class BusinessState:
         for access in scenario.partner_access:
             if access.asset_id in self.assets and access.partner_id in self.partners:
                 self.partner_access.setdefault(access.asset_id, {})[access.partner_id] = access
+        # Partner businesses' own people and system users, and the people's tasks on our
+        # assets, kept apart from ours: our token never lists them (partner_graph.py).
+        self.partner_people: dict[str, PartnerPersonRecord] = {
+            p.id: p for p in scenario.partner_people if p.partner_id in self.partners
+        }
+        self.partner_system_users: dict[str, PartnerSystemUserRecord] = {
+            s.id: s for s in scenario.partner_system_users if s.partner_id in self.partners
+        }
+        self.partner_asset_users: dict[str, dict[str, Tasks]] = {}
+        for item in scenario.partner_assignments:
+            if item.asset_id in self.assets and item.user_id in self.partner_people:
+                asset_type = self.assets[item.asset_id].type
+                self.partner_asset_users.setdefault(item.asset_id, {})[item.user_id] = expand_tasks(
+                    asset_type, set(item.tasks)
+                )
         self._next_id = 10**14 + (scenario.seed % 10**6) * 10**7
 
     # ----------------------------------------------------------------- lookups
@@ -403,6 +420,7 @@ class BusinessState:
     def remove_asset(self, asset_id: str) -> None:
         for user_id in list(self.asset_users.get(asset_id, {})):
             self._drop_tasks(asset_id, user_id)
+        self.partner_asset_users.pop(asset_id, None)
         self.partner_access.pop(asset_id, None)
         del self.assets[asset_id]
 
@@ -418,6 +436,11 @@ class BusinessState:
     def remove_partner(self, partner_id: str) -> None:
         for access in self.partner_access.values():
             access.pop(partner_id, None)
+        # Ending the partnership ends its people's tasks on our assets (UNCONFIRMED: Meta's
+        # docs say only that the partner loses the assets; its people reach them through it).
+        for holders in self.partner_asset_users.values():
+            for user_id in [u for u in holders if self.partner_people[u].partner_id == partner_id]:
+                del holders[user_id]
         del self.partners[partner_id]
 
     def share_asset(self, asset_id: str, partner_id: str, tasks: list[str]) -> None:
@@ -426,6 +449,17 @@ class BusinessState:
 
     def unshare_asset(self, asset_id: str, partner_id: str) -> None:
         self.partner_access.get(asset_id, {}).pop(partner_id, None)
+        holders = self.partner_asset_users.get(asset_id, {})
+        for user_id in [u for u in holders if self.partner_people[u].partner_id == partner_id]:
+            del holders[user_id]
+
+    def partner_holders(self, asset_id: str, partner_id: str) -> dict[str, Tasks]:
+        """The partner's people holding tasks on one of our assets, with their tasks."""
+        return {
+            user_id: tasks
+            for user_id, tasks in self.partner_asset_users.get(asset_id, {}).items()
+            if self.partner_people[user_id].partner_id == partner_id
+        }
 
 
 def _person_profile(person: PersonRecord) -> FacebookProfile:

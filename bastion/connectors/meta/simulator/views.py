@@ -100,7 +100,8 @@ def _assigned_users(
         holders = ctx.state.asset_users.get(asset.id, {})
         return [AssignedHolder(uid, tasks, asset.type) for uid, tasks in holders.items()]
     if business in ctx.state.partners:
-        return []  # partner people are not modelled: a partner's token would be needed
+        # A partner's people are listed only to the partner's own token (partner_graph.py).
+        return []
     raise errors.bad_parameter(f"Param business must be a valid business id, got {business!r}")
 
 
