@@ -4,6 +4,11 @@ Database work is synchronous and only outbound HTTP is async (DESIGN §2). ``run
 coroutine to the end with ``asyncio.run``; when the calling thread already runs an event loop
 (an async test, for example) it uses a short-lived worker thread instead, since one thread
 cannot run two loops.
+
+The coroutine's result travels in a box whose repr is short: in the main thread, CPython 3.11's
+``asyncio.run`` restores the Ctrl-C handler through ``signal.getsignal``, which formats the
+handler (and with it the main task and the task's result) into an error message it then drops,
+so a large result such as a whole Snapshot would be turned into text for nothing.
 """
 
 from __future__ import annotations
@@ -11,22 +16,38 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+class _Box(Generic[T]):
+    """Holds a result without ever formatting it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<result>"
+
+
+async def _boxed(coroutine: Coroutine[Any, Any, T]) -> _Box[T]:
+    return _Box(await coroutine)
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coroutine)
+        return asyncio.run(_boxed(coroutine)).value
     result: list[T] = []
     error: list[BaseException] = []
 
     def target() -> None:
         try:
-            result.append(asyncio.run(coroutine))
+            result.append(asyncio.run(_boxed(coroutine)).value)
         except BaseException as exc:
             error.append(exc)
 
