@@ -336,8 +336,8 @@ def operations_retry(
 def worker(
     workers: Annotated[int, typer.Option(help="Worker threads.")] = 2,
 ) -> None:
-    """Run background jobs (checks, operations, e-mail) for the configured queue."""
-    from bastion.jobs import Jobs, LeaseWatch
+    """Run background jobs (checks, operations, e-mail, webhooks) for the configured queue."""
+    from bastion.jobs import Jobs, LeaseWatch, WebhookSender
 
     settings = settings_or_exit()
     with runtime_or_exit(settings) as runtime:
@@ -345,5 +345,5 @@ def worker(
         jobs = Jobs(runtime)
         consumer = jobs.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
         freeze_startup_objects()
-        with LeaseWatch(runtime):
+        with LeaseWatch(runtime), WebhookSender(runtime):
             consumer.run()

@@ -12,7 +12,9 @@ exactly one tick's work runs per minute however many consumers there are. Checks
 for one app because the database allows one running CheckRun per app; operations are claimed
 with a compare-and-set, so a task delivered twice performs nothing twice. Every consumer also
 runs a ``LeaseWatch``, which resumes an operation whose worker died as soon as its lease runs
-out, within seconds instead of at the next tick.
+out, within seconds instead of at the next tick, and a ``WebhookSender``, which sends due
+webhook deliveries every couple of seconds (the first retry is due 5 s after a failure); each
+delivery is claimed with a lease, so several senders never send one twice at once.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from bastion.logs import get_logger
 from bastion.runtime import Runtime
 from bastion.storage.models import utcnow
 from bastion.storage.models.enums import RunTrigger
+from bastion.webhook_delivery import deliver_due_webhooks
 
 log = get_logger(__name__)
 
@@ -113,12 +116,14 @@ class Jobs:
         for operation_id in operations:
             self.run_operation_task(operation_id)
         sent = send_due_notifications(self.runtime.sessions, self.runtime.settings)
+        webhooks = deliver_due_webhooks(self.runtime)
         return {
             "checks": len(due),
             "operations": len(operations),
             "token_reminders": reminders,
             "rotation_reminders": rotations,
             "emails": sent,
+            "webhooks": webhooks,
             "reaped": reaped,
         }
 
@@ -182,6 +187,37 @@ class LeaseWatch:
         self.stop()
 
 
+class WebhookSender:
+    """Sends due webhook deliveries from its own thread, looking every ``interval`` seconds."""
+
+    def __init__(self, runtime: Runtime, *, interval: float = 2.0) -> None:
+        self._runtime = runtime
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._send, name="webhook-sender", daemon=True)
+
+    def _send(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                deliver_due_webhooks(self._runtime)
+            except Exception as exc:
+                log.warning("webhook sender failed", error=type(exc).__name__)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> WebhookSender:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
 class EmbeddedConsumer:
     """Consumer threads inside ``bastion serve`` (no signal handlers: the web server owns them)."""
 
@@ -190,6 +226,7 @@ class EmbeddedConsumer:
             workers=workers, worker_type="thread", periodic=True, check_worker_health=False
         )
         self._lease_watch = LeaseWatch(jobs.runtime)
+        self._webhook_sender = WebhookSender(jobs.runtime)
         self._started = threading.Event()
 
     def start(self) -> None:
@@ -197,9 +234,11 @@ class EmbeddedConsumer:
         for _worker, thread in self._consumer.worker_threads:
             thread.start()
         self._lease_watch.start()
+        self._webhook_sender.start()
         self._started.set()
 
     def stop(self) -> None:
         if self._started.is_set():
             self._lease_watch.stop()
+            self._webhook_sender.stop()
             self._consumer.stop(graceful=True)

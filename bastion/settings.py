@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bastion.errors import ConfigurationError
 
 ENV_PREFIX = "BASTION_"
-SECRET_FIELDS = frozenset({"secret_keys", "smtp_url", "database_url", "queue_url"})
+SECRET_FIELDS = frozenset({"secret_keys", "smtp_url", "database_url", "queue_url", "metrics_token"})
 # Variables read by the test suite and CI, not by Bastion itself.
 NON_SETTINGS_PREFIXES = ("BASTION_TEST_", "BASTION_REQUIRE_")
 
@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     # it every third of this while it calls the app, and another worker resumes an operation
     # whose lease ran out (bastion/actions/operation_leases.py).
     operation_lease_seconds: float = Field(default=15.0, gt=0, le=600)
+    # Webhook endpoints must use https://; this lets http:// reach loopback addresses (tests, a
+    # receiver on the same machine). A worker's claim on a delivery lasts this long.
+    webhook_allow_loopback_http: bool = False
+    webhook_lease_seconds: float = Field(default=60.0, ge=20, le=3600)
+    # The bearer token Prometheus sends to GET /metrics; without it /metrics answers 404.
+    metrics_token: SecretStr | None = None
+    # An open review older than this many days is e-mailed to the workspace admins, once.
+    review_escalation_days: int = Field(default=3, ge=1, le=365)
     # E-mail normalisations the matching may use (see bastion/matching.py).
     match_strip_plus_addressing: bool = True
     match_fold_googlemail: bool = True

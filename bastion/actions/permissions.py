@@ -18,6 +18,9 @@ Three reads of an app, from least to most, and two of the workspace:
     read_email      the e-mail Bastion queued, bodies included (admins only: the bodies hold
                     sign-in and set-password links); manage_email retries one
 
+Webhooks (``manage_webhooks``): an endpoint for one app is its owners' (and admins'); one for
+every app of the workspace is the admins' alone.
+
 One thing is nobody's but its person's: what they saved for their own account (the login of
 a password app, ``actions/credentials.py``). ``require_own_account`` lets only the account's
 active matched person through — not its owners, not an admin, not the command line.
@@ -50,6 +53,8 @@ MANAGE_DIRECTORY = "manage_directory"
 READ_DIRECTORY = "read_directory"
 READ_EMAIL = "read_email"
 MANAGE_EMAIL = "manage_email"
+# Webhook endpoints: an app's own for its owners, the workspace's (every app's) for admins.
+MANAGE_WEBHOOKS = "manage_webhooks"
 # Workspace-wide, and for workspace admins alone.
 ADMIN_ACTIONS = frozenset({MANAGE_DIRECTORY, READ_EMAIL, MANAGE_EMAIL})
 
@@ -63,6 +68,7 @@ APP_OWNER_ACTIONS = frozenset(
         APPLY_REPORT,
         MANAGE_OPERATIONS,
         MANAGE_APP,
+        MANAGE_WEBHOOKS,
     }
 )
 ACTIONS = APP_OWNER_ACTIONS | ADMIN_ACTIONS | {READ_DIRECTORY}
@@ -80,6 +86,7 @@ _WHAT = {
     READ_DIRECTORY: "Reading the directory",
     READ_EMAIL: "Reading the workspace's e-mail",
     MANAGE_EMAIL: "Retrying e-mail",
+    MANAGE_WEBHOOKS: "Managing webhooks",
 }
 
 
