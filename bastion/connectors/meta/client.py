@@ -106,6 +106,9 @@ class GraphClient:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.counters = CallCounters()
+        # How many requests may be in flight at once; callers that schedule their own batches
+        # keep to it too.
+        self.concurrency = concurrency
         self._token = token
         self._app_secret = app_secret
         self._proof = self._proof_for(token)

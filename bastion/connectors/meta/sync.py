@@ -5,8 +5,10 @@ How few (reference §1, Field expansion and Pagination; §2.9, Batch):
    asset list the asset's ``assigned_users.business(B)`` and ``agencies`` — the first page of
    everything in one Graph operation, never one call per asset;
 2. then every page still to read (further pages of an edge, of an asset's assignees) is one
-   operation, sent in rounds: all pages known in a round go out together in batches of 50,
-   batches concurrently under the client's bound, so independent edges advance side by side.
+   operation. There are no rounds: each cursor chain moves on as soon as its page arrives. The
+   pages known when a request slot frees go out together in batches of up to 50 under the
+   client's concurrency bound, the people's and the other list edges' pages in a batch of their
+   own, so the longest chain (the people) never waits behind a batch of 500-asset pages.
 So the import costs one operation plus one per extra page, the lower bound for cursor paging.
 If Meta refuses the expanded read as too large, each edge's first page is read on its own
 instead (one operation more per edge).
@@ -16,12 +18,13 @@ Any failure fails the whole import, naming what was being read, so nothing downs
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bastion.connectors.base import AssetType, ConnectorError, Ownership, Snapshot, Transient
-from bastion.connectors.meta.client import GraphCall, GraphClient, JSONObject
+from bastion.connectors.meta.client import MAX_BATCH, GraphCall, GraphClient, JSONObject
 from bastion.connectors.meta.transform import FetchedAsset, FetchedBusiness, snapshot_from_graph
 
 # Page sizes asked for. Meta publishes no caps, only that some edges cap ``limit`` and that a page
@@ -153,15 +156,52 @@ async def fetch_business(client: GraphClient, business_id: str) -> FetchedBusine
         inline = root.get(edge)
         page = inline if isinstance(inline, Mapping) else {}
         pending += collected.take(client, _Sink(edge), page)
-    while pending:
-        answers = await client.batch_get([call for _, call in pending])
-        next_round: list[tuple[_Sink, GraphCall]] = []
-        for (sink, _), answer in zip(pending, answers, strict=True):
-            if isinstance(answer, ConnectorError):
-                raise answer.during(f"Reading {sink.describe()}")
-            next_round += collected.take(client, sink, answer)
-        pending = next_round
+    await _follow(client, collected, pending)
     return collected.result(root)
+
+
+_Pending = list[tuple["_Sink", GraphCall]]
+
+
+async def _follow(client: GraphClient, collected: _Collected, pending: _Pending) -> None:
+    """Read every page still to read, each chain advancing as soon as its page arrives.
+
+    Whenever a request slot is free, the pages known by then go out: the list edges' pages
+    (people, invitations, system users, partners) in a batch of their own, the asset pages in
+    batches of up to 50. The first failure cancels what is still in flight and ends the import.
+    """
+    ready: _Pending = list(pending)
+    in_flight: set[asyncio.Task[tuple[_Pending, list[JSONObject | ConnectorError]]]] = set()
+
+    async def send(chunk: _Pending) -> tuple[_Pending, list[JSONObject | ConnectorError]]:
+        return chunk, await client.batch_get([call for _, call in chunk])
+
+    try:
+        while ready or in_flight:
+            while ready and len(in_flight) < client.concurrency:
+                chunk = _next_chunk(ready)
+                in_flight.add(asyncio.create_task(send(chunk)))
+            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                chunk, answers = task.result()
+                for (sink, _), answer in zip(chunk, answers, strict=True):
+                    if isinstance(answer, ConnectorError):
+                        raise answer.during(f"Reading {sink.describe()}")
+                    ready += collected.take(client, sink, answer)
+    finally:
+        for task in in_flight:
+            task.cancel()
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+
+def _next_chunk(ready: _Pending) -> _Pending:
+    """Take the next batch off ``ready``: the list edges' pages first, on their own."""
+    lists = [item for item in ready if item[0].asset_id is None and item[0].edge in LIST_EDGES]
+    chunk = lists[:MAX_BATCH] if lists else ready[:MAX_BATCH]
+    taken = {id(item) for item in chunk}
+    ready[:] = [item for item in ready if id(item) not in taken]
+    return chunk
 
 
 @dataclass(frozen=True)
