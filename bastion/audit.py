@@ -111,6 +111,10 @@ class AuditAction(StrEnum):
     CREDENTIAL_ROTATED = "credential.rotated"
     CREDENTIALS_DESTROYED = "credentials.destroyed"
     CREDENTIAL_POLICY_CHANGED = "app.credential_policy_changed"
+    REVIEW_OPENED = "review.opened"
+    REVIEW_KEPT = "review.kept"
+    REVIEW_REVERTED = "review.reverted"
+    REVIEW_ESCALATED = "review.escalated"
     WEBHOOK_CREATED = "webhook.created"
     WEBHOOK_REMOVED = "webhook.removed"
     WEBHOOK_ENABLED = "webhook.enabled"
@@ -198,6 +202,10 @@ ALLOWED_DETAILS: dict[AuditAction, frozenset[str]] = {
     AuditAction.CREDENTIAL_ROTATED: frozenset({"account"}),
     AuditAction.CREDENTIALS_DESTROYED: frozenset({"count", "accounts"}),
     AuditAction.CREDENTIAL_POLICY_CHANGED: frozenset({"before", "after"}),
+    AuditAction.REVIEW_OPENED: frozenset({"review_id", "kind", "run_id", "outside_bastion"}),
+    AuditAction.REVIEW_KEPT: frozenset({"review_id", "kind"}),
+    AuditAction.REVIEW_REVERTED: frozenset({"review_id", "kind", "operations", "forced"}),
+    AuditAction.REVIEW_ESCALATED: frozenset({"review_id", "age_days"}),
     # Webhooks: the endpoint and what it listens to, never its signing secret.
     AuditAction.WEBHOOK_CREATED: frozenset({"endpoint_id", "url", "events", "app_id"}),
     AuditAction.WEBHOOK_REMOVED: frozenset({"endpoint_id", "url"}),

@@ -20,6 +20,7 @@ delivery is claimed with a lease, so several senders never send one twice at onc
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 from huey import Huey, PostgresHuey, RedisHuey, SqliteHuey, crontab
@@ -30,6 +31,7 @@ from bastion.actions.checks import claim_due_checks, reap_dead_runs, run_check
 from bastion.actions.credential_rotation import remind_overdue_rotations
 from bastion.actions.operation_leases import heartbeat_interval, orphaned_operation_ids
 from bastion.actions.operations import due_operation_ids, execute_operation
+from bastion.actions.reviews import escalate_overdue_reviews
 from bastion.actions.token_reminders import remind_expiring_tokens
 from bastion.email_delivery import send_due_notifications
 from bastion.errors import BastionError
@@ -99,8 +101,8 @@ class Jobs:
         self.tick_task: Any = huey.periodic_task(crontab(minute="*"), name="bastion.tick")(tick)
 
     def tick(self) -> dict[str, int]:
-        """Queue due checks, operations, token-expiry and overdue-rotation reminders, send due
-        e-mail, free dead checks' locks."""
+        """Queue due checks, operations, token-expiry and overdue-rotation reminders and review
+        escalations, send due e-mail, free dead checks' locks."""
         with self.runtime.sessions.begin() as session:
             reaped = reap_dead_runs(session)
             due = claim_due_checks(session, utcnow())
@@ -110,6 +112,12 @@ class Jobs:
             )
             rotations = remind_overdue_rotations(
                 session, now=utcnow(), base_url=self.runtime.settings.base_url
+            )
+            escalations = escalate_overdue_reviews(
+                session,
+                now=utcnow(),
+                after=timedelta(days=self.runtime.settings.review_escalation_days),
+                base_url=self.runtime.settings.base_url,
             )
         for check in due:
             self.run_check_task(check.workspace_id, check.app_id, check.trigger.value)
@@ -122,6 +130,7 @@ class Jobs:
             "operations": len(operations),
             "token_reminders": reminders,
             "rotation_reminders": rotations,
+            "review_escalations": escalations,
             "emails": sent,
             "webhooks": webhooks,
             "reaped": reaped,

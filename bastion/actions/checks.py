@@ -23,6 +23,7 @@ from bastion.actions.apps import connector_for
 from bastion.actions.invitations import cancel_invitations_past_limit
 from bastion.actions.operations import confirm_manual_operations
 from bastion.actions.restrictions import settle_restriction
+from bastion.actions.reviews import open_reviews
 from bastion.audit import AuditAction, record
 from bastion.checks.classify import classify_accounts
 from bastion.checks.load import SnapshotLoader, explanations_since
@@ -311,6 +312,7 @@ def _apply(
         "baseline": int(baseline),
     }
     run.state, run.finished_at = RunState.SUCCEEDED, utcnow()
+    open_reviews(session, app, run, base_url=runtime.settings.base_url)
     settle_restriction(session, app, run.finished_at)
     if snapshot.business.verification_status:
         app.business_verification_status = snapshot.business.verification_status

@@ -19,6 +19,7 @@ from bastion.storage.models.partners_local import (
     LocalPartner,
     LocalPartnerMember,
 )
+from bastion.storage.models.reviews import Review
 from bastion.storage.models.runs import Change, CheckRun, Operation, Report, ReportItem
 from bastion.storage.models.secrets import Secret
 from bastion.storage.models.sign_in import SignInLink, SsoAttempt, SsoConfig
@@ -46,6 +47,7 @@ __all__ = [
     "ProfileLinkAttempt",
     "Report",
     "ReportItem",
+    "Review",
     "Secret",
     "SignInLink",
     "SsoAttempt",

@@ -170,3 +170,16 @@ class WebhookDeliveryState(StrEnum):
     DELIVERING = "delivering"
     DELIVERED = "delivered"
     FAILED = "failed"
+
+
+class ReviewKind(StrEnum):
+    FULL_CONTROL = "full_control"
+    SYSTEM_USER = "system_user"
+    PARTNER = "partner"
+    PARTNER_ASSET = "partner_asset"
+
+
+class ReviewState(StrEnum):
+    OPEN = "open"
+    KEPT = "kept"
+    REVERTED = "reverted"
