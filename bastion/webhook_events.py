@@ -12,14 +12,26 @@ ids and what changed, never a secret (a token, a password, a signing secret).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from bastion.storage.models import Change, CheckRun, WebhookDelivery, WebhookEndpoint, utcnow
-from bastion.storage.models.enums import RunState
+from bastion.storage.models import (
+    Account,
+    App,
+    Change,
+    CheckRun,
+    Operation,
+    Report,
+    ReportItem,
+    WebhookDelivery,
+    WebhookEndpoint,
+    utcnow,
+)
+from bastion.storage.models.enums import OperationState, RunState
 
 EVENT_TYPES: dict[str, str] = {
     "check.succeeded": "A check for updates finished",
@@ -148,3 +160,86 @@ def _change(change: Change) -> dict[str, Any]:
         "before": change.before,
         "after": change.after,
     }
+
+
+def emit_report_opened(session: Session, report: Report) -> None:
+    emit_event(
+        session,
+        workspace_id=report.workspace_id,
+        app_id=report.app_id,
+        event_type="report.opened",
+        data={"report_id": report.id},
+    )
+
+
+def emit_still_seated(
+    session: Session, *, item: ReportItem, account: Account, asset_count: int
+) -> None:
+    """A person the directory deprovisioned still holds this account (a new report item)."""
+    emit_event(
+        session,
+        workspace_id=item.workspace_id,
+        app_id=account.app_id,
+        event_type="account.deprovisioned_still_seated",
+        data={
+            "report_id": item.report_id,
+            "report_item_id": item.id,
+            "account_id": account.id,
+            "user_id": item.user_id,
+            "app_role": account.app_role,
+            "asset_count": asset_count,
+            "reason": item.reason,
+        },
+    )
+
+
+def emit_report_applied(session: Session, report: Report, items: Sequence[ReportItem]) -> None:
+    emit_event(
+        session,
+        workspace_id=report.workspace_id,
+        app_id=report.app_id,
+        event_type="report.applied",
+        data={
+            "report_id": report.id,
+            "items": [
+                {"report_item_id": i.id, "account_id": i.account_id, "operation_id": i.operation_id}
+                for i in items
+            ],
+        },
+    )
+
+
+def emit_operation_outcome(session: Session, operation: Operation) -> None:
+    """``operation.failed`` or ``operation.manual``; nothing for any other outcome."""
+    event_type = {
+        OperationState.FAILED: "operation.failed",
+        OperationState.MANUAL: "operation.manual",
+    }.get(operation.state)
+    if event_type is None:
+        return
+    emit_event(
+        session,
+        workspace_id=operation.workspace_id,
+        app_id=operation.app_id,
+        event_type=event_type,
+        data={
+            "operation_id": operation.id,
+            "kind": operation.kind.value,
+            "state": operation.state.value,
+            "account_id": operation.account_id,
+            "asset_id": operation.asset_id,
+            "attempts": operation.attempts,
+            "error": operation.last_error,
+            "manual_steps": operation.manual_steps,
+        },
+    )
+
+
+def emit_token_expiring(session: Session, app: App, *, expires_at: datetime, days: int) -> None:
+    emit_event(
+        session,
+        workspace_id=app.workspace_id,
+        app_id=app.id,
+        event_type="token.expiring",
+        data={"expires_at": expires_at.isoformat(), "reminder_days": days},
+    )

@@ -47,6 +47,7 @@ from bastion.runtime import Runtime
 from bastion.storage.models import App, CheckRun, utcnow
 from bastion.storage.models.enums import AppStatus, RunState, RunTrigger
 from bastion.storage.tenancy import Tenant
+from bastion.webhook_events import emit_check_finished
 
 log = get_logger(__name__)
 HEARTBEAT_SECONDS = 15.0
@@ -337,6 +338,7 @@ def _audit_finished(session: Session, run: CheckRun) -> None:
             "error": run.error,
         },
     )
+    emit_check_finished(session, run)
 
 
 def run_check(

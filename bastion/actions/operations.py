@@ -57,6 +57,7 @@ from bastion.storage.models.enums import (
     ReportState,
 )
 from bastion.storage.tenancy import Tenant
+from bastion.webhook_events import emit_operation_outcome
 
 log = get_logger(__name__)
 MAX_TRANSIENT_ATTEMPTS = 8
@@ -319,6 +320,7 @@ def _record_outcome(
             "error": error,
         },
     )
+    emit_operation_outcome(session, operation)
 
 
 def _is_transient(error: ConnectorError) -> bool:

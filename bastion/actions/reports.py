@@ -21,6 +21,7 @@ from bastion.storage.models.enums import (
     ReportState,
 )
 from bastion.storage.tenancy import Tenant
+from bastion.webhook_events import emit_report_applied
 
 
 def _items(session: Session, report: Report, item_ids: Iterable[int] | None) -> list[ReportItem]:
@@ -161,6 +162,8 @@ def apply_report(
         request_id=actor.request_id,
     )
     session.flush()
+    if applied:
+        emit_report_applied(session, report, applied)
     return applied
 
 

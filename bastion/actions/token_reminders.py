@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from bastion.checks.reports import owner_emails
 from bastion.notify import queue_email
 from bastion.storage.models import App
+from bastion.webhook_events import emit_token_expiring
 
 REMINDER_DAYS = (14, 3)
 
@@ -52,6 +53,7 @@ def remind_expiring_tokens(session: Session, *, now: datetime, base_url: str) ->
         # as it has one.
         if _queue_reminder(session, app, expires_at, expires_at - now, base_url):
             app.token_expiry_reminded_days = due
+            emit_token_expiring(session, app, expires_at=expires_at, days=due)
             queued += 1
     session.flush()
     return queued

@@ -32,6 +32,7 @@ from bastion.storage.models.enums import (
     UserStatus,
     WorkspaceRole,
 )
+from bastion.webhook_events import emit_report_opened, emit_still_seated
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ def open_report(session: Session, app: App) -> Report:
         report = Report(workspace_id=app.workspace_id, app_id=app.id)
         session.add(report)
         session.flush()
+        emit_report_opened(session, report)
     return report
 
 
@@ -96,6 +98,8 @@ def update_deprovisioning_report(session: Session, app: App) -> list[NewItem]:
         session.add(item)
         created.append(NewItem(item, account, user, asset_counts.get(account.id, 0)))
     session.flush()
+    for new in created:
+        emit_still_seated(session, item=new.item, account=new.account, asset_count=new.asset_count)
     return created
 
 
