@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from html import escape
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from bastion.audit import AuditAction, AuditEntry, record_many
+from bastion.email_templates import render_email
 from bastion.notify import queue_email
 from bastion.storage.models import Account, App, AppMember, Notification, User, utcnow
 from bastion.storage.models.enums import (
@@ -242,23 +242,15 @@ def _queue_invitation(
         if app.login_method == LoginMethod.SSO
         else "Sign in to Bastion to see it with its assets, then connect your account."
     )
-    text = (
-        f"{where} is now managed through Bastion; your role there is {member.role.value}.\n\n"
-        f"{how}\n\n{link}\n"
-    )
-    html = (
-        f"<p>{escape(where)} is now managed through Bastion; your role there is "
-        f"<b>{escape(member.role.value)}</b>.</p><p>{escape(how)}</p>"
-        f'<p><a href="{escape(link)}">Open your accounts in Bastion</a></p>'
-    )
+    body = render_email("member_access", where=where, role=member.role.value, how=how, link=link)
     notification = queue_email(
         session,
         workspace_id=member.workspace_id,
         kind=f"member-access:{app.id}:{user.id}",
         recipients=[user.email or ""],
         subject=f"[Bastion] You have access to {app.label}",
-        text=text,
-        html=html,
+        text=body.text,
+        html=body.html,
     )
     if notification is not None:
         notification.app_member_id = member.id

@@ -38,6 +38,7 @@ from bastion.connectors.base import (
     Snapshot,
     TokenInvalid,
 )
+from bastion.email_templates import render_email
 from bastion.errors import Conflict
 from bastion.logs import get_logger
 from bastion.matching import MatchingOptions
@@ -254,14 +255,15 @@ def _apply(
                 verdict.explanation,
             )
             app.status, app.status_reason = AppStatus.REQUIRES_CHECK, verdict.explanation
+            body = render_email("safeguard_stopped", explanation=verdict.explanation)
             queue_email(
                 session,
                 workspace_id=app.workspace_id,
                 kind=f"safeguard:{run.id}",
                 recipients=owner_emails(session, app),
                 subject=f"[Bastion] {app.label}: the check was stopped by the safeguard",
-                text=verdict.explanation,
-                html=f"<p>{verdict.explanation}</p>",
+                text=body.text,
+                html=body.html,
             )
             _audit_finished(session, run)
             return run
@@ -291,16 +293,16 @@ def _apply(
     if new_items:
         email_new_items(session, app, new_items, runtime.settings)
     if classified.expired_exemptions:
-        names = ", ".join(a.name or a.email or a.external_id for a in classified.expired_exemptions)
+        names = [a.name or a.email or a.external_id for a in classified.expired_exemptions]
+        body = render_email("exemptions_expired", names=names)
         queue_email(
             session,
             workspace_id=app.workspace_id,
             kind=f"exemptions-expired:{run.id}",
             recipients=owner_emails(session, app),
             subject=f"[Bastion] {app.label}: exemptions expired",
-            text=f"These accounts' exemptions expired and they are unmatched again: {names}.",
-            html=f"<p>These accounts' exemptions expired and they are unmatched again: "
-            f"{names}.</p>",
+            text=body.text,
+            html=body.html,
         )
     run.counts = {
         **loaded.counts,

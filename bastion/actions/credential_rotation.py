@@ -13,7 +13,6 @@ stamps on the row go in the same transaction as the e-mail, and a confirmed rota
 
 from __future__ import annotations
 
-import html
 import secrets
 import string
 from datetime import datetime
@@ -34,6 +33,7 @@ from bastion.credential_status import (
     due_date,
     rotation_state,
 )
+from bastion.email_templates import EmailBody, render_email
 from bastion.errors import Conflict, NotFound
 from bastion.notify import queue_email
 from bastion.security.vault import KeyRing
@@ -161,18 +161,16 @@ def remind_overdue_rotations(session: Session, *, now: datetime, base_url: str) 
 
 
 def _send(
-    session: Session, app: App, kind: str, to: list[str], subject: str, lines: list[str]
+    session: Session, app: App, kind: str, to: list[str], subject: str, body: EmailBody
 ) -> int:
-    link = lines[-1]
     notification = queue_email(
         session,
         workspace_id=app.workspace_id,
         kind=kind,
         recipients=to,
         subject=subject,
-        text="\n\n".join(lines) + "\n",
-        html="".join(f"<p>{html.escape(line)}</p>" for line in lines[:-1])
-        + f'<p><a href="{html.escape(link)}">{html.escape(link)}</a></p>',
+        text=body.text,
+        html=body.html,
     )
     return 1 if notification is not None else 0
 
@@ -185,13 +183,7 @@ def _tell_person(session: Session, app: App, account: Account, user: User, link:
         f"credential-rotation:{account.id}",
         [user.email or ""],
         f"[Bastion] {app.label}: change your saved Facebook password",
-        [
-            f"{app.label} asks for the password you saved in Bastion for {seat} to be "
-            "changed, and the change is overdue.",
-            "Open your login in Bastion: it makes a new password and shows the steps to set "
-            "it on Facebook.",
-            link,
-        ],
+        render_email("rotation_overdue", app=app.label, seat=seat, link=link),
     )
 
 
@@ -211,10 +203,12 @@ def _tell_owners(
         f"credential-rotation-owners:{account.id}",
         owner_emails(session, app),
         f"[Bastion] {app.label}: a saved password is overdue for rotation",
-        [
-            f"The password {who} saved for {account.email or account.name} in {app.label} is "
-            f"due for rotation since {since}, and {who} was e-mailed about it.",
-            "The Members tab marks it as overdue until they change it.",
-            link,
-        ],
+        render_email(
+            "rotation_overdue_owners",
+            app=app.label,
+            who=who,
+            seat=account.email or account.name,
+            since=since,
+            link=link,
+        ),
     )

@@ -24,6 +24,7 @@ from bastion.actions.actors import Actor
 from bastion.actions.permissions import MANAGE_DIRECTORY, MANAGE_MEMBERS, require
 from bastion.actions.users import email_key, validate_email
 from bastion.audit import AuditAction, record
+from bastion.email_templates import render_email
 from bastion.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from bastion.matching import MatchRule
 from bastion.notify import queue_email
@@ -162,17 +163,20 @@ def _send_link(
     )
     session.flush()
     link = f"{(base_url or '').rstrip('/')}{SET_PASSWORD_PATH}?token={token}"
-    inviter = f" for {partner.name}" if partner else ""
+    body = render_email(
+        "guest_invitation",
+        partner=partner.name if partner else None,
+        link=link,
+        days=LINK_VALID_FOR.days,
+    )
     notification = queue_email(
         session,
         workspace_id=tenant.workspace_id,
         kind=f"guest-invite:{invitation.id}",
         recipients=[user.email or ""],
         subject="[Bastion] You are invited as a guest",
-        text=f"You are invited to Bastion as a guest{inviter}. Set your password within "
-        f"{LINK_VALID_FOR.days} days: {link}",
-        html=f'<p>You are invited to Bastion as a guest{inviter}. <a href="{link}">Set your '
-        f"password</a> within {LINK_VALID_FOR.days} days.</p>",
+        text=body.text,
+        html=body.html,
     )
     if notification is not None and member is not None:
         notification.app_member_id = member.id

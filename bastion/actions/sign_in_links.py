@@ -14,7 +14,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
-from html import escape
 
 from limits import RateLimitItem, parse
 from sqlalchemy import select, update
@@ -24,6 +23,7 @@ from bastion.actions.sessions import TooManyAttempts, open_session
 from bastion.actions.sso import DIRECTORY_SOURCES, sso_config
 from bastion.actions.users import email_key, validate_email
 from bastion.audit import AuditAction, record
+from bastion.email_templates import render_email
 from bastion.errors import BastionError
 from bastion.notify import queue_email
 from bastion.rate_limits import RateCounter
@@ -114,17 +114,15 @@ def request_sign_in_link(
     session.flush()
     link = f"{base_url.rstrip('/')}{LINK_PATH}?token={token}"
     minutes = int(LINK_VALID_FOR.total_seconds() // 60)
+    body = render_email("sign_in_link", link=link, minutes=minutes)
     queue_email(
         session,
         workspace_id=user.workspace_id,
         kind=f"sign-in-link:{link_row.id}",
         recipients=[user.email or email],
         subject="[Bastion] Your sign-in link",
-        text=f"Sign in to Bastion with this link within {minutes} minutes. It works once.\n\n"
-        f"{link}\n\nIf you did not ask for it, ignore this e-mail.\n",
-        html=f"<p>Sign in to Bastion with this link within {minutes} minutes. It works once."
-        f'</p><p><a href="{escape(link)}">Sign in to Bastion</a></p>'
-        "<p>If you did not ask for it, ignore this e-mail.</p>",
+        text=body.text,
+        html=body.html,
     )
     record(
         session,

@@ -8,13 +8,13 @@ runs no reminder goes twice; a new token (a new expiry) starts afresh.
 
 from __future__ import annotations
 
-import html
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bastion.checks.reports import owner_emails
+from bastion.email_templates import render_email
 from bastion.notify import queue_email
 from bastion.storage.models import App
 from bastion.webhook_events import emit_token_expiring
@@ -66,22 +66,14 @@ def _queue_reminder(
     when = f"{expires_at:%Y-%m-%d %H:%M} UTC"
     within = f"in {left.days} days" if left.days >= 1 else "in less than a day"
     link = f"{base_url}/apps/{app.id}/settings"
-    lines = (
-        f"The access token Bastion uses for {app.label} expires on {when}, {within}. "
-        "After that Bastion can no longer check or manage the app.",
-        "Generate a new token for the system user in Meta's Business settings > Users > System "
-        "users (choose Never as its expiration to stop these reminders), then paste it under "
-        f"Replace the token in the app's settings: {link}",
-    )
+    body = render_email("token_expiry", app=app.label, when=when, within=within, link=link)
     queued = queue_email(
         session,
         workspace_id=app.workspace_id,
         kind=f"token-expiry:{app.id}",
         recipients=owner_emails(session, app),
         subject=f"[Bastion] {app.label}: the access token expires {within}",
-        text="\n\n".join(lines) + "\n",
-        html="".join(f"<p>{html.escape(line)}</p>" for line in lines[:1])
-        + f"<p>{html.escape(lines[1].removesuffix(link))}"
-        + f'<a href="{html.escape(link)}">{html.escape(link)}</a></p>',
+        text=body.text,
+        html=body.html,
     )
     return queued is not None

@@ -7,12 +7,12 @@ again; one whose removal failed is raised again by the next check.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bastion.email_templates import render_email
 from bastion.notify import queue_email
 from bastion.settings import Settings
 from bastion.storage.models import (
@@ -133,37 +133,20 @@ def owner_emails(session: Session, app: App) -> list[str]:
 def email_new_items(session: Session, app: App, items: list[NewItem], settings: Settings) -> None:
     report_id = items[0].item.report_id
     link = f"{settings.base_url}/apps/{app.id}/report"
-    lines = [
-        f"- {i.user.display_name or i.user.email} <{i.account.email or i.account.external_id}>: "
-        f"{i.account.app_role or 'no role'}, {i.asset_count} asset(s). {i.item.reason}."
-        for i in items
-    ]
-    text = (
-        f"{len(items)} person(s) who left still hold access to {app.label}.\n\n"
-        + "\n".join(lines)
-        + f"\n\nReview and apply the deprovisioning report: {link}\n"
-    )
-    rows = "".join(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
-            *(
-                html.escape(str(v))
-                for v in (
-                    i.user.display_name or i.user.email,
-                    i.account.email or i.account.external_id,
-                    i.account.app_role or "",
-                    i.asset_count,
-                    i.item.reason,
-                )
-            )
-        )
-        for i in items
-    )
-    body = (
-        f"<p>{len(items)} person(s) who left still hold access to "
-        f"<strong>{html.escape(app.label)}</strong>.</p>"
-        "<table><tr><th>Person</th><th>Account</th><th>Role</th><th>Assets</th>"
-        f"<th>Since</th></tr>{rows}</table>"
-        f'<p><a href="{html.escape(link)}">Review and apply the report</a></p>'
+    body = render_email(
+        "deprovisioning_report",
+        app=app.label,
+        link=link,
+        items=[
+            {
+                "person": i.user.display_name or i.user.email,
+                "account": i.account.email or i.account.external_id,
+                "role": i.account.app_role,
+                "assets": i.asset_count,
+                "reason": i.item.reason,
+            }
+            for i in items
+        ],
     )
     queue_email(
         session,
@@ -171,6 +154,6 @@ def email_new_items(session: Session, app: App, items: list[NewItem], settings: 
         kind=f"report:{report_id}",
         recipients=owner_emails(session, app),
         subject=f"[Bastion] {app.label}: {len(items)} departed person(s) still have access",
-        text=text,
-        html=body,
+        text=body.text,
+        html=body.html,
     )

@@ -1,0 +1,50 @@
+"""E-mail bodies come from templates: both parts, every value escaped in HTML, none forgotten."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from jinja2 import UndefinedError
+
+from bastion.email_templates import TEMPLATES_DIR, render_email
+
+
+def test_every_email_has_a_text_and_an_html_part() -> None:
+    names = {p.stem for p in Path(TEMPLATES_DIR).iterdir() if not p.name.startswith("_")}
+    assert names, "no e-mail templates found"
+    for name in names:
+        assert (TEMPLATES_DIR / f"{name}.txt").is_file(), f"{name} has no plain-text part"
+        assert (TEMPLATES_DIR / f"{name}.html").is_file(), f"{name} has no HTML part"
+
+
+def test_values_are_escaped_in_html_and_kept_as_written_in_text() -> None:
+    body = render_email(
+        "guest_invitation",
+        partner='Agency <script>alert("x")</script> & Co',
+        link="https://bastion.example/set-password?token=a&b",
+        days=7,
+    )
+    assert "<script>" not in body.html
+    assert "Agency &lt;script&gt;" in body.html
+    assert 'href="https://bastion.example/set-password?token=a&amp;b"' in body.html
+    assert 'Agency <script>alert("x")</script> & Co' in body.text
+    assert "https://bastion.example/set-password?token=a&b" in body.text
+
+
+def test_a_report_lists_each_person_in_both_parts() -> None:
+    items = [
+        {"person": "Ann <ann>", "account": "ann@x.com", "role": None, "assets": 2, "reason": "r1"},
+        {"person": "Bob", "account": "bob@x.com", "role": "ADMIN", "assets": 0, "reason": "r2"},
+    ]
+    body = render_email("deprovisioning_report", app="Ads", link="https://b/r", items=items)
+    assert body.text.startswith("2 person(s) who left still hold access to Ads.")
+    assert "- Ann <ann> <ann@x.com>: no role, 2 asset(s). r1." in body.text
+    assert "- Bob <bob@x.com>: ADMIN, 0 asset(s). r2." in body.text
+    assert body.html.count("<tr><td>") == 2
+    assert "Ann &lt;ann&gt;" in body.html
+
+
+def test_a_forgotten_value_is_an_error_not_a_gap() -> None:
+    with pytest.raises(UndefinedError):
+        render_email("sign_in_link", link="https://b/l")
