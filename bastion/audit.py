@@ -81,6 +81,8 @@ class AuditAction(StrEnum):
     OPERATION_MANUAL_DONE = "operation.manual_done"
     REPORT_APPLIED = "report.applied"
     REPORT_ITEM_DISMISSED = "report.item_dismissed"
+    PARTNER_REMOVAL_GATHERED = "partner.removal_gathered"
+    PARTNER_REMOVAL_APPLIED = "partner.removal_applied"
     ACCOUNT_MATCHED = "account.matched"
     ACCOUNT_UNMATCHED = "account.unmatched"
     ACCOUNT_EXEMPTED = "account.exempted"
@@ -157,6 +159,12 @@ ALLOWED_DETAILS: dict[AuditAction, frozenset[str]] = {
     AuditAction.OPERATION_MANUAL_DONE: frozenset({"operation_id", "kind"}),
     AuditAction.REPORT_APPLIED: frozenset({"report_id", "items", "operations"}),
     AuditAction.REPORT_ITEM_DISMISSED: frozenset({"report_id", "item_id", "account"}),
+    AuditAction.PARTNER_REMOVAL_GATHERED: frozenset(
+        {"removal_id", "partner", "local_partner_id", "domains", "items"}
+    ),
+    AuditAction.PARTNER_REMOVAL_APPLIED: frozenset(
+        {"removal_id", "partner", "items", "trimmed", "operations", "forced", "orphaned_assets"}
+    ),
     AuditAction.ACCOUNT_MATCHED: frozenset({"account", "user_id", "role", "rule"}),
     AuditAction.ACCOUNT_UNMATCHED: frozenset({"account", "user_id"}),
     AuditAction.ACCOUNT_EXEMPTED: frozenset({"account", "expires_at"}),

@@ -45,6 +45,7 @@ from bastion.storage.models import (
     Grant,
     Operation,
     Partner,
+    PartnerGrant,
     Report,
     ReportItem,
     utcnow,
@@ -156,6 +157,10 @@ def operation_request(
             )
         case OperationKind.REMOVE_PARTNER:
             return OperationRequest.remove_partner(partner_id=target, relation=params["relation"])
+        case OperationKind.REMOVE_PARTNER_ACCESS:
+            return OperationRequest.remove_partner_access(
+                partner_id=target, asset_id=params["asset_external_id"], asset_type=asset_type
+            )
     raise InvalidInput("kind", f"unknown operation kind {operation.kind}")  # pragma: no cover
 
 
@@ -339,6 +344,11 @@ def _retry_at(error: ConnectorError, attempts: int, now: datetime) -> datetime:
 
 def _apply_locally(session: Session, operation: Operation) -> None:
     """Mirror a succeeded removal locally at once; the next check confirms it either way."""
+    if operation.kind == OperationKind.REMOVE_PARTNER_ACCESS:
+        grant = _partner_grant(session, operation)
+        if grant is not None:
+            grant.present, grant.gone_at = False, utcnow()
+        return
     if operation.kind in (OperationKind.REMOVE, OperationKind.CANCEL_INVITATION):
         account = session.scalars(
             select(Account).where(
@@ -454,6 +464,8 @@ def _holds(session: Session, operation: Operation) -> bool:
                 )
             )
             return partner is None
+        case OperationKind.REMOVE_PARTNER_ACCESS:
+            return _partner_grant(session, operation) is None
         case OperationKind.REMOVE | OperationKind.CANCEL_INVITATION:
             return not present
         case OperationKind.SET_ROLE:
@@ -483,6 +495,21 @@ def _holds(session: Session, operation: Operation) -> bool:
                 return wanted <= held
             return not (held & wanted) if wanted else not held
     return False  # pragma: no cover
+
+
+def _partner_grant(session: Session, operation: Operation) -> PartnerGrant | None:
+    """The partner's present access to the asset a partner-access removal names."""
+    return session.scalars(
+        select(PartnerGrant)
+        .join(Partner, Partner.id == PartnerGrant.partner_id)
+        .join(Asset, Asset.id == PartnerGrant.asset_id)
+        .where(
+            Partner.app_id == operation.app_id,
+            Partner.external_id == operation.target_external_id,
+            Asset.external_id == operation.parameters.get("asset_external_id"),
+            PartnerGrant.present.is_(True),
+        )
+    ).first()
 
 
 def _held_tasks(session: Session, account_id: int, asset_external_id: str) -> set[str]:

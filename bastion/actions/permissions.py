@@ -47,6 +47,8 @@ VIEW_PEOPLE = "view_people"
 CHECK = "check"
 MANAGE_MEMBERS = "manage_members"
 APPLY_REPORT = "apply_report"
+# Ending a partnership with its residue (actions/partner_removal.py).
+REMOVE_PARTNER = "remove_partner"
 MANAGE_OPERATIONS = "manage_operations"
 MANAGE_APP = "manage_app"
 MANAGE_DIRECTORY = "manage_directory"
@@ -66,6 +68,7 @@ APP_OWNER_ACTIONS = frozenset(
         CHECK,
         MANAGE_MEMBERS,
         APPLY_REPORT,
+        REMOVE_PARTNER,
         MANAGE_OPERATIONS,
         MANAGE_APP,
         MANAGE_WEBHOOKS,
@@ -80,6 +83,7 @@ _WHAT = {
     CHECK: "Checking this app for updates",
     MANAGE_MEMBERS: "Changing this app's accounts",
     APPLY_REPORT: "Applying this app's report",
+    REMOVE_PARTNER: "Removing this app's partners",
     MANAGE_OPERATIONS: "Managing this app's operations",
     MANAGE_APP: "Changing this app's settings",
     MANAGE_DIRECTORY: "Managing the directory and workspace",

@@ -40,6 +40,7 @@ OperationKind = Literal[
     "grant_tasks",
     "revoke_tasks",
     "remove_partner",
+    "remove_partner_access",
 ]
 Disposition = Literal["fail", "retry_later", "manual"]
 
@@ -313,6 +314,19 @@ class OperationRequest:
     def remove_partner(cls, *, partner_id: str, relation: PartnerRelation) -> OperationRequest:
         """End the partnership with an agency or a client business."""
         return cls(kind="remove_partner", partner_external_id=partner_id, partner_relation=relation)
+
+    @classmethod
+    def remove_partner_access(
+        cls, *, partner_id: str, asset_id: str, asset_type: AssetType | None = None
+    ) -> OperationRequest:
+        """Take one of our assets away from an agency (the partnership itself stays)."""
+        return cls(
+            kind="remove_partner_access",
+            partner_external_id=partner_id,
+            partner_relation="agency",
+            asset_external_id=asset_id,
+            asset_type=asset_type,
+        )
 
 
 Outcome = Literal["applied", "already_done"]

@@ -43,6 +43,8 @@ MANUAL_STEPS = {
     "grant_tasks": "assign the tasks on the asset in Business settings > Accounts",
     "revoke_tasks": "remove the person's tasks on the asset in Business settings > Accounts",
     "remove_partner": "remove the partner business in Business settings > Users > Partners",
+    "remove_partner_access": "remove the partner's access to the asset in Business settings > "
+    "Users > Partners",
 }
 PARTNER_EDGES: dict[PartnerRelation, str] = {"agency": "agencies", "client": "clients"}
 
@@ -70,6 +72,7 @@ async def perform_operation(ctx: OperationContext, request: OperationRequest) ->
         "grant_tasks": _grant_tasks,
         "revoke_tasks": _revoke_tasks,
         "remove_partner": _remove_partner,
+        "remove_partner_access": _remove_partner_access,
     }
     try:
         return await handlers[request.kind](ctx, request)
@@ -368,6 +371,42 @@ async def _remove_partner(ctx: OperationContext, request: OperationRequest) -> O
     detail = f"{label} was removed." if outcome == "applied" else f"{label} was already gone."
     return OperationResult(
         kind="remove_partner", outcome=outcome, external_id=partner_id, detail=detail
+    )
+
+
+async def _remove_partner_access(
+    ctx: OperationContext, request: OperationRequest
+) -> OperationResult:
+    """One of our assets taken away from an agency: ``DELETE /{asset}/agencies?business=``
+    (facebook-business 25.0.3 adobjects: ``delete_agencies`` on AdAccount, Page, ProductCatalog,
+    AdsPixel and InstagramBusinessAsset take ``business``). Whether ending the partnership also
+    takes back what was shared is UNCONFIRMED, so a partner removal unshares each asset first."""
+    partner_id = _required(request.partner_external_id, "a partner business id")
+    asset_id = _required(request.asset_external_id, "an asset id")
+    edge = f"{asset_id}/agencies"
+    label = f"The agency {partner_id}"
+
+    async def gone() -> bool:
+        listed = await ctx.client.get_all(edge, {"fields": "id", "limit": "100"})
+        return all(str(item.get("id")) != partner_id for item in listed)
+
+    if await gone():
+        return OperationResult(
+            kind="remove_partner_access",
+            outcome="already_done",
+            external_id=asset_id,
+            detail=f"{label} had no access to {asset_id} any more.",
+        )
+
+    async def act() -> None:
+        await ctx.client.delete(edge, {"business": partner_id})
+
+    outcome = await _until_done(ctx, already_done=gone, act=act)
+    return OperationResult(
+        kind="remove_partner_access",
+        outcome=outcome,
+        external_id=asset_id,
+        detail=f"{label} no longer reaches {asset_id}.",
     )
 
 

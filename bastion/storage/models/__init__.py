@@ -14,6 +14,7 @@ from bastion.storage.models.directory import (
     Workspace,
 )
 from bastion.storage.models.notifications import Notification
+from bastion.storage.models.partner_removals import PartnerRemoval, PartnerRemovalItem
 from bastion.storage.models.partners_local import (
     GuestInvitation,
     LocalPartner,
@@ -44,6 +45,8 @@ __all__ = [
     "Operation",
     "Partner",
     "PartnerGrant",
+    "PartnerRemoval",
+    "PartnerRemovalItem",
     "ProfileLinkAttempt",
     "Report",
     "ReportItem",

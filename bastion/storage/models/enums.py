@@ -145,6 +145,14 @@ class OperationKind(StrEnum):
     GRANT_TASKS = "grant_tasks"
     REVOKE_TASKS = "revoke_tasks"
     REMOVE_PARTNER = "remove_partner"
+    REMOVE_PARTNER_ACCESS = "remove_partner_access"
+
+
+class PartnerRemovalItemKind(StrEnum):
+    PARTNER = "partner"
+    PARTNER_ACCESS = "partner_access"
+    PERSON = "person"
+    INVITATION = "invitation"
 
 
 class OperationState(StrEnum):
