@@ -29,6 +29,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bastion.security.passwords import use_cheap_hashing_for_tests
 from bastion.security.vault import KeyRing, new_key_entry
 from bastion.storage.db import make_engine, make_session_factory
 from bastion.storage.models import Base
@@ -45,6 +46,12 @@ from tests.support.worker_resources import (  # noqa: F401 - the tests import th
 
 if TYPE_CHECKING:
     from tests.support.oidc_provider import LoopbackOpenIDProvider, StartOpenIDProvider
+
+# Before any test module is imported (bastion.actions.sessions hashes a dummy password at import):
+# argon2id at its production cost takes a good part of a second a hash on a busy machine, and the
+# tests hash at every admin created and every sign-in. tests/unit/test_passwords_and_tokens.py
+# checks the production cost is still argon2-cffi's default.
+use_cheap_hashing_for_tests()
 
 
 def reset_postgres(engine: Engine) -> None:

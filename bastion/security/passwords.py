@@ -12,6 +12,17 @@ _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 12
 
 
+def use_cheap_hashing_for_tests() -> None:
+    """Hash with argon2id's smallest cost (t=1, 8 KiB, p=1) in this process from now on.
+
+    Only the test suite calls this (tests/conftest.py, before anything hashes): at the default
+    cost each hash takes a good part of a second on a busy machine, and the tests hash on every
+    sign-in. Nothing in Bastion calls it, and there is no setting or variable that does.
+    """
+    global _hasher
+    _hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
