@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 OIDC := tests/oidc
 OIDC_STAMP := $(OIDC)/node_modules/.installed
+# pip says only what failed (-qq hides its deprecation notices) and never asks to upgrade itself.
+PIP_QUIET := -qq --disable-pip-version-check
 # pytest-xdist processes for `make test` and `make pytest`: auto is one per core, 0 runs the
 # tests in pytest's own process (see CONTRIBUTING.md).
 PYTEST_WORKERS ?= auto
@@ -21,14 +23,14 @@ $(BIN)/python:
 		{ echo "Bastion needs Python 3.11 or newer as $(PYTHON)"; exit 1; }
 	@$(PYTHON) -m venv $(VENV) || \
 		{ echo "python3 -m venv failed: on Debian, apt-get install python3-venv"; exit 1; }
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install $(PIP_QUIET) --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/pip install --quiet -c constraints.txt -e .
+	$(BIN)/pip install $(PIP_QUIET) -c constraints.txt -e .
 	@touch $@
 
 $(DEV_STAMP): $(STAMP) pyproject.toml constraints.txt
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install $(PIP_QUIET) -c constraints.txt -e '.[dev]'
 	@touch $@
 
 # The test OpenID Provider (oidc-provider) for the single sign-on tests; without npm they skip.

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy import select
@@ -23,12 +26,16 @@ from bastion.cli_common import fail, runtime_or_exit, settings_or_exit
 from bastion.cli_credentials import credentials_app
 from bastion.cli_emails import emails_app
 from bastion.cli_members import members_app
+from bastion.cli_reviews import overview, reviews_app
 from bastion.cli_sso import sso_app
 from bastion.cli_tokens import tokens_app
 from bastion.connectors.meta.simulator.cli import simulate_app
 from bastion.directory.cli import directory_app, scim_app
 from bastion.errors import BastionError
 from bastion.runtime import Runtime, freeze_startup_objects, load_key_ring
+
+if TYPE_CHECKING:
+    import uvicorn
 
 app = typer.Typer(
     help="Bastion: who can reach your business apps, and who vouches for them.",
@@ -62,8 +69,10 @@ app.add_typer(sso_app, name="sso")
 app.add_typer(local_partners_app, name="local-partners")
 app.add_typer(guests_app, name="guests")
 app.add_typer(credentials_app, name="credentials")
+app.add_typer(reviews_app, name="reviews")
 app.command()(check)
 app.command()(changes)
+app.command()(overview)
 app.command()(worker)
 
 
@@ -77,7 +86,15 @@ def migrate() -> None:
         typer.echo(f"database at revision {', '.join(current_revisions(runtime.engine))}")
 
 
-def _serve(runtime: Runtime, host: str, port: int, *, with_worker: bool = True) -> None:
+def _serve(
+    runtime: Runtime,
+    host: str,
+    port: int,
+    *,
+    with_worker: bool = True,
+    on_listening: Callable[[], None] | None = None,
+) -> None:
+    """Serve until stopped; ``on_listening`` runs once the socket accepts connections."""
     import uvicorn
 
     from bastion.app import create_app
@@ -85,14 +102,34 @@ def _serve(runtime: Runtime, host: str, port: int, *, with_worker: bool = True) 
 
     web = create_app(runtime)
     consumer = EmbeddedConsumer(Jobs(runtime)) if with_worker else None
+    server = uvicorn.Server(
+        uvicorn.Config(web, host=host, port=port, log_config=None, access_log=False)
+    )
+    if on_listening is not None:
+        threading.Thread(
+            target=_when_listening, args=(server, on_listening), name="listening", daemon=True
+        ).start()
     freeze_startup_objects()
     if consumer is not None:
         consumer.start()
     try:
-        uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
+        server.run()
+    except KeyboardInterrupt:
+        pass
     finally:
         if consumer is not None:
             consumer.stop()
+    if not server.started:
+        fail(f"could not serve on {host}:{port}; see the error above", code=3)
+
+
+def _when_listening(server: uvicorn.Server, then: Callable[[], None]) -> None:
+    # uvicorn sets ``started`` after its sockets listen, and ``should_exit`` when it gives up.
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.05)
+    then()
 
 
 @app.command()
@@ -113,9 +150,16 @@ def serve(
 @app.command()
 def demo() -> None:
     """Try Bastion on this machine: SQLite, the Meta simulator, a directory, a checked app."""
-    from bastion.demo import login_dialog_served, prepare_demo
+    from bastion.demo import login_dialog_served, prepare_demo, welcome
+    from bastion.logs import configure_logging
 
     settings = settings_or_exit()
+    # For a person at a terminal: readable lines, Bastion's own at info and libraries' only when
+    # they warn (BASTION_LOG_FORMAT=json still gives JSON).
+    console = "log_format" not in settings.model_fields_set
+    configure_logging(
+        settings.log_level, "console" if console else settings.log_format, libraries="warning"
+    )
     try:
         ring = load_key_ring(settings, generate=True)
     except BastionError as exc:
@@ -125,26 +169,13 @@ def demo() -> None:
         typer.echo("Preparing the demo: simulated Meta business, directory, first check…")
         sys.stdout.flush()
         demo = prepare_demo(runtime)
-        boot = demo.bootstrap
-        typer.echo(f"Bastion is starting at {settings.base_url}")
-        typer.echo(f"Data directory: {settings.data_dir}")
-        if boot.one_time_password:
-            typer.echo(f"Sign in as {boot.admin.email} with the one-time password:")
-            typer.echo(f"    {boot.one_time_password}")
-        else:
-            typer.echo(
-                f"Sign in as {boot.admin.email} (password set earlier; "
-                "`bastion users create-admin` makes another admin)"
-            )
-        if settings.smtp_url is None:
-            typer.echo(
-                "No SMTP server is set (BASTION_SMTP_URL), so nothing is mailed: read the "
-                f"invitations and sign-in links Bastion writes at {settings.base_url}/emails"
-            )
-        with login_dialog_served(runtime, demo.simulator) as facebook_url:
-            typer.echo(f"Simulated Facebook Login (to connect profiles) at {facebook_url}")
-            sys.stdout.flush()
-            _serve(runtime, settings.host, settings.port)
+        with login_dialog_served(runtime, demo.simulator, demo.to_connect) as facebook_url:
+
+            def announce() -> None:
+                typer.echo(welcome(settings, demo, facebook_url=facebook_url))
+                sys.stdout.flush()
+
+            _serve(runtime, settings.host, settings.port, on_listening=announce)
 
 
 @workspaces_app.command("create")

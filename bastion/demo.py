@@ -8,6 +8,11 @@ cannot reach an in-process app, so the simulator's Facebook Login dialog is also
 loopback port of its own (``login_dialog_served``), and the simulated Meta app lists Bastion's
 callback among its Valid OAuth Redirect URIs: connecting a profile works end to end.
 
+A second simulated business, behind the same Graph host (``GraphHost``), is left unconnected for
+the newcomer to connect by hand with the values ``welcome`` prints: its Business ID, App ID, a
+system-user token it accepts and an expired one Meta refuses. They are the simulator's own test
+values, made afresh on each start, never a real secret.
+
 Running it again on the same data directory keeps what is there (the admin, the app, decisions
 made) and regenerates the same simulated business from its seed.
 """
@@ -34,11 +39,13 @@ from bastion.actions.apps import ConnectRequest, connect_app
 from bastion.actions.checks import run_check
 from bastion.actions.profiles import redirect_uri
 from bastion.actions.workspaces import Bootstrap, bootstrap_installation
-from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
+from bastion.connectors.meta.simulator import Simulator, generate_scenario
+from bastion.connectors.meta.simulator.graph_host import GraphHost
 from bastion.connectors.registry import ConnectorOptions
 from bastion.directory.csv_import import DirectoryImport
 from bastion.errors import ConfigurationError
 from bastion.runtime import Runtime
+from bastion.settings import Settings
 from bastion.storage.db import transaction
 from bastion.storage.models import App
 from bastion.storage.models.enums import RunTrigger
@@ -47,6 +54,9 @@ from bastion.storage.schema import upgrade
 SIMULATOR_URL = "http://graph.simulator"
 DEMO_SEED = 42
 DEMO_LABEL = "Acme on Meta (simulated)"
+# The business left for a person to connect: another seed, fewer people (its check is quick).
+SECOND_SEED = DEMO_SEED + 1
+SECOND_PEOPLE = 12
 
 
 @dataclass(frozen=True)
@@ -54,14 +64,17 @@ class Demo:
     simulator: Simulator
     bootstrap: Bootstrap
     app_id: int  # 0 when the app was left to connect by hand
+    # The second business, nobody's app yet, and a token of it that Meta refuses (expired).
+    to_connect: Simulator
+    refused_token: str
 
 
-def use_simulator(runtime: Runtime, simulator: Simulator) -> None:
-    """Point every connector of this process at the in-process simulator."""
+def use_simulator(runtime: Runtime, *simulators: Simulator) -> None:
+    """Point every connector of this process at the in-process simulated businesses."""
     runtime.connector_options = ConnectorOptions(
         base_url=SIMULATOR_URL,
         api_version=runtime.connector_options.api_version,
-        transport=httpx.ASGITransport(app=create_simulator_app(simulator)),
+        transport=httpx.ASGITransport(app=GraphHost(simulators)),
     )
 
 
@@ -99,8 +112,11 @@ def prepare_demo(
     With ``connect=False`` the app is left for a person to connect (the browser test does).
     """
     simulator = Simulator(generate_scenario(scenario, seed=DEMO_SEED))
-    use_simulator(runtime, simulator)
-    simulator.set_oauth_redirect_uris([redirect_uri(runtime.settings.base_url)])
+    to_connect = Simulator(generate_scenario("small", seed=SECOND_SEED, people=SECOND_PEOPLE))
+    refused = to_connect.make_token(expires_at=int(to_connect.now()) - 86_400)
+    use_simulator(runtime, simulator, to_connect)
+    for business in (simulator, to_connect):
+        business.set_oauth_redirect_uris([redirect_uri(runtime.settings.base_url)])
     upgrade(runtime.engine)
     actor = Actor.system("demo")
     with transaction(runtime.sessions) as session:
@@ -129,7 +145,7 @@ def prepare_demo(
         )
         first_time = app_id is None
         if not connect:
-            return Demo(simulator, boot, 0)
+            return Demo(simulator, boot, 0, to_connect, refused)
         if app_id is None:
             app = connect_app(
                 session,
@@ -156,19 +172,20 @@ def prepare_demo(
         trigger=RunTrigger.CONNECT if first_time else RunTrigger.MANUAL,
         actor=actor,
     )
-    return Demo(simulator, boot, app_id)
+    return Demo(simulator, boot, app_id, to_connect, refused)
 
 
 @contextmanager
-def login_dialog_served(runtime: Runtime, simulator: Simulator) -> Iterator[str]:
-    """The simulator on a free port next to Bastion, for browsers to log in with Facebook on;
-    yields its URL, which ``runtime`` sends them to (connectors keep reaching it in-process)."""
+def login_dialog_served(runtime: Runtime, *simulators: Simulator) -> Iterator[str]:
+    """The simulated businesses on a free port next to Bastion, for browsers to log in with
+    Facebook on; yields its URL, which ``runtime`` sends them to (connectors keep reaching them
+    in-process)."""
     sock = socket.socket()
     sock.bind((runtime.settings.host, 0))
     sock.listen(128)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_simulator_app(simulator),
+            GraphHost(simulators),
             log_config=None,
             access_log=False,
             lifespan="off",
@@ -195,3 +212,47 @@ def login_dialog_served(runtime: Runtime, simulator: Simulator) -> Iterator[str]
         server.should_exit = True
         thread.join(timeout=5)
         sock.close()
+
+
+def welcome(settings: Settings, demo: Demo, *, facebook_url: str) -> str:
+    """The framed block ``bastion demo`` prints once its server is listening: where to sign in,
+    what to connect by hand, where the e-mail is."""
+    boot, second = demo.bootstrap, demo.to_connect
+    url = settings.base_url
+    lines = [f"Bastion is ready at {url}", ""]
+    if boot.one_time_password:
+        lines += [
+            f"Sign in as {boot.admin.email} with the one-time password:",
+            f"    {boot.one_time_password}",
+        ]
+    else:
+        lines += [
+            f"Sign in as {boot.admin.email} (password set earlier; "
+            "`bastion users create-admin` makes another admin)"
+        ]
+    lines += [
+        "",
+        "Try connecting it yourself: Apps > Connect app > Meta Business Manager, with a second",
+        "simulated business (the simulator's own test values, made for this run):",
+        f"    Business ID:  {second.business_id}",
+        f"    App ID:       {second.app_id}",
+        "    A system-user token it accepts:",
+        f"    {second.token}",
+        "    A token Meta refuses (expired), to see what Bastion says:",
+        f"    {demo.refused_token}",
+        "",
+    ]
+    if settings.smtp_url is None:
+        lines += [
+            "E-mail: no SMTP server is set (BASTION_SMTP_URL), so nothing is mailed; read the",
+            f"invitations and sign-in links Bastion writes at {url}/emails",
+        ]
+    else:
+        lines += ["E-mail goes out through the SMTP server BASTION_SMTP_URL names."]
+    lines += [
+        f"Simulated Facebook Login (to connect profiles): {facebook_url}",
+        f"Data directory: {settings.data_dir}",
+        "Stop with Ctrl+C.",
+    ]
+    rule = "+" + "-" * 78
+    return "\n".join([rule, *(f"| {line}".rstrip() for line in lines), rule])

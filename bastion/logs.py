@@ -81,8 +81,18 @@ def _redact_rendered(_logger: Any, _method: str, event_dict: MutableMapping[str,
     return event_dict
 
 
-def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | None = None) -> None:
-    """Route structlog and the standard library through one redacting JSON pipeline."""
+def configure_logging(
+    level: str = "info",
+    fmt: str = "json",
+    stream: TextIO | None = None,
+    *,
+    libraries: str | None = None,
+) -> None:
+    """Route structlog and the standard library through one redacting pipeline.
+
+    ``libraries`` is the level of every logger but Bastion's own (``bastion.*``, at ``level``):
+    the demo keeps httpx's request lines, uvicorn's and huey's chatter off a person's terminal.
+    """
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -114,7 +124,11 @@ def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | N
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    levels = logging.getLevelNamesMapping()
+    ours = levels[level.upper()]
+    # Libraries are never louder than Bastion itself.
+    root.setLevel(max(ours, levels[libraries.upper()]) if libraries else ours)
+    logging.getLogger("bastion").setLevel(ours if libraries else logging.NOTSET)
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).propagate = True
 

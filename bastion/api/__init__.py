@@ -16,6 +16,7 @@ from bastion.api import (
     operations,
     partners,
     reports,
+    reviews,
     sso,
 )
 from bastion.api.input_guard import reject_nul_characters
@@ -36,6 +37,7 @@ def api_router() -> APIRouter:
         assets,
         partners,
         reports,
+        reviews,
         operations,
         directory,
         audit_events,

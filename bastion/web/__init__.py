@@ -7,6 +7,7 @@ routes are split by page area (each module opens with its list of routes):
     sign_in.py      single sign-on, e-mailed sign-in links, the identity provider's settings
     apps.py         apps list, connect wizard, app settings, check for updates
     app_tabs.py     assets, partners, history, report, operations tabs
+    reviews.py      an app's reviews of risky changes (keep, revert); the security overview
     members.py      the Members tab and its row and bulk actions
     member_access.py        an account's business role and asset tasks, claiming one's own
     member_invitations.py   inviting people by e-mail, cancelling stale invitations
@@ -44,6 +45,7 @@ from bastion.web import (
     member_access,
     member_invitations,
     members,
+    reviews,
     sign_in,
 )
 from bastion.web.context import render
@@ -70,6 +72,7 @@ def install_web(app: FastAPI, limits: RateCounter) -> None:
         emails,
         me,
         credentials,
+        reviews,
     ):
         app.include_router(module.router, include_in_schema=False)
 

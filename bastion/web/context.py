@@ -240,6 +240,7 @@ def app_for(db: Session, me: Viewer, app_id: int, action: str = VIEW_APP) -> App
 
 APP_TABS = (
     ("members", "Members", VIEW_APP),
+    ("reviews", "Reviews", VIEW_PEOPLE),
     ("report", "Report", VIEW_PEOPLE),
     ("operations", "Operations", VIEW_PEOPLE),
     ("history", "History", VIEW_DETAILS),

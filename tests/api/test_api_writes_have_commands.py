@@ -54,6 +54,8 @@ COMMANDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", f"{A}/guests"): ("guests", "invite", "--email"),
     ("POST", f"{A}/reports/{{report_id}}/apply"): ("report", "apply", "--item"),
     ("POST", f"{A}/reports/{{report_id}}/dismiss"): ("report", "dismiss", "--reason"),
+    # keep and revert are two commands; revert takes the options that matter.
+    ("POST", f"{A}/reviews/{{review_id}}/decision"): ("reviews", "revert", "--force", "--reason"),
     ("POST", f"{A}/operations/{{operation_id}}/retry"): ("operations", "retry"),
     ("POST", f"{A}/operations/{{operation_id}}/done"): ("operations", "done"),
     ("POST", f"{A}/emails/{{email_id}}/retry"): ("emails", "retry"),

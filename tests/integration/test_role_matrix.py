@@ -27,8 +27,8 @@ from bastion.app import create_app
 from bastion.jobs import Jobs
 from bastion.security.vault import KeyRing, new_key_entry
 from bastion.storage.db import make_engine
-from bastion.storage.models import Account, AuditEvent, Notification, ReportItem
-from bastion.storage.models.enums import AccountState, TokenKind
+from bastion.storage.models import Account, AuditEvent, Notification, ReportItem, Review
+from bastion.storage.models.enums import AccountState, ReviewKind, TokenKind
 from bastion.storage.schema import upgrade
 from tests.conftest import postgres_url_or_skip, reset_postgres, serve_on_loopback
 from tests.integration.role_world import (
@@ -95,6 +95,18 @@ def rw(
             ).first()
             or 0
         )
+        review = Review(
+            workspace_id=world.workspace_id,
+            app_id=world.app_id,
+            kind=ReviewKind.FULL_CONTROL,
+            subject_key="matrix",
+            account_id=ids["other_account"],
+            summary="A person was added with full control of the business (admin)",
+            undo={"action": "remove"},
+        )
+        session.add(review)
+        session.flush()
+        ids["review"] = review.id
     found = RoleWorld(world, people, api_tokens(world, people), ids, identities(world))
     jobs = Jobs(world.runtime)
     app = create_app(world.runtime, jobs=jobs)
@@ -221,6 +233,10 @@ READS = [
     Read("/apps/{app_id}/history/{run_id}", OWNERS, people=True),
     Read("/apps/{app_id}/report", OWNERS, people=True),
     Read("/apps/{app_id}/operations", OWNERS, people=True),
+    Read("/apps/{app_id}/reviews", OWNERS),
+    Read("/apps/{app_id}/reviews/{review_id}", OWNERS),
+    # Every signed-in person; each sees the lines of the apps whose people they see.
+    Read("/overview", ALL),
     Read("/directory", DIRECTORY, people=True),
     Read("/directory/people/{user_id}", ALL, own=True),
     Read("/directory/people/{user_id}", DIRECTORY, user="{stranger}", people=True),
@@ -265,6 +281,9 @@ READS = [
     Read(f"{A}/reports/{{report_id}}", OWNERS, people=True),
     Read(f"{A}/apps/{{app_id}}/operations", OWNERS),
     Read(f"{A}/operations/{{operation_id}}", OWNERS),
+    Read(f"{A}/apps/{{app_id}}/reviews", OWNERS),
+    Read(f"{A}/reviews/{{review_id}}", OWNERS),
+    Read(f"{A}/overview", ALL),
     Read(f"{A}/me", ALL, check=themselves),
     Read(f"{A}/me/accounts", ALL, own=True),
     Read(f"{A}/apps/{{app_id}}/credentials", OWNERS),
@@ -445,6 +464,15 @@ WRITES = [
         OWNERS,
         json={"item_ids": ["{item}"], "reason": "matrix"},
     ),
+    # The first role allowed keeps the review; the others are told it is decided (not 403).
+    Write("POST", "/apps/{app_id}/reviews/{review_id}/keep", OWNERS, form={"reason": "matrix"}),
+    Write("POST", "/apps/{app_id}/reviews/{review_id}/revert", OWNERS),
+    Write(
+        "POST",
+        f"{A}/reviews/{{review_id}}/decision",
+        OWNERS,
+        json={"decision": "keep", "reason": "matrix"},
+    ),
     Write("POST", f"{A}/operations/{{operation_id}}/retry", OWNERS),
     Write("POST", f"{A}/operations/{{operation_id}}/done", OWNERS),
     Write("POST", f"{A}/emails/{{email_id}}/retry", ADMIN),
@@ -525,6 +553,7 @@ def fill(rw: RoleWorld, role: str, text: str) -> str:
         "own_account": min(person.account_ids, default=ids["other_account"]),
         "own_tab": person.tab,
         "item": ids["item"],
+        "review_id": ids["review"],
         "email_id": ids["email"],
         "globex": ids["globex"],
         "stranger": ids["stranger"],

@@ -50,3 +50,20 @@ def test_bastion_tokens_and_query_secrets_are_masked() -> None:
     assert "pw123" not in text
     assert "abc&" not in text
     assert text.count(REDACTED) == 3
+
+
+def test_the_demo_logs_for_a_person_libraries_only_when_they_warn() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "console", stream=stream, libraries="warning")
+    logging.getLogger("httpx").info("HTTP Request: GET http://graph/%s", "x" * 5000)
+    logging.getLogger("uvicorn.error").warning("port in use")
+    get_logger("bastion.demo").info("first check finished")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2
+    assert "port in use" in lines[0] and "first check finished" in lines[1]
+    assert not lines[0].startswith("{")
+    # Without the switch every logger is at the level again (nothing stays from the demo's).
+    again = io.StringIO()
+    configure_logging("info", "json", stream=again)
+    logging.getLogger("httpx").info("HTTP Request: GET http://graph/me")
+    assert json.loads(again.getvalue())["logger"] == "httpx"
