@@ -29,6 +29,7 @@ from bastion.cli_members import members_app
 from bastion.cli_reviews import overview, reviews_app
 from bastion.cli_sso import sso_app
 from bastion.cli_tokens import tokens_app
+from bastion.cli_webhooks import webhooks_app
 from bastion.connectors.meta.simulator.cli import simulate_app
 from bastion.directory.cli import directory_app, scim_app
 from bastion.errors import BastionError
@@ -65,6 +66,7 @@ app.add_typer(scim_app, name="scim")
 app.add_typer(directory_app, name="directory")
 app.add_typer(members_app, name="members")
 app.add_typer(emails_app, name="emails")
+app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(sso_app, name="sso")
 app.add_typer(local_partners_app, name="local-partners")
 app.add_typer(guests_app, name="guests")

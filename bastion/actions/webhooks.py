@@ -16,10 +16,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
-from bastion.actions.permissions import MANAGE_WEBHOOKS, can, require
+from bastion.actions.permissions import MANAGE_WEBHOOKS, can, owns_an_app, require
 from bastion.actions.secrets import store_secret
 from bastion.audit import AuditAction, record
-from bastion.errors import Conflict, InvalidInput, NotFound
+from bastion.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from bastion.security.vault import KeyRing
 from bastion.storage.models import (
     App,
@@ -30,7 +30,7 @@ from bastion.storage.models import (
     WebhookEndpoint,
     utcnow,
 )
-from bastion.storage.models.enums import WebhookDeliveryState
+from bastion.storage.models.enums import UserStatus, WebhookDeliveryState, WorkspaceRole
 from bastion.storage.tenancy import Tenant
 from bastion.webhook_delivery import check_endpoint_url, new_signing_secret
 from bastion.webhook_events import EVENT_TYPES
@@ -115,14 +115,28 @@ def list_endpoints(session: Session, *, workspace_id: int, actor: Actor) -> list
     if actor.user_id is None:
         return list(rows)
     user = session.get(User, actor.user_id)
-    if user is None:
-        return []
+    if user is None or not manages_webhooks(session, user=user):
+        raise PermissionDenied(
+            "Managing webhooks needs the workspace admin role or the owner role on an app"
+        )
     apps = {a.id: a for a in session.scalars(select(App).where(App.workspace_id == workspace_id))}
     return [
         e
         for e in rows
         if can(session, user=user, app=apps.get(e.app_id or -1), action=MANAGE_WEBHOOKS)
     ]
+
+
+def manages_webhooks(session: Session, *, user: User) -> bool:
+    """Admins, and owners of an app (for that app's endpoints): who sees the Webhooks page."""
+    if can(session, user=user, app=None, action=MANAGE_WEBHOOKS):
+        return True
+    return (
+        user.status == UserStatus.ACTIVE
+        and user.removed_at is None
+        and user.role != WorkspaceRole.GUEST
+        and owns_an_app(session, user=user)
+    )
 
 
 def get_endpoint(

@@ -18,6 +18,7 @@ from bastion.api import (
     reports,
     reviews,
     sso,
+    webhooks,
 )
 from bastion.api.input_guard import reject_nul_characters
 from bastion.api.rate_limit import enforce_rate_limit
@@ -44,6 +45,7 @@ def api_router() -> APIRouter:
         emails,
         sso,
         credentials,
+        webhooks,
     ):
         router.include_router(module.router)
     return router

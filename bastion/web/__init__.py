@@ -15,6 +15,7 @@ routes are split by page area (each module opens with its list of routes):
     directory.py    directory users and teams, SCIM tokens, CSV import
     activity.py     the audit log, CSV export
     emails.py       the e-mail Bastion queued: state, text, retry
+    webhooks.py     webhook endpoints, their deliveries and attempts, redelivery
     me.py           All accounts: a card per account of mine, with its next step
     credentials.py  a password app's saved login on its card (save, Log in, copy, rotate), the
                     app's credential policy
@@ -47,6 +48,7 @@ from bastion.web import (
     members,
     reviews,
     sign_in,
+    webhooks,
 )
 from bastion.web.context import render
 from bastion.web.templating import STATIC_DIR
@@ -70,6 +72,7 @@ def install_web(app: FastAPI, limits: RateCounter) -> None:
         local_partners,
         activity,
         emails,
+        webhooks,
         me,
         credentials,
         reviews,

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 
 from bastion.actions.actors import Actor
 from bastion.actions.tokens import create_token
+from bastion.actions.webhooks import create_endpoint
 from bastion.app import create_app
 from bastion.jobs import Jobs
 from bastion.security.vault import KeyRing, new_key_entry
@@ -30,6 +31,7 @@ from bastion.storage.db import make_engine
 from bastion.storage.models import Account, AuditEvent, Notification, ReportItem, Review
 from bastion.storage.models.enums import AccountState, ReviewKind, TokenKind
 from bastion.storage.schema import upgrade
+from bastion.webhook_events import emit_event
 from tests.conftest import postgres_url_or_skip, reset_postgres, serve_on_loopback
 from tests.integration.role_world import (
     ROLES,
@@ -95,6 +97,26 @@ def rw(
             ).first()
             or 0
         )
+        # The app's own webhook endpoint (its owners manage it) with one delivery queued.
+        ids["webhook"] = create_endpoint(
+            session,
+            world.runtime.require_key_ring(),
+            workspace_id=world.workspace_id,
+            url="https://hooks.example.test/matrix",
+            events=["check.failed"],
+            app_id=world.app_id,
+            allow_loopback_http=False,
+            actor=Actor.user(world.admin_id),
+        ).endpoint.id
+        [delivery] = emit_event(
+            session,
+            workspace_id=world.workspace_id,
+            app_id=world.app_id,
+            event_type="check.failed",
+            data={"run_id": ids["run"]},
+        )
+        session.flush()
+        ids["delivery"] = delivery.id
         review = Review(
             workspace_id=world.workspace_id,
             app_id=world.app_id,
@@ -253,6 +275,9 @@ READS = [
     Read("/activity.csv", ADMIN, people=True),
     Read("/emails", ADMIN, people=True),
     Read("/emails/{email_id}", ADMIN, people=True),
+    Read("/webhooks", READS_DIRECTORY),
+    Read("/webhooks/{endpoint_id}", OWNERS),
+    Read("/webhooks/deliveries/{delivery_id}", OWNERS),
     # A password app's saved login; the world's app signs in with SSO, so there is none to save.
     Read("/me/accounts/{account_id}/credentials", HOLDERS, account=MINE, own=True, refused=404),
     Read("/me/sign-in-again", ALL, "?next=/me/accounts"),
@@ -298,6 +323,11 @@ READS = [
     Read(f"{A}/audit-events/export", ADMIN, people=True),
     Read(f"{A}/emails", ADMIN, people=True),
     Read(f"{A}/emails/{{email_id}}", ADMIN, people=True),
+    Read(f"{A}/webhooks", READS_DIRECTORY),
+    Read(f"{A}/webhooks/events", ALL),
+    Read(f"{A}/webhooks/{{endpoint_id}}", OWNERS),
+    Read(f"{A}/webhooks/{{endpoint_id}}/deliveries", OWNERS),
+    Read(f"{A}/webhooks/deliveries/{{delivery_id}}", OWNERS),
 ]
 
 NEW_CSV = ("people.csv", b"email,name\nnew@northwind.test,New Person\n", "text/csv")
@@ -396,6 +426,19 @@ WRITES = [
     Write("PUT", f"{A}/sso", ADMIN, json=SSO),
     Write("DELETE", f"{A}/sso", ADMIN),
     Write("POST", "/emails/{email_id}/retry", ADMIN),
+    Write(
+        "POST",
+        "/webhooks",
+        OWNERS,
+        form={
+            "url": "https://hooks.example.test/{role}",
+            "events": "check.failed",
+            "app_id": "{app_id}",
+        },
+    ),
+    Write("POST", "/webhooks/{endpoint_id}/disable", OWNERS),
+    Write("POST", "/webhooks/{endpoint_id}/enable", OWNERS),
+    Write("POST", "/webhooks/deliveries/{delivery_id}/redeliver", OWNERS),
     Write("POST", "/account/password", ALL, form={"current_password": "wrong"}),
     # Saved logins are their person's alone: owners and admins are refused too. The world's app
     # signs in with SSO (saving is 409) and nobody saved one (the rest are 404).
@@ -477,6 +520,21 @@ WRITES = [
     Write("POST", f"{A}/operations/{{operation_id}}/done", OWNERS),
     Write("POST", f"{A}/emails/{{email_id}}/retry", ADMIN),
     Write(
+        "POST",
+        f"{A}/webhooks",
+        OWNERS,
+        json={
+            "url": "https://hooks.example.test/{role}",
+            "events": ["check.failed"],
+            "app_id": "{app_id}",
+        },
+    ),
+    Write("PATCH", f"{A}/webhooks/{{endpoint_id}}", OWNERS, json={"enabled": True}),
+    Write("POST", f"{A}/webhooks/deliveries/{{delivery_id}}/redeliver", OWNERS),
+    # Removed last of the webhook writes: the endpoint is gone for the rest (404).
+    Write("POST", "/webhooks/{endpoint_id}/remove", OWNERS),
+    Write("DELETE", f"{A}/webhooks/{{endpoint_id}}", OWNERS),
+    Write(
         "PUT",
         f"{A}/accounts/{{account_id}}/credentials",
         HOLDERS,
@@ -555,6 +613,8 @@ def fill(rw: RoleWorld, role: str, text: str) -> str:
         "item": ids["item"],
         "review_id": ids["review"],
         "email_id": ids["email"],
+        "endpoint_id": ids["webhook"],
+        "delivery_id": ids["delivery"],
         "globex": ids["globex"],
         "stranger": ids["stranger"],
         "me": person.user_id,
