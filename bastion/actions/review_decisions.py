@@ -158,6 +158,8 @@ def revert_words(review: Review) -> str:
             return "Take every asset task away from the system user"
         case "remove_partner":
             return "Remove the partner business"
+        case "remove_partner_access":
+            return "Take the asset back from the partner"
     return ""
 
 
@@ -167,12 +169,8 @@ def _undo(session: Session, app: App, review: Review, actor: Actor, force: bool)
     action = review.undo.get("action")
     if action == "remove_partner":
         return [_remove_partner(session, app, review, actor, force, key)]
-    if action == "manual" or action is None:
-        raise Conflict(
-            "Bastion cannot take one asset away from a partner through the app's API: do it in "
-            "the app (Meta: Business settings > Accounts, the asset's Partners), then keep this "
-            "review saying so"
-        )
+    if action == "remove_partner_access":
+        return [_remove_partner_access(session, app, review, actor, force, key)]
     if account is None or not account.present:
         raise Conflict("the account is no longer in the app: nothing to revert; keep the review")
     ws, account_id = app.workspace_id, account.id
@@ -236,7 +234,7 @@ def _undo(session: Session, app: App, review: Review, actor: Actor, force: bool)
                 force=force,
                 idempotency_key=key,
             )
-    raise Conflict(f"review {review.id} cannot be reverted")  # pragma: no cover
+    raise Conflict(f"review {review.id} cannot be reverted")
 
 
 def _remove_partner(
@@ -260,6 +258,45 @@ def _remove_partner(
         idempotency_key=key,
         target_external_id=partner.external_id,
         parameters={"relation": partner.relation.value},
+    )
+    return operation
+
+
+def _remove_partner_access(
+    session: Session, app: App, review: Review, actor: Actor, force: bool, key: str
+) -> Operation:
+    partner = session.get(Partner, review.partner_id) if review.partner_id else None
+    asset = session.get(Asset, review.asset_id) if review.asset_id else None
+    grant = (
+        session.scalars(
+            select(PartnerGrant).where(
+                PartnerGrant.partner_id == partner.id,
+                PartnerGrant.asset_id == asset.id,
+                PartnerGrant.present.is_(True),
+            )
+        ).first()
+        if partner is not None and asset is not None
+        else None
+    )
+    if partner is None or asset is None or grant is None or not partner.present:
+        raise Conflict("the partner no longer has this asset: nothing to revert; keep the review")
+    if FULL_CONTROL_TASK in grant.tasks and not force:
+        orphaned = _left_to_nobody(session, partner)
+        if (asset.name or asset.external_id) in orphaned:
+            raise Conflict(
+                f"taking {asset.name or asset.external_id} back from the partner leaves nobody "
+                "with full control of it (system users do not count); confirm with force to "
+                "take it back anyway"
+            )
+    operation, _created = queue_once(
+        session,
+        app=app,
+        kind=OperationKind.REMOVE_PARTNER_ACCESS,
+        actor=actor,
+        idempotency_key=key,
+        target_external_id=partner.external_id,
+        parameters={"asset_external_id": asset.external_id},
+        asset_id=asset.id,
     )
     return operation
 

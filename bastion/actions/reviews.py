@@ -9,7 +9,7 @@ for by an owner already, and audited then):
     MANAGE (full control of an asset) given to an account    → full_control (revert: the tasks back)
     a system user added                                      → system_user  (revert: take its tasks)
     a partner business added                                 → partner      (revert: remove it)
-    an asset newly shared with a partner already there       → partner_asset
+    an asset newly shared with a partner already there       → partner_asset (revert: unshare)
 
 A baseline check opens none: everything in it is new. The owners get one e-mail per check; an
 open review older than ``review_escalation_days`` is e-mailed to the workspace admins, once
@@ -285,7 +285,7 @@ def _new_partner_assets(
             f"partner_asset:{partner.id}/{asset.id}",
             f"{asset.type.value} {asset.name or asset.external_id} was shared with partner "
             f"{partner.name or partner.external_id} ({', '.join(grant.tasks) or 'no tasks'})",
-            {"action": "manual"},
+            {"action": "remove_partner_access"},
             None,
             asset_id=asset.id,
             partner_id=partner.id,

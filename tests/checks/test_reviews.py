@@ -22,7 +22,7 @@ from bastion.email_delivery import send_due_notifications
 from bastion.errors import Conflict, InvalidInput, PermissionDenied
 from bastion.jobs import Jobs
 from bastion.storage.models import AuditEvent, Notification, Operation, Review, utcnow
-from bastion.storage.models.enums import ReviewKind, ReviewState, UserSource
+from bastion.storage.models.enums import OperationKind, ReviewKind, ReviewState, UserSource
 from tests.checks.conftest import World
 
 
@@ -128,9 +128,7 @@ def test_keeping_a_review_records_the_reason_in_the_review_and_the_audit_log(
         )
     with world.runtime.sessions() as session:
         kept = session.get_one(Review, review.id)
-        event = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "review.kept")
-        ).one()
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "review.kept")).one()
         operations = session.scalars(select(Operation)).all()
     assert kept.state == ReviewState.KEPT
     assert kept.reason == "Our new agency lead, agreed with IT"
@@ -176,9 +174,7 @@ def test_a_new_partner_a_shared_asset_and_a_grant_of_manage_each_open_one(
     dump = world.sim.dump()
     page = dump["assets"]["pages"][0]
     holders = {u["user_id"] for u in page["assigned_users"]}
-    employee = next(
-        p for p in dump["people"] if p["role"] == "EMPLOYEE" and p["id"] not in holders
-    )
+    employee = next(p for p in dump["people"] if p["role"] == "EMPLOYEE" and p["id"] not in holders)
     agency = next(p for p in dump["partners"] if p["relation"] == "agency")
     assert agency["id"] not in {a["business_id"] for a in page["agencies"]}
     _by_hand(world, "grant_tasks", asset_id=page["id"], user_id=employee["id"], tasks=["MANAGE"])
@@ -209,6 +205,20 @@ def test_a_new_partner_a_shared_asset_and_a_grant_of_manage_each_open_one(
         for u in a.get("assigned_users", [])
     }
     assert "MANAGE" not in (holders.get(employee["id"]) or [])
+
+    # Reverting the share takes the Page back from the agency.
+    share = next(r for r in _reviews(world) if r.kind == ReviewKind.PARTNER_ASSET)
+    with world.runtime.sessions.begin() as session:
+        [unshare] = revert_review(
+            session,
+            workspace_id=world.workspace_id,
+            review_id=share.id,
+            actor=Actor.user(world.admin_id),
+        )
+    assert unshare.kind == OperationKind.REMOVE_PARTNER_ACCESS
+    assert run_due_operations(world.runtime) == {"succeeded": 1}
+    [after] = [a for a in world.sim.dump()["assets"]["pages"] if a["id"] == page["id"]]
+    assert agency["id"] not in {a["business_id"] for a in after["agencies"]}
 
 
 def test_an_open_review_is_escalated_to_the_admins_once_after_three_days(world: World) -> None:
