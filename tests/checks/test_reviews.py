@@ -16,12 +16,20 @@ from bastion.actions.actors import Actor
 from bastion.actions.directory import create_person
 from bastion.actions.operations import run_due_operations
 from bastion.actions.review_decisions import keep_review, revert_review
+from bastion.actions.webhooks import create_endpoint
 from bastion.connectors.meta.simulator import create_simulator_app
 from bastion.directory.records import EmailRecord, PersonRecord
 from bastion.email_delivery import send_due_notifications
 from bastion.errors import Conflict, InvalidInput, PermissionDenied
 from bastion.jobs import Jobs
-from bastion.storage.models import AuditEvent, Notification, Operation, Review, utcnow
+from bastion.storage.models import (
+    AuditEvent,
+    Notification,
+    Operation,
+    Review,
+    WebhookDelivery,
+    utcnow,
+)
 from bastion.storage.models.enums import OperationKind, ReviewKind, ReviewState, UserSource
 from tests.checks.conftest import World
 
@@ -273,3 +281,35 @@ def test_a_decided_review_is_not_escalated(world: World) -> None:
 def test_the_first_check_opens_no_review(world: World) -> None:
     world.check()
     assert _reviews(world) == []
+
+
+def test_a_review_opened_and_decided_is_sent_to_a_subscribed_webhook(world: World) -> None:
+    world.check()
+    with world.runtime.sessions.begin() as session:
+        create_endpoint(
+            session,
+            world.runtime.require_key_ring(),
+            workspace_id=world.workspace_id,
+            url="https://hooks.northwind.test/bastion",
+            events=["review.opened", "review.decided"],
+            allow_loopback_http=False,
+            actor=Actor.user(world.admin_id),
+        )
+    _by_hand(world, "add_person", name="Mallory Hand", email="mallory@elsewhere.test", role="ADMIN")
+    world.check()
+    [review] = _reviews(world)
+    with world.runtime.sessions.begin() as session:
+        keep_review(
+            session,
+            workspace_id=world.workspace_id,
+            review_id=review.id,
+            reason="known",
+            actor=Actor.user(world.admin_id),
+        )
+    with world.runtime.sessions() as session:
+        sent = session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).all()
+    assert [d.event_type for d in sent] == ["review.opened", "review.decided"]
+    opened, decided = (d.payload["data"] for d in sent)
+    assert opened["review_id"] == decided["review_id"] == review.id
+    assert (opened["state"], decided["state"]) == ("open", "kept")
+    assert opened["kind"] == "full_control" and opened["outside_bastion"] is True
