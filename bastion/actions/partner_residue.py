@@ -157,7 +157,8 @@ def gather_residue(
                     PartnerRemovalItemKind.PARTNER_ACCESS,
                     asset.external_id,
                     asset.name or asset.external_id,
-                    f"shared with {partner.name or partner.external_id}: {', '.join(tasks)}",
+                    f"shared with {partner.name or partner.external_id}"
+                    + (f": {', '.join(tasks)}" if tasks else ""),
                     asset_id=asset.id,
                 )
             )

@@ -7,6 +7,7 @@ routes are split by page area (each module opens with its list of routes):
     sign_in.py      single sign-on, e-mailed sign-in links, the identity provider's settings
     apps.py         apps list, connect wizard, app settings, check for updates
     app_tabs.py     assets, partners, history, report, operations tabs
+    partner_removal.py      removing a partner with its residue, one batch applied once
     reviews.py      an app's reviews of risky changes (keep, revert); the security overview
     members.py      the Members tab and its row and bulk actions
     member_access.py        an account's business role and asset tasks, claiming one's own
@@ -46,6 +47,7 @@ from bastion.web import (
     member_access,
     member_invitations,
     members,
+    partner_removal,
     reviews,
     sign_in,
     webhooks,
@@ -64,6 +66,7 @@ def install_web(app: FastAPI, limits: RateCounter) -> None:
         sign_in,
         apps,
         app_tabs,
+        partner_removal,
         # Before members: its /members/{account_id}/{dialog} would take their dialogs' paths.
         member_access,
         member_invitations,

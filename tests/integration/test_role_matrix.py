@@ -22,13 +22,21 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from bastion.actions.actors import Actor
+from bastion.actions.partner_removal import gather_partner_removal
 from bastion.actions.tokens import create_token
 from bastion.actions.webhooks import create_endpoint
 from bastion.app import create_app
 from bastion.jobs import Jobs
 from bastion.security.vault import KeyRing, new_key_entry
 from bastion.storage.db import make_engine
-from bastion.storage.models import Account, AuditEvent, Notification, ReportItem, Review
+from bastion.storage.models import (
+    Account,
+    AuditEvent,
+    Notification,
+    Partner,
+    ReportItem,
+    Review,
+)
 from bastion.storage.models.enums import AccountState, ReviewKind, TokenKind
 from bastion.storage.schema import upgrade
 from bastion.webhook_events import emit_event
@@ -97,6 +105,20 @@ def rw(
             ).first()
             or 0
         )
+        # A Meta partner with its removal gathered: the batch page has someone to show.
+        meta_partner = session.scalars(
+            select(Partner).where(Partner.app_id == world.app_id).order_by(Partner.id)
+        ).first()
+        assert meta_partner is not None
+        ids["meta_partner"] = meta_partner.id
+        gather_partner_removal(
+            session,
+            workspace_id=world.workspace_id,
+            app_id=world.app_id,
+            partner_id=meta_partner.id,
+            actor=Actor.user(world.admin_id),
+            local_partner_id=ids["acme"],
+        )
         # The app's own webhook endpoint (its owners manage it) with one delivery queued.
         ids["webhook"] = create_endpoint(
             session,
@@ -164,10 +186,12 @@ class Read:
     own: bool = False
     check: Check | None = None
     htmx: bool = False
+    partner: str = "{partner_id}"
 
     @property
     def url(self) -> str:
         path = self.path.replace("{account_id}", self.account).replace("{user_id}", self.user)
+        path = path.replace("{partner_id}", self.partner)
         return path.replace("{dialog}", self.dialog) + self.query
 
 
@@ -227,6 +251,8 @@ OWNERS = SEES_PEOPLE
 DETAILS = SEES_DETAILS
 DIRECTORY = frozenset({"admin", "owner"})
 OTHER = "{other_account}"
+META_PARTNER = "{meta_partner}"
+REMOVAL = "/apps/{app_id}/partners/{partner_id}/removal"
 MINE = "{own_account}"
 HOLDERS = ALL - SEES_PEOPLE  # the world's admin and owner hold no account of their own
 READS = [
@@ -251,6 +277,7 @@ READS = [
     Read("/apps/{app_id}/assets", DETAILS),
     Read("/apps/{app_id}/assets/{asset_id}", OWNERS, people=True),
     Read("/apps/{app_id}/partners", DETAILS),
+    Read(REMOVAL, OWNERS, partner=META_PARTNER, people=True),
     Read("/apps/{app_id}/history", DETAILS),
     Read("/apps/{app_id}/history/{run_id}", OWNERS, people=True),
     Read("/apps/{app_id}/report", OWNERS, people=True),
@@ -345,6 +372,9 @@ WRITES = [
     Write("POST", "/apps/{app_id}/settings", OWNERS, form={"label": "Northwind Meta"}),
     Write("POST", "/apps/{app_id}/check", OWNERS),
     Write("POST", "/apps/{app_id}/report/confirm", OWNERS, form={"report_id": "{report_id}"}),
+    Write("POST", REMOVAL, OWNERS, partner=META_PARTNER),
+    Write("POST", f"{REMOVAL}/confirm", OWNERS, partner=META_PARTNER),
+    Write("POST", f"{REMOVAL}/apply", OWNERS, partner=META_PARTNER),
     Write("POST", "/apps/{app_id}/report/apply", OWNERS, form={"report_id": "{report_id}"}),
     Write(
         "POST",
@@ -606,6 +636,7 @@ def fill(rw: RoleWorld, role: str, text: str) -> str:
         "operation_id": ids["operation"],
         "token_id": ids["scim_token"],
         "partner_id": ids["acme"],
+        "meta_partner": ids["meta_partner"],
         "account_id": ids["spare"],
         "other_account": ids["other_account"],
         "own_account": min(person.account_ids, default=ids["other_account"]),
