@@ -5,6 +5,7 @@ Endpoints:
     GET /readyz    the database answers and its schema is at the newest migration
     /scim/v2/...   SCIM 2.0 for identity providers (bastion/directory/scim.py)
     /api/v1/...    the REST API (bastion/api/; OpenAPI at /openapi.json, docs at /api/docs)
+    GET /metrics   Prometheus' text format, for BASTION_METRICS_TOKEN (bastion/metrics_endpoint.py)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bastion.api.rate_limit import ApiRateLimit
 from bastion.directory.scim import DirectoryScimApp
 from bastion.jobs import Jobs
 from bastion.logs import get_logger
+from bastion.metrics_endpoint import install_metrics
 from bastion.rate_limits import RateCounter
 from bastion.runtime import Runtime
 from bastion.storage.schema import is_current
@@ -122,6 +124,7 @@ def create_app(runtime: Runtime, *, jobs: Jobs | None = None) -> FastAPI:
     app.include_router(api_router())
 
     app.add_middleware(RequestContext)
+    install_metrics(app, runtime)
 
     # Double-submit CSRF on every state-changing request that carries a session cookie (SCIM
     # and token-authenticated API clients send none); sign-in is checked too (login CSRF).

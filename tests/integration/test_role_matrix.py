@@ -604,6 +604,7 @@ NO_PERSON = {
     ("POST", "/signin/email-link"): "asks for a sign-in link (the answer names nobody)",
     ("GET", "/signin/email-link"): "the page behind an e-mailed sign-in link",
     ("POST", "/signin/email-link/use"): "a sign-in link opens its own person's session",
+    ("GET", "/metrics"): "Prometheus with BASTION_METRICS_TOKEN; counts, no person (tests/metrics)",
 }
 
 

@@ -23,6 +23,12 @@ import httpx
 
 from bastion.connectors.base import ConnectorError, RateLimited, TooMuchData, Transient
 from bastion.connectors.meta.graph_errors import error_from_response, scrub
+from bastion.connectors.meta.metrics import (
+    GRAPH_RATE_LIMIT_WAIT_SECONDS,
+    GRAPH_RATE_LIMIT_WAITS,
+    GRAPH_RATE_LIMITED,
+    GRAPH_REQUESTS,
+)
 from bastion.connectors.meta.usage import read_usage
 
 DEFAULT_BASE_URL = "https://graph.facebook.com"
@@ -250,6 +256,9 @@ class GraphClient:
             ):
                 break
             if retry:
+                if wait:
+                    GRAPH_RATE_LIMIT_WAITS.inc()
+                    GRAPH_RATE_LIMIT_WAIT_SECONDS.inc(wait)
                 await self.retry.sleep(max(wait, self.retry.backoff(attempt)))
                 if wait:
                     self._slowdown = 0.0
@@ -319,6 +328,8 @@ class GraphClient:
                 too_long = wait > self.retry.max_rate_limit_wait
                 if too_long or rate_limit_tries >= self.retry.rate_limit_attempts:
                     raise
+                GRAPH_RATE_LIMIT_WAITS.inc()
+                GRAPH_RATE_LIMIT_WAIT_SECONDS.inc(wait)
                 await self.retry.sleep(wait)
                 self._slowdown = (
                     0.0  # Meta's figures predate the wait; the next answer updates them
@@ -362,12 +373,15 @@ class GraphClient:
                         json=body if (body is not None and not form) else None,
                     )
             except (TimeoutError, httpx.TimeoutException):
+                GRAPH_REQUESTS.labels(call.method, "timeout").inc()
                 raise Transient(
                     f"{_describe(call)}: Meta did not answer within {self.timeout:g} s."
                 ) from None
             except httpx.TransportError as exc:
+                GRAPH_REQUESTS.labels(call.method, "unreachable").inc()
                 reason = scrub(type(exc).__name__, self._secrets)
                 raise Transient(f"{_describe(call)}: could not reach Meta ({reason}).") from None
+        GRAPH_REQUESTS.labels(call.method, str(response.status_code)).inc()
         self._note_usage(response.headers)
         try:
             payload: Any = response.json()
@@ -379,13 +393,16 @@ class GraphClient:
             if isinstance(payload, dict):
                 return payload
             raise Transient(f"{_describe(call)}: Meta answered with a body that is not JSON.")
-        raise error_from_response(
+        error = error_from_response(
             status=response.status_code,
             body=payload,
             headers=response.headers,
             secrets=self._secrets,
             what=_describe(call),
         )
+        if isinstance(error, RateLimited):
+            GRAPH_RATE_LIMITED.inc()
+        raise error
 
     def _note_usage(self, headers: Mapping[str, str]) -> None:
         """Slow down in proportion to how far usage is past the threshold (reference §3)."""
