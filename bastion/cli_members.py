@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bastion.account_status import account_statuses
 from bastion.actions import members
 from bastion.actions.actors import Actor
 from bastion.actions.apps import (
@@ -33,10 +34,21 @@ from bastion.storage.tenancy import Tenant
 console = Console()
 members_app = typer.Typer(help="Accounts inside connected apps.", no_args_is_help=True)
 WorkspaceOption = Annotated[str, typer.Option(help="Workspace slug.")]
-FIELDS = ("id", "kind", "name", "email", "app_role", "state", "matched_user_id", "exemption")
+FIELDS = (
+    "id",
+    "kind",
+    "name",
+    "email",
+    "app_role",
+    "state",
+    "matched_user_id",
+    "exemption",
+    "status",
+)
 
 
-def _row(account: Account) -> dict[str, object]:
+def _row(account: Account, status: str) -> dict[str, object]:
+    """``status`` is what the Members tab says of the account (bastion/account_status.py)."""
     return {
         "id": account.id,
         "kind": account.kind.value,
@@ -46,6 +58,7 @@ def _row(account: Account) -> dict[str, object]:
         "state": account.state.value,
         "matched_user_id": account.matched_user_id,
         "exemption": account.exemption_reason or "",
+        "status": status,
     }
 
 
@@ -59,7 +72,9 @@ def members_list(
     """List an app's accounts (as a table, CSV or JSON)."""
     with runtime_or_exit() as runtime, runtime.sessions() as session:
         app = find_app(session, workspace_by_slug(session, workspace).id, app_ref)
-        rows = [_row(a) for a in accounts_by_state(session, app.id, state)]
+        accounts = accounts_by_state(session, app.id, state)
+        statuses = account_statuses(session, app.workspace_id, app.id, accounts)
+        rows = [_row(a, statuses[a.id]) for a in accounts]
     if format == "json":
         typer.echo(json.dumps(rows, indent=2))
     elif format == "csv":

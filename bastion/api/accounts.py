@@ -26,6 +26,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bastion.account_cards import AccountCard, CardStatus, account_cards, person_for_cards
+from bastion.account_status import account_statuses
 from bastion.actions.permissions import VIEW_APP, require, sees_every_account
 from bastion.api.common import (
     Cursor,
@@ -201,7 +202,19 @@ def list_accounts(
     return AccountPage(items=[AccountOut.of(a) for a in rows], next_cursor=next_cursor)
 
 
-CSV_COLUMNS = ("id", "kind", "name", "email", "app_role", "state", "matched_user", "exemption")
+# "status" is what the Members tab says of the account (an unmatched one's reason, a member's
+# onboarding), in the same words (bastion/account_status.py).
+CSV_COLUMNS = (
+    "id",
+    "kind",
+    "name",
+    "email",
+    "app_role",
+    "state",
+    "matched_user",
+    "exemption",
+    "status",
+)
 
 
 @router.get(
@@ -226,6 +239,7 @@ def export_accounts(
     rows = session.execute(
         query.add_columns(User.email).outerjoin(User, User.id == Account.matched_user_id)
     ).all()
+    statuses = account_statuses(session, app.workspace_id, app.id, [a for a, _ in rows])
 
     def lines() -> Iterator[str]:
         buffer = io.StringIO()
@@ -242,6 +256,7 @@ def export_accounts(
                     account.state.value,
                     _csv_safe(user_email or ""),
                     _csv_safe(account.exemption_reason or ""),
+                    _csv_safe(statuses[account.id]),
                 ]
             )
         yield buffer.getvalue()

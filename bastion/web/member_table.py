@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bastion.storage.models import Account, AppMember, CheckRun, Grant, User
-from bastion.storage.models.enums import AccountState
+from bastion.account_status import unmatched_reasons
+from bastion.errors import NotFound
+from bastion.storage.models import Account, App, AppMember, CheckRun, Grant, User
+from bastion.storage.models.enums import AccountState, OnboardingStatus
 
 PER_PAGE = 50
 TABS = (
@@ -38,9 +40,12 @@ class MemberQuery:
 
     @classmethod
     def clean(cls, tab: str, q: str, sort: str, order: str, page: int) -> MemberQuery:
-        tabs = {key for key, _ in TABS}
+        if tab not in {key for key, _ in TABS}:
+            # A mistyped tab is not quietly another one (a link would show the wrong people).
+            names = ", ".join(key for key, _ in TABS)
+            raise NotFound(f"Members has no tab {tab[:40]!r}; its tabs are {names}.")
         return cls(
-            tab=tab if tab in tabs else "onboarded",
+            tab=tab,
             q=q.strip()[:100],
             sort=sort if sort in SORTS else "name",
             desc=order == "desc",
@@ -67,8 +72,9 @@ class MemberRow:
     assets: int
     person: User | None
     bastion_role: str | None
-    onboarding: str | None
+    onboarding: OnboardingStatus | None
     last_seen: datetime | None
+    why: str | None = None  # an unmatched account's reason
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,8 @@ def _rows(session: Session, app_id: int, accounts: list[Account]) -> list[Member
     ids = [a.id for a in accounts]
     if not ids:
         return []
+    workspace_id = session.get_one(App, app_id).workspace_id
+    reasons = unmatched_reasons(session, workspace_id, accounts)
     asset_counts = dict(
         session.execute(
             select(Grant.account_id, func.count())
@@ -183,8 +191,9 @@ def _rows(session: Session, app_id: int, accounts: list[Account]) -> list[Member
                 assets=asset_counts.get(account.id, 0),
                 person=people.get(account.matched_user_id or -1),
                 bastion_role=member.role.value if member else None,
-                onboarding=member.onboarding_status.value if member else None,
+                onboarding=member.onboarding_status if member else None,
                 last_seen=seen.get(account.last_seen_run_id or -1),
+                why=reasons.get(account.id),
             )
         )
     return rows

@@ -1,7 +1,8 @@
 """The Jinja2 environment of the pages: autoescaped templates and the filters they share.
 
 Status words come from one table (``BADGES``) so every page names and colours a state the same
-way; times are shown relative ("3 min ago") with the exact UTC time in a tooltip.
+way, an account's states and kinds in the enums' own words (their ``label``); times are shown
+relative ("3 min ago") with the exact UTC time in a tooltip.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
+
+from bastion.storage.models.enums import AccountKind, AccountState, OnboardingStatus
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -24,16 +27,19 @@ BADGES: dict[str, tuple[str, str]] = {
     "restricted": ("Restricted", "warn"),
     "review_configuration": ("Review configuration", "bad"),
     "error": ("Error", "bad"),
-    "onboarded": ("Onboarded", "ok"),
-    "unmatched": ("External enrollee", "warn"),
-    "guest": ("Guest", "info"),
-    "exempted": ("Exempt", "muted"),
-    "pending_onboarding": ("Pending onboarding", "info"),
-    "invite_sent": ("Invite sent", "info"),
-    "invite_failed": ("Invite failed", "bad"),
-    "bastion_only": ("Bastion only", "muted"),
+    "onboarded": (AccountState.ONBOARDED.label, "ok"),
+    "unmatched": (AccountState.UNMATCHED.label, "warn"),
+    "guest": (AccountState.GUEST.label, "info"),
+    "exempted": (AccountState.EXEMPTED.label, "muted"),
+    "system_user": (AccountState.SYSTEM_USER.label, "muted"),
+    "pending_onboarding": (OnboardingStatus.PENDING_ONBOARDING.label, "info"),
+    "invite_sent": (OnboardingStatus.INVITE_SENT.label, "info"),
+    "invite_failed": (OnboardingStatus.INVITE_FAILED.label, "bad"),
+    "bastion_only": (OnboardingStatus.BASTION_ONLY.label, "muted"),
+    # An All accounts card's "sso" (the app's login method); a member's onboarding "sso" is
+    # shown in its own words, OnboardingStatus.SSO.label (``badge`` prefers a member's label).
     "sso": ("Single sign-on", "ok"),
-    "managed_outside": ("Managed outside Bastion", "muted"),
+    "managed_outside": (OnboardingStatus.MANAGED_OUTSIDE.label, "muted"),
     # An All accounts card's status (bastion/account_cards.py); "sso" reads as above.
     "connect_account": ("Connect your account", "warn"),
     "connected": ("Connected", "ok"),
@@ -62,10 +68,7 @@ BADGES: dict[str, tuple[str, str]] = {
 }
 
 KIND_LABELS = {
-    "person": "Person",
-    "invitation": "Invitation",
-    "system_user": "System user",
-    "partner_person": "Partner person",
+    **{kind.value: kind.label for kind in AccountKind},
     "page": "Page",
     "ad_account": "Ad account",
     "catalog": "Catalog",
@@ -89,6 +92,8 @@ MATCH_RULE_LABELS = {
 def badge(value: object) -> Markup:
     key = str(getattr(value, "value", value) or "")
     label, tone = BADGES.get(key, (key.replace("_", " ").capitalize(), "muted"))
+    if isinstance(value, AccountKind | AccountState | OnboardingStatus):
+        label = value.label
     return Markup('<span class="badge badge-{}">{}</span>').format(tone, label)
 
 

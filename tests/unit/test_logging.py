@@ -56,7 +56,7 @@ def test_the_demo_logs_for_a_person_libraries_only_when_they_warn() -> None:
     stream = io.StringIO()
     configure_logging("info", "console", stream=stream, libraries="warning")
     logging.getLogger("httpx").info("HTTP Request: GET http://graph/%s", "x" * 5000)
-    logging.getLogger("uvicorn.error").warning("port in use")
+    logging.getLogger("httpx").warning("port in use")
     get_logger("bastion.demo").info("first check finished")
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2

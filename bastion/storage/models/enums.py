@@ -1,4 +1,8 @@
-"""Every enumerated state of the domain (DESIGN §3). Values are what the database stores."""
+"""Every enumerated state of the domain (DESIGN §3). Values are what the database stores.
+
+The states a person reads about an account carry their words (``label``), the one place the
+pages, the CSV export and the command line take them from.
+"""
 
 from __future__ import annotations
 
@@ -62,12 +66,20 @@ class OnboardingStatus(StrEnum):
     SSO = "sso"
     MANAGED_OUTSIDE = "managed_outside"
 
+    @property
+    def label(self) -> str:
+        return ONBOARDING_LABELS.get(self) or self.value.replace("_", " ").capitalize()
+
 
 class AccountKind(StrEnum):
     PERSON = "person"
     INVITATION = "invitation"
     SYSTEM_USER = "system_user"
     PARTNER_PERSON = "partner_person"
+
+    @property
+    def label(self) -> str:
+        return ACCOUNT_KIND_LABELS.get(self) or self.value.replace("_", " ").capitalize()
 
 
 class AccountState(StrEnum):
@@ -77,6 +89,35 @@ class AccountState(StrEnum):
     EXEMPTED = "exempted"
     # Not a person: nobody is matched to it and no tab of people counts it.
     SYSTEM_USER = "system_user"
+
+    @property
+    def label(self) -> str:
+        return ACCOUNT_STATE_LABELS.get(self) or self.value.replace("_", " ").capitalize()
+
+
+# A member's onboarding is a status: "sso" says they signed in, not how the app is logged in to.
+ONBOARDING_LABELS = {
+    OnboardingStatus.PENDING_ONBOARDING: "Pending onboarding",
+    OnboardingStatus.INVITE_SENT: "Invite sent",
+    OnboardingStatus.INVITE_FAILED: "Invite failed",
+    OnboardingStatus.ONBOARDED: "Onboarded",
+    OnboardingStatus.BASTION_ONLY: "Bastion only",
+    OnboardingStatus.SSO: "Signed in with single sign-on",
+    OnboardingStatus.MANAGED_OUTSIDE: "Managed outside Bastion",
+}
+ACCOUNT_KIND_LABELS = {
+    AccountKind.PERSON: "Person",
+    AccountKind.INVITATION: "Invitation",
+    AccountKind.SYSTEM_USER: "System user",
+    AccountKind.PARTNER_PERSON: "Partner person",
+}
+ACCOUNT_STATE_LABELS = {
+    AccountState.ONBOARDED: "Onboarded",
+    AccountState.UNMATCHED: "Unmatched",
+    AccountState.GUEST: "Guest",
+    AccountState.EXEMPTED: "Exempt",
+    AccountState.SYSTEM_USER: "System user",
+}
 
 
 class AssetType(StrEnum):
