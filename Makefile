@@ -13,7 +13,7 @@ PIP_QUIET := -qq --disable-pip-version-check
 PYTEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format typecheck pytest migrate simulate bench graph-schema lock clean
+.PHONY: help run test lint format typecheck deps pytest migrate simulate bench graph-schema lock clean
 
 help: ## List every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,10 +44,11 @@ $(OIDC_STAMP): $(OIDC)/package-lock.json
 run: $(STAMP) ## Set up and start Bastion on its embedded default (SQLite, simulator, seeded directory)
 	$(BIN)/bastion demo
 
-test: $(DEV_STAMP) $(OIDC_STAMP) ## Set up and run every check: ruff, mypy --strict, pytest
+test: $(DEV_STAMP) $(OIDC_STAMP) ## Set up and run every check: ruff, mypy --strict, deptry, pytest
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/deptry .
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 lint: $(DEV_STAMP) ## ruff check and ruff format --check
@@ -60,6 +61,9 @@ format: $(DEV_STAMP) ## Rewrite the code with ruff format and the safe ruff fixe
 
 typecheck: $(DEV_STAMP) ## mypy --strict on bastion/
 	$(BIN)/mypy
+
+deps: $(DEV_STAMP) ## deptry: every import is a declared dependency, every dependency is used
+	$(BIN)/deptry .
 
 pytest: $(DEV_STAMP) $(OIDC_STAMP) ## Only the test suite (ARGS="-k name" narrows it, PYTEST_WORKERS=0 runs it in one process)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(ARGS)

@@ -1,4 +1,4 @@
-"""A per-caller request budget for the API (429 when spent), on slowapi's ``limits`` engine.
+"""A per-caller request budget for the API (429 when spent), on the ``limits`` library.
 
 The caller is their bearer token (hashed) or, without one, their address, so one busy script
 does not starve the web pages of others. Counted across processes when the queue is Redis. The

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from standardwebhooks import Webhook
@@ -9,7 +10,8 @@ from standardwebhooks import Webhook
 from bastion.actions.actors import Actor
 from bastion.actions.operations import run_due_operations
 from bastion.actions.reports import apply_report
-from bastion.storage.models import ReportItem
+from bastion.actions.token_reminders import remind_expiring_tokens
+from bastion.storage.models import App, ReportItem, utcnow
 from bastion.webhook_delivery import deliver_due_webhooks
 from bastion.webhook_events import EVENT_TYPES, emit_event
 from tests.checks.conftest import World
@@ -93,3 +95,18 @@ def test_an_app_s_endpoint_hears_only_that_app(hooks_world: World, receiver: Rec
             )
     deliver_due_webhooks(world.runtime)
     assert [r.json()["data"]["app_id"] for r in receiver.requests] == [world.app_id]
+
+
+def test_a_token_reminder_is_also_an_event_once(hooks_world: World, receiver: Receiver) -> None:
+    world = hooks_world
+    made = register(world, receiver.url, ["token.expiring"])
+    now = utcnow()
+    expires = now + timedelta(days=10)
+    with world.runtime.sessions.begin() as session:
+        session.get_one(App, world.app_id).token_expires_at = expires
+    for _tick in range(2):
+        with world.runtime.sessions.begin() as session:
+            remind_expiring_tokens(session, now=now, base_url="http://bastion.test")
+    [event] = of_type(received(world, receiver, made.secret), "token.expiring")
+    assert event["reminder_days"] == 14
+    assert event["expires_at"] == expires.isoformat()
