@@ -35,6 +35,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bastion.jobs import Jobs
 from bastion.logs import get_logger
 from bastion.metrics import HTTP_REQUEST_SECONDS, REGISTRY, SCIM_REQUESTS
 from bastion.runtime import Runtime
@@ -53,7 +54,6 @@ from bastion.storage.models.enums import (
     RunState,
     WebhookDeliveryState,
 )
-from bastion.web.context import jobs_of
 
 log = get_logger(__name__)
 METRICS_PATH = "/metrics"
@@ -224,9 +224,13 @@ def scrape(runtime: Runtime, *, queue_depth: int | None) -> bytes:
         return generate_latest(REGISTRY) + generate_latest(registry)
 
 
-def _queue_depth(request: Request) -> int | None:
+def _queue_depth(request: Request, runtime: Runtime) -> int | None:
+    """Tasks waiting in the queue the web process hands work to (opened on first use)."""
     try:
-        return int(jobs_of(request).huey.pending_count())
+        jobs: Jobs | None = getattr(request.app.state, "jobs", None)
+        if jobs is None:
+            jobs = request.app.state.jobs = Jobs(runtime)
+        return int(jobs.huey.pending_count())
     except Exception as exc:
         log.warning("queue depth unknown", error=type(exc).__name__)
         return None
@@ -307,5 +311,5 @@ def install_metrics(app: FastAPI, runtime: Runtime) -> None:
                 status_code=401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        body = scrape(runtime, queue_depth=_queue_depth(request))
+        body = scrape(runtime, queue_depth=_queue_depth(request, runtime))
         return Response(body, media_type=CONTENT_TYPE_LATEST)
