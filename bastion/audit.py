@@ -97,6 +97,8 @@ class AuditAction(StrEnum):
     GUEST_INVITED = "guest.invited"
     GUEST_PASSWORD_SET = "guest.password_set"  # noqa: S105 - an action name
     LOCAL_PARTNER_CREATED = "partner.created"
+    PARTNER_TOKEN_SET = "partner.token_set"  # noqa: S105 - an action name
+    PARTNER_TOKEN_REMOVED = "partner.token_removed"  # noqa: S105 - an action name
     MEMBER_ONBOARDING_CHANGED = "member.onboarding_changed"
     SSO_CONFIGURED = "sso.configured"
     SSO_REMOVED = "sso.removed"
@@ -189,6 +191,8 @@ ALLOWED_DETAILS: dict[AuditAction, frozenset[str]] = {
     AuditAction.GUEST_INVITED: frozenset({"email", "partner_id", "account", "invitation_id"}),
     AuditAction.GUEST_PASSWORD_SET: frozenset({"invitation_id"}),
     AuditAction.LOCAL_PARTNER_CREATED: frozenset({"name"}),
+    AuditAction.PARTNER_TOKEN_SET: frozenset({"partner", "replaced", "identity"}),
+    AuditAction.PARTNER_TOKEN_REMOVED: frozenset({"partner"}),
     AuditAction.MEMBER_ONBOARDING_CHANGED: frozenset({"app_id", "user_id", "before", "after"}),
     AuditAction.SSO_CONFIGURED: frozenset(
         {"display_name", "issuer", "client_id", "allowed_domains", "enabled", "secret_replaced"}

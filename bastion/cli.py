@@ -26,6 +26,7 @@ from bastion.cli_common import fail, runtime_or_exit, settings_or_exit
 from bastion.cli_credentials import credentials_app
 from bastion.cli_emails import emails_app
 from bastion.cli_members import members_app
+from bastion.cli_partners import partners_app
 from bastion.cli_reviews import overview, reviews_app
 from bastion.cli_sso import sso_app
 from bastion.cli_tokens import tokens_app
@@ -70,6 +71,7 @@ app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(sso_app, name="sso")
 app.add_typer(local_partners_app, name="local-partners")
 app.add_typer(guests_app, name="guests")
+app.add_typer(partners_app, name="partners")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(reviews_app, name="reviews")
 app.command()(check)

@@ -125,8 +125,11 @@ def queue_once(
     return operation, True
 
 
-def state_for(user: User | None) -> AccountState:
-    """The tab an account belongs in once matched to ``user`` (or to nobody)."""
+def state_for(user: User | None, *, kind: AccountKind = AccountKind.PERSON) -> AccountState:
+    """The tab an account belongs in once matched to ``user`` (or to nobody); a partner's
+    person stays under its partner unless a guest of ours vouches for it."""
+    if kind == AccountKind.PARTNER_PERSON and (user is None or not is_guest(user)):
+        return AccountState.PARTNER
     if user is None:
         return AccountState.UNMATCHED
     return AccountState.GUEST if is_guest(user) else AccountState.ONBOARDED

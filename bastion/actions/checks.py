@@ -22,6 +22,13 @@ from bastion.actions.actors import Actor
 from bastion.actions.apps import connector_for
 from bastion.actions.invitations import cancel_invitations_past_limit
 from bastion.actions.operations import confirm_manual_operations
+from bastion.actions.partner_people import (
+    PartnerRead,
+    read_partner_people,
+    record_partner_reads,
+    with_partner_people,
+)
+from bastion.actions.partner_tokens import partner_tokens
 from bastion.actions.restrictions import settle_restriction
 from bastion.actions.reviews import open_reviews
 from bastion.audit import AuditAction, record
@@ -163,25 +170,30 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
         app = session.get_one(App, run.app_id)
         connector = connector_for(session, ring, runtime.connector_options, app)
         learn_identity = app.token_identity is None
+        tokens, app_row_id = partner_tokens(session, ring, app), app.id
 
-    async def fetch() -> tuple[Snapshot, str | None]:
+    async def fetch() -> tuple[Snapshot, str | None, list[PartnerRead]]:
         try:
             snapshot = await connector.fetch_snapshot()
             # Apps connected before Bastion kept its token's identity learn it once.
             identity = await connector.token_identity() if learn_identity else None
-            return snapshot, identity
+            # Native partners' people, each with its partner's token (never failing the check).
+            return snapshot, identity, await read_partner_people(connector, snapshot, tokens)
         finally:
             await connector.aclose()
 
     with _Heartbeat(runtime, run_id):
         progress("fetching")
         try:
-            snapshot, identity = run_sync(fetch())
+            snapshot, identity, partner_reads = run_sync(fetch())
         except ConnectorError as exc:
             return _fail(runtime, run_id, exc)
         try:
             with runtime.sessions.begin() as session:
-                return _apply(runtime, session, run_id, snapshot, progress, identity)
+                snapshot = with_partner_people(session, app_row_id, snapshot, partner_reads)
+                finished = _apply(runtime, session, run_id, snapshot, progress, identity)
+                record_partner_reads(session, app_row_id, partner_reads)
+                return finished
         except Exception as exc:
             # Nothing of the load was committed; free the app's lock with the reason at once
             # instead of leaving the run to expire.

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from bastion.actions.account_steps import (
     AccountResult,
     account_and_app,
+    account_label,
     audit_event,
     for_each_account,
     require_person,
@@ -51,6 +52,7 @@ from bastion.actions.removal import (
 )
 from bastion.actions.vouching import UnvouchedFullControl
 from bastion.audit import AuditAction
+from bastion.checks.classify import is_guest
 from bastion.errors import Conflict, InvalidInput
 from bastion.matching import MatchRule
 from bastion.onboarding import invite, settle_one
@@ -124,12 +126,17 @@ def match_account(
         raise InvalidInput("user_id", f"{user.display_name or user.email} is not active")
     if account.kind == AccountKind.INVITATION:
         raise Conflict("an invitation cannot be matched; match the person once they accept it")
+    if account.kind == AccountKind.PARTNER_PERSON and not is_guest(user):
+        raise Conflict(
+            f"{account_label(account)} is a partner's person: only a guest user (or a local "
+            f"partner's guest) vouches for them, and {user.display_name or user.email} is not one"
+        )
     now = utcnow()
     account.matched_user_id, account.match_rule = user.id, MatchRule.MANUAL.value
     account.match_confidence, account.matched_by_id, account.matched_at = 1.0, actor.user_id, now
     account.exemption_reason = account.exempted_by_id = None
     account.exempted_at = account.exemption_expires_at = None
-    account.state = state_for(user)
+    account.state = state_for(user, kind=account.kind)
     member = tenant.find(AppMember, AppMember.app_id == app.id, AppMember.user_id == user.id)
     if member is None:
         member = tenant.add(
@@ -178,7 +185,9 @@ def unmatch_account(
         raise Conflict(f"account {account.id} is not matched to anyone")
     account.matched_user_id = account.match_rule = account.match_confidence = None
     account.matched_by_id = account.matched_at = None
-    account.state = AccountState.EXEMPTED if account.exemption_reason else AccountState.UNMATCHED
+    account.state = (
+        AccountState.EXEMPTED if account.exemption_reason else state_for(None, kind=account.kind)
+    )
     session.flush()
     member = tenant.find(AppMember, AppMember.app_id == app.id, AppMember.user_id == previous)
     if member is not None:
@@ -284,7 +293,7 @@ def unexempt_account(
     account.exemption_reason = account.exempted_by_id = None
     account.exempted_at = account.exemption_expires_at = None
     user = session.get(User, account.matched_user_id) if account.matched_user_id else None
-    account.state = state_for(user)
+    account.state = state_for(user, kind=account.kind)
     session.flush()
     _settle_matched(session, tenant, account, actor, "exemption ended")
     audit_event(

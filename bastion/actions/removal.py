@@ -31,6 +31,7 @@ from bastion.actions.account_steps import (
     require_present,
 )
 from bastion.actions.actors import Actor
+from bastion.actions.partner_person_removal import ask_partner_to_remove
 from bastion.actions.permissions import MANAGE_MEMBERS, require
 from bastion.actions.task_changes import held_tasks, task_steps
 from bastion.actions.vouching import require_vouched_or_confirmed
@@ -268,6 +269,10 @@ def remove_account(
             f"removing this account leaves nobody with full control of: "
             f"{_names(radius.orphaned_assets)} (system users do not count); confirm with force "
             "to remove anyway"
+        )
+    if account.kind == AccountKind.PARTNER_PERSON:
+        return ask_partner_to_remove(
+            session, app=app, account=account, actor=actor, idempotency_key=idempotency_key
         )
     kind = (
         OperationKind.CANCEL_INVITATION

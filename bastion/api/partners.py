@@ -1,6 +1,8 @@
 """Partners: the app's agencies and clients (from Meta), and Bastion's local partners and guests.
 
 GET  /api/v1/apps/{app_id}/partners                    agencies and clients of the business
+PUT  /api/v1/apps/{app_id}/partners/{partner_id}/token     add or replace a native partner's token
+DELETE /api/v1/apps/{app_id}/partners/{partner_id}/token   remove it (its people stay as last seen)
 GET  /api/v1/local-partners                            local partners (non-admins: their own)
 POST /api/v1/local-partners                            create one (workspace admins)
 POST /api/v1/local-partners/{partner_id}/guests        invite a guest into a local partner
@@ -15,6 +17,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from bastion.actions import members
+from bastion.actions.partner_tokens import remove_partner_token, set_partner_token
 from bastion.actions.permissions import VIEW_DETAILS, visible_local_partners
 from bastion.api.common import NOT_BLANK, Email, PathId, app_for
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
@@ -30,6 +33,35 @@ class PartnerOut(BaseModel):
     external_id: str
     name: str
     relation: str
+    # A native partner's token: whether one is kept (never the token itself), when it was set,
+    # and whether the last check read the partner's people with it (ok, review_configuration).
+    has_token: bool = False
+    token_set_at: datetime | None = None
+    people_status: str | None = None
+    people_status_reason: str | None = None
+    people_checked_at: datetime | None = None
+
+
+class PartnerTokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=1, max_length=4096)
+
+    def __repr__(self) -> str:
+        return "PartnerTokenIn(token=<hidden>)"
+
+
+def _partner_out(p: Partner) -> PartnerOut:
+    return PartnerOut(
+        id=p.id,
+        external_id=p.external_id,
+        name=p.name,
+        relation=p.relation.value,
+        has_token=p.token_secret_id is not None,
+        token_set_at=p.token_set_at,
+        people_status=p.people_status.value if p.people_status else None,
+        people_status_reason=p.people_status_reason,
+        people_checked_at=p.people_checked_at,
+    )
 
 
 class LocalPartnerOut(BaseModel):
@@ -75,10 +107,48 @@ def app_partners(app_id: PathId, session: DB, principal: CurrentPrincipal) -> li
     rows = Tenant(session, principal.workspace_id).all(
         Partner, Partner.app_id == app.id, Partner.present.is_(True)
     )
-    return [
-        PartnerOut(id=p.id, external_id=p.external_id, name=p.name, relation=p.relation.value)
-        for p in sorted(rows, key=lambda p: (p.name, p.id))
-    ]
+    return [_partner_out(p) for p in sorted(rows, key=lambda p: (p.name, p.id))]
+
+
+@router.put("/apps/{app_id}/partners/{partner_id}/token", responses=WRITE_ERRORS)
+def put_partner_token(
+    app_id: PathId,
+    partner_id: PathId,
+    body: PartnerTokenIn,
+    request: Request,
+    session: DB,
+    principal: CurrentPrincipal,
+) -> PartnerOut:
+    """Owners: validated like the app's own token (a system user's token of that partner
+    business), stored in the vault; each check then imports the partner's people with it."""
+    runtime = runtime_of(request)
+    partner = set_partner_token(
+        session,
+        runtime.require_key_ring(),
+        runtime.connector_options,
+        workspace_id=principal.workspace_id,
+        app_id=app_id,
+        partner_id=partner_id,
+        token=body.token,
+        actor=principal.actor,
+    )
+    session.commit()
+    return _partner_out(partner)
+
+
+@router.delete("/apps/{app_id}/partners/{partner_id}/token", responses=WRITE_ERRORS)
+def delete_partner_token(
+    app_id: PathId, partner_id: PathId, session: DB, principal: CurrentPrincipal
+) -> PartnerOut:
+    partner = remove_partner_token(
+        session,
+        workspace_id=principal.workspace_id,
+        app_id=app_id,
+        partner_id=partner_id,
+        actor=principal.actor,
+    )
+    session.commit()
+    return _partner_out(partner)
 
 
 @router.get("/local-partners", responses=READ_ERRORS)

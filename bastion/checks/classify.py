@@ -4,7 +4,9 @@ Onboarded: matched to a directory person. Guest: matched to a guest user. Exempt
 exempted it (until the exemption's expiry, when it returns to the other tabs and the owners are
 told). Unmatched: nobody vouches for it. Accounts matched to a deprovisioned person stay linked,
 which is how the deprovisioning report finds them. System users are not people: they sit in a
-tab of their own, never matched, so no count of people includes them.
+tab of their own, never matched, so no count of people includes them. A partner's person
+(imported with the partner's own token) is vouched for by a guest or local partner it is matched
+to, or else sits under its partner (state ``partner``), never among our own people.
 """
 
 from __future__ import annotations
@@ -94,6 +96,11 @@ def classify_accounts(
             account.exemption_expires_at = None
         if account.exemption_reason:
             state = AccountState.EXEMPTED
+        elif account.kind == AccountKind.PARTNER_PERSON and not (
+            match is not None and is_guest(users[match.user_id])
+        ):
+            # Only a guest or a local partner of ours vouches for a partner's person.
+            state = AccountState.PARTNER
         elif match is None:
             state = AccountState.UNMATCHED
         elif is_guest(users[match.user_id]):
@@ -129,7 +136,7 @@ def _update_members(
     counts: dict[int, list[int]] = {}
     seat_of: dict[int, Account] = {}
     for account in accounts:
-        if account.matched_user_id is None:
+        if account.matched_user_id is None or account.state == AccountState.PARTNER:
             continue
         managed_exempted = counts.setdefault(account.matched_user_id, [0, 0])
         if account.state == AccountState.EXEMPTED:

@@ -136,6 +136,30 @@ class Snapshot:
     http_requests: int = 0
 
 
+@dataclass(frozen=True)
+class PartnerPeople:
+    """A partner's people holding tasks on our assets, read with the partner's own token:
+    accounts of kind ``partner_person`` and their grants."""
+
+    partner_external_id: str
+    accounts: tuple[AccountRecord, ...]
+    grants: tuple[GrantRecord, ...]
+
+
+@dataclass(frozen=True)
+class PartnerTokenCheck:
+    """Whether a partner's token is one Bastion can read the partner's people with; ``problem``
+    is a sentence a person can act on when it is not."""
+
+    problem: str | None
+    identity: str | None = None
+    identity_name: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
 # --- Connection validation ----------------------------------------------------------------------
 
 

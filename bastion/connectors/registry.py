@@ -11,6 +11,8 @@ from bastion.connectors.base import (
     ConnectionCheck,
     OperationRequest,
     OperationResult,
+    PartnerPeople,
+    PartnerTokenCheck,
     ProfileLogin,
     Snapshot,
 )
@@ -31,6 +33,12 @@ class Connector(Protocol):
     async def perform(
         self, operation: OperationRequest, *, resumed: bool = False
     ) -> OperationResult: ...
+    async def check_partner_token(
+        self, *, partner_external_id: str, partner_name: str, token: str
+    ) -> PartnerTokenCheck: ...
+    async def fetch_partner_people(
+        self, *, partner_external_id: str, token: str, asset_external_ids: tuple[str, ...]
+    ) -> PartnerPeople: ...
     async def aclose(self) -> None: ...
 
     @property

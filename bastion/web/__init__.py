@@ -47,6 +47,7 @@ from bastion.web import (
     member_access,
     member_invitations,
     members,
+    native_partners,
     partner_removal,
     reviews,
     sign_in,
@@ -66,6 +67,7 @@ def install_web(app: FastAPI, limits: RateCounter) -> None:
         sign_in,
         apps,
         app_tabs,
+        native_partners,
         partner_removal,
         # Before members: its /members/{account_id}/{dialog} would take their dialogs' paths.
         member_access,

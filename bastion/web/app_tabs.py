@@ -29,6 +29,7 @@ from fastapi.responses import Response
 from bastion.actions.operations import retry_operation
 from bastion.actions.permissions import (
     APPLY_REPORT,
+    MANAGE_APP,
     MANAGE_OPERATIONS,
     VIEW_DETAILS,
     VIEW_PEOPLE,
@@ -52,6 +53,7 @@ from bastion.web.context import (
     render,
 )
 from bastion.web.dialogs import dialog
+from bastion.web.native_partners import partner_people
 from bastion.web.reads import (
     accounts_by_id,
     asset_holders,
@@ -101,7 +103,12 @@ def partners_tab(request: Request, db: DB, me: Me, app_id: int) -> Response:
     return render(
         request,
         "apps/partners.html",
-        {**app_page(db, me, app, "partners"), "rows": partners_with_assets(db, app.id)},
+        {
+            **app_page(db, me, app, "partners"),
+            "rows": partners_with_assets(db, app.id),
+            "people": partner_people(db, app.id),
+            "manages_app": allowed(db, me, app, MANAGE_APP),
+        },
         me=me,
     )
 

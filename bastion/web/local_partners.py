@@ -256,8 +256,8 @@ def _linkable(db: DB, me: Viewer) -> list[tuple[str, list[Account]]]:
                 .where(
                     Account.app_id == app.id,
                     Account.present.is_(True),
-                    Account.state == AccountState.UNMATCHED,
-                    Account.kind == AccountKind.PERSON,
+                    Account.state.in_([AccountState.UNMATCHED, AccountState.PARTNER]),
+                    Account.kind.in_([AccountKind.PERSON, AccountKind.PARTNER_PERSON]),
                 )
                 .order_by(Account.name, Account.id)
                 .limit(LINKABLE_LIMIT)

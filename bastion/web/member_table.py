@@ -26,6 +26,8 @@ TABS = (
     ("guest", "Guest users"),
     ("exempted", "Exempted"),
     ("system_user", "System users"),
+    # A partner's people nobody of ours vouches for, each under its partner.
+    ("partner", "Partners' people"),
 )
 SORTS = ("name", "email", "role", "assets", "last_seen")
 

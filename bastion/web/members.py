@@ -63,6 +63,7 @@ from bastion.web.context import (
     runtime_of,
 )
 from bastion.web.member_table import TABS, MemberQuery, directory_candidates, member_page
+from bastion.web.native_partners import partner_names
 from bastion.web.reads import account_holdings
 
 router = APIRouter(route_class=PageRoute)
@@ -90,6 +91,7 @@ def members_tab(
         "query": query,
         "result": result,
         "tabs": TABS,
+        "partner_names": partner_names(db, app.id),
         "can_manage": allowed(db, me, app, MANAGE_MEMBERS),
         "sees_all": every,
         # Which rows have a saved login, with two-factor and rotation (never a value).

@@ -52,6 +52,12 @@ COMMANDS: dict[tuple[str, str], tuple[str, ...]] = {
         "--partner-admin",
     ),
     ("POST", f"{A}/guests"): ("guests", "invite", "--email"),
+    ("PUT", f"{A}/apps/{{app_id}}/partners/{{partner_id}}/token"): ("partners", "token", "set"),
+    ("DELETE", f"{A}/apps/{{app_id}}/partners/{{partner_id}}/token"): (
+        "partners",
+        "token",
+        "remove",
+    ),
     ("POST", f"{A}/reports/{{report_id}}/apply"): ("report", "apply", "--item"),
     ("POST", f"{A}/reports/{{report_id}}/dismiss"): ("report", "dismiss", "--reason"),
     # keep and revert are two commands; revert takes the options that matter.

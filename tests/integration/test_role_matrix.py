@@ -151,6 +151,14 @@ def rw(
         session.add(review)
         session.flush()
         ids["review"] = review.id
+        # The agency whose own token the Partners tab adds (a native partner).
+        from bastion.storage.models import Partner as MetaPartner
+
+        ids["native_partner"] = session.scalars(
+            select(MetaPartner.id).where(
+                MetaPartner.app_id == world.app_id, MetaPartner.relation == "agency"
+            )
+        ).one()
     found = RoleWorld(world, people, api_tokens(world, people), ids, identities(world))
     jobs = Jobs(world.runtime)
     app = create_app(world.runtime, jobs=jobs)
@@ -248,6 +256,7 @@ def themselves(rw: RoleWorld, role: str, response: httpx.Response) -> None:
 
 A = "/api/v1"
 OWNERS = SEES_PEOPLE
+NATIVE_PARTNER = "{native_partner}"
 DETAILS = SEES_DETAILS
 DIRECTORY = frozenset({"admin", "owner"})
 OTHER = "{other_account}"
@@ -277,6 +286,7 @@ READS = [
     Read("/apps/{app_id}/assets", DETAILS),
     Read("/apps/{app_id}/assets/{asset_id}", OWNERS, people=True),
     Read("/apps/{app_id}/partners", DETAILS),
+    Read("/apps/{app_id}/partners/{partner_id}/token", OWNERS, partner=NATIVE_PARTNER),
     Read(REMOVAL, OWNERS, partner=META_PARTNER, people=True),
     Read("/apps/{app_id}/history", DETAILS),
     Read("/apps/{app_id}/history/{run_id}", OWNERS, people=True),
@@ -370,6 +380,17 @@ WRITES = [
     # --- web forms (each with the CSRF token) -------------------------------------------------
     Write("POST", "/apps/connect/meta_business", ADMIN),
     Write("POST", "/apps/{app_id}/settings", OWNERS, form={"label": "Northwind Meta"}),
+    # A token Meta refuses (400 in the dialog), and no token to remove (400).
+    Write(
+        "POST",
+        "/apps/{app_id}/partners/{partner_id}/token",
+        OWNERS,
+        partner=NATIVE_PARTNER,
+        form={"token": "not-a-token"},
+    ),
+    Write(
+        "POST", "/apps/{app_id}/partners/{partner_id}/token/remove", OWNERS, partner=NATIVE_PARTNER
+    ),
     Write("POST", "/apps/{app_id}/check", OWNERS),
     Write("POST", "/apps/{app_id}/report/confirm", OWNERS, form={"report_id": "{report_id}"}),
     Write("POST", REMOVAL, OWNERS, partner=META_PARTNER),
@@ -491,6 +512,19 @@ WRITES = [
         },
     ),
     Write("PATCH", f"{A}/apps/{{app_id}}", OWNERS, json={"label": "Northwind Meta"}),
+    Write(
+        "PUT",
+        f"{A}/apps/{{app_id}}/partners/{{partner_id}}/token",
+        OWNERS,
+        partner=NATIVE_PARTNER,
+        json={"token": "not-a-token"},
+    ),
+    Write(
+        "DELETE",
+        f"{A}/apps/{{app_id}}/partners/{{partner_id}}/token",
+        OWNERS,
+        partner=NATIVE_PARTNER,
+    ),
     Write("POST", f"{A}/apps/{{app_id}}/checks", OWNERS),
     Write("POST", f"{A}/accounts/{{account_id}}/match", OWNERS, json={"user_id": "{collaborator}"}),
     Write("POST", f"{A}/accounts/{{account_id}}/unmatch", OWNERS),
@@ -637,6 +671,7 @@ def fill(rw: RoleWorld, role: str, text: str) -> str:
         "operation_id": ids["operation"],
         "token_id": ids["scim_token"],
         "partner_id": ids["acme"],
+        "native_partner": ids["native_partner"],
         "meta_partner": ids["meta_partner"],
         "account_id": ids["spare"],
         "other_account": ids["other_account"],

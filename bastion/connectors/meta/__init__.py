@@ -28,6 +28,8 @@ from bastion.connectors.base import (
     ConnectionCheck,
     OperationRequest,
     OperationResult,
+    PartnerPeople,
+    PartnerTokenCheck,
     Snapshot,
 )
 from bastion.connectors.meta.client import (
@@ -38,6 +40,7 @@ from bastion.connectors.meta.client import (
     RetryPolicy,
 )
 from bastion.connectors.meta.operations import OperationContext, perform_operation
+from bastion.connectors.meta.partner_people import check_partner_token, fetch_partner_people
 from bastion.connectors.meta.sync import fetch_snapshot
 from bastion.connectors.meta.validation import validate_connection as _validate_with
 
@@ -64,16 +67,15 @@ class MetaConnector:
         self.business_id = business_id
         self.app_id = app_id
         self._token = token
-        self.client = GraphClient(
-            token=token,
-            base_url=base_url or os.environ.get("BASTION_GRAPH_URL") or DEFAULT_BASE_URL,
-            api_version=api_version,
-            app_secret=app_secret,
-            concurrency=concurrency,
-            timeout=timeout,
-            transport=transport,
-            retry=retry,
-        )
+        self._client_options: dict[str, Any] = {
+            "base_url": base_url or os.environ.get("BASTION_GRAPH_URL") or DEFAULT_BASE_URL,
+            "api_version": api_version,
+            "concurrency": concurrency,
+            "timeout": timeout,
+            "transport": transport,
+            "retry": retry,
+        }
+        self.client = GraphClient(token=token, app_secret=app_secret, **self._client_options)
 
     def __repr__(self) -> str:
         return f"MetaConnector(business_id={self.business_id!r}, app_id={self.app_id!r})"
@@ -110,6 +112,27 @@ class MetaConnector:
         kept it; a connection check reads it anyway."""
         me = await self.client.get("me", {"fields": "id"})
         return str(me.get("id") or "") or None
+
+    def _partner_client(self, token: str) -> GraphClient:
+        # A partner's token is for its own app: our App secret's proof would not match it.
+        return GraphClient(token=token, app_secret=None, **self._client_options)
+
+    async def check_partner_token(
+        self, *, partner_external_id: str, partner_name: str, token: str
+    ) -> PartnerTokenCheck:
+        async with self._partner_client(token) as client:
+            return await check_partner_token(
+                client, partner_id=partner_external_id, partner_name=partner_name
+            )
+
+    async def fetch_partner_people(
+        self, *, partner_external_id: str, token: str, asset_external_ids: tuple[str, ...]
+    ) -> PartnerPeople:
+        """The partner's people on our assets, read with the partner's own token."""
+        async with self._partner_client(token) as client:
+            return await fetch_partner_people(
+                client, partner_id=partner_external_id, asset_ids=asset_external_ids
+            )
 
     async def perform(
         self, operation: OperationRequest, *, resumed: bool = False

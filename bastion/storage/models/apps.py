@@ -27,6 +27,7 @@ from bastion.storage.models.enums import (
     LoginMethod,
     OnboardingStatus,
     Ownership,
+    PartnerPeopleStatus,
     PartnerRelation,
 )
 
@@ -212,6 +213,19 @@ class Partner(TenantMixin, SeenMixin, TimestampMixin, Base):
     relation: Mapped[PartnerRelation] = mapped_column(
         enum_column(PartnerRelation, "partner_relation")
     )
+    # A native partner's own system-user token (a vault secret), with which each check reads
+    # the partner's people on our assets; the status says whether the last read worked.
+    token_secret_id: Mapped[str | None] = mapped_column(
+        ForeignKey("secrets.id", ondelete="SET NULL")
+    )
+    token_set_at: Mapped[datetime | None]
+    token_set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    token_identity: Mapped[str | None] = mapped_column(String(64))
+    people_status: Mapped[PartnerPeopleStatus | None] = mapped_column(
+        enum_column(PartnerPeopleStatus, "partner_people_status")
+    )
+    people_status_reason: Mapped[str | None] = mapped_column(String(1000))
+    people_checked_at: Mapped[datetime | None]
 
 
 class PartnerGrant(TenantMixin, SeenMixin, Base):

@@ -89,10 +89,20 @@ class AccountState(StrEnum):
     EXEMPTED = "exempted"
     # Not a person: nobody is matched to it and no tab of people counts it.
     SYSTEM_USER = "system_user"
+    # A partner's person nobody of ours vouches for: the partner does. Listed under the
+    # partner, never among our own people.
+    PARTNER = "partner"
 
     @property
     def label(self) -> str:
         return ACCOUNT_STATE_LABELS.get(self) or self.value.replace("_", " ").capitalize()
+
+
+class PartnerPeopleStatus(StrEnum):
+    """Whether a partner's token read its people at the last check."""
+
+    OK = "ok"
+    REVIEW_CONFIGURATION = "review_configuration"
 
 
 # A member's onboarding is a status: "sso" says they signed in, not how the app is logged in to.

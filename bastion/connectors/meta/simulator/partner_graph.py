@@ -74,6 +74,7 @@ PARTNER_SYSTEM_USER = NodeView(
         "created_time": lambda ctx, s: graph_time(s.created_time),
     },
 )
+PARTNER_ME_USER = NodeView("User", {"id": lambda ctx, p: p.id, "name": lambda ctx, p: p.name})
 PARTNER_ASSIGNED_USER = NodeView(
     "AssignedUser",
     {
@@ -85,7 +86,10 @@ PARTNER_ASSIGNED_USER = NodeView(
         "permitted_tasks": lambda ctx, h: list(TASKS[h.asset_type]),
     },
 )
-check_views(SCHEMA, [PARTNER_NODE, PARTNER_PERSON, PARTNER_SYSTEM_USER, PARTNER_ASSIGNED_USER])
+check_views(
+    SCHEMA,
+    [PARTNER_NODE, PARTNER_PERSON, PARTNER_SYSTEM_USER, PARTNER_ME_USER, PARTNER_ASSIGNED_USER],
+)
 
 
 def is_partner_token(ctx: GraphContext) -> bool:
@@ -101,9 +105,13 @@ def dispatch_as_partner(
     head, edge = segments[0], (segments[1] if len(segments) == 2 else None)
     if head == "me" and edge is None and method == "GET":
         user = ctx.state.partner_system_users.get(ctx.token.user_id)
-        if user is None:
+        if user is not None:
+            return _node(ctx, PARTNER_SYSTEM_USER, user, query)
+        person = ctx.state.partner_people.get(ctx.token.user_id)
+        if person is None:
             raise errors.unknown_object(head)
-        return _node(ctx, PARTNER_SYSTEM_USER, user, query)
+        # A person's token: /me is their User node (here the id their business knows them by).
+        return _node(ctx, PARTNER_ME_USER, person, query)
     if head == partner_id and method == "GET":
         partner = ctx.state.partners[partner_id]
         if edge is None:
