@@ -115,3 +115,12 @@ def test_a_scrape_tells_checks_operations_queues_deliveries_and_requests(
         status="401",
     )
     assert latency >= 1
+
+
+def test_a_rate_limit_from_meta_is_counted(scraped: tuple[World, httpx.Client]) -> None:
+    world, client = scraped
+    world.check()
+    before = samples(client).get(("bastion_graph_rate_limited_total", ()), 0.0)
+    world.sim.inject_fault("rate_limit", method="GET", path=f"/{world.sim.business_id}")
+    world.check()
+    assert samples(client)[("bastion_graph_rate_limited_total", ())] == before + 1
