@@ -242,6 +242,14 @@ def welcome(settings: Settings, demo: Demo, *, facebook_url: str) -> str:
         f"    {demo.refused_token}",
         "",
     ]
+    for partner_id, token in demo.simulator.partner_tokens().items():
+        name = demo.simulator.state.partners[partner_id].name
+        lines += [
+            f"Native partner {name}: Partners tab > Add token with this test token,",
+            "and the next check lists its people on your assets:",
+            f"    {token}",
+            "",
+        ]
     if settings.smtp_url is None:
         lines += [
             "E-mail: no SMTP server is set (BASTION_SMTP_URL), so nothing is mailed; read the",
