@@ -12,6 +12,7 @@ import typer
 from sqlalchemy import select
 
 import bastion.cli_access  # noqa: F401 - adds the access commands to `bastion members`
+from bastion import cli_partner_removal  # noqa: F401 - adds `bastion partners remove`
 from bastion.cli_admin import guests_app, local_partners_app
 from bastion.cli_checks import (
     apps_app,

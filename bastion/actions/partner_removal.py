@@ -54,6 +54,12 @@ from bastion.storage.models.enums import (
 )
 from bastion.storage.tenancy import Tenant
 
+_ORDER = (
+    PartnerRemovalItemKind.PARTNER_ACCESS,
+    PartnerRemovalItemKind.PERSON,
+    PartnerRemovalItemKind.INVITATION,
+    PartnerRemovalItemKind.PARTNER,
+)
 _OPERATION_KINDS = {
     PartnerRemovalItemKind.PARTNER: OperationKind.REMOVE_PARTNER,
     PartnerRemovalItemKind.PARTNER_ACCESS: OperationKind.REMOVE_PARTNER_ACCESS,
@@ -153,8 +159,8 @@ def gather_partner_removal(
     local_partner_id: int | None = None,
     domains: Iterable[str] = (),
 ) -> PartnerRemoval:
-    """Gather the partner's residue into its batch (a batch not applied yet is gathered again,
-    its items replaced: what the owner sees is what the app holds now)."""
+    """Gather the partner's residue into its batch (a batch not applied yet is gathered again:
+    what the owner sees is what the app holds now)."""
     tenant = Tenant(session, workspace_id)
     app, partner = _partner_of_app(tenant, app_id, partner_id)
     require(session, actor=actor, app=app, action=REMOVE_PARTNER)
@@ -170,28 +176,29 @@ def gather_partner_removal(
             PartnerRemoval(app_id=app.id, partner_id=partner.id, created_by_id=actor.user_id)
         )
     else:
-        for old in session.scalars(
-            select(PartnerRemovalItem).where(PartnerRemovalItem.removal_id == removal.id)
-        ):
-            session.delete(old)
         removal.created_by_id, removal.created_at = actor.user_id, utcnow()
     removal.local_partner_id = local_partner.id if local_partner else None
     removal.domains = partner_domains(session, partner, local_partner, named)
     session.flush()
     guests = guest_ids(session, local_partner)
     found = gather_residue(session, app, partner, domains=removal.domains, guests=guests)
+    # Gathering again keeps the ids of what is still there, so an item named from an earlier
+    # listing (``--skip ITEM``) is still that item.
+    earlier = {(i.kind, i.target_external_id): i for i in _items(session, removal)}
     for residue in found:
-        tenant.add(
-            PartnerRemovalItem(
-                removal_id=removal.id,
-                kind=residue.kind,
-                target_external_id=residue.target_external_id,
-                label=residue.label[:400],
-                reason=residue.reason[:500],
-                account_id=residue.account_id,
-                asset_id=residue.asset_id,
+        item = earlier.pop((residue.kind, residue.target_external_id), None)
+        if item is None:
+            item = tenant.add(
+                PartnerRemovalItem(
+                    removal_id=removal.id,
+                    kind=residue.kind,
+                    target_external_id=residue.target_external_id,
+                )
             )
-        )
+        item.label, item.reason = residue.label[:400], residue.reason[:500]
+        item.account_id, item.asset_id = residue.account_id, residue.asset_id
+    for gone in earlier.values():
+        session.delete(gone)
     session.flush()
     record(
         session,
@@ -212,13 +219,13 @@ def gather_partner_removal(
 
 
 def _items(session: Session, removal: PartnerRemoval) -> list[PartnerRemovalItem]:
-    return list(
-        session.scalars(
-            select(PartnerRemovalItem)
-            .where(PartnerRemovalItem.removal_id == removal.id)
-            .order_by(PartnerRemovalItem.id)
-        )
+    """The batch's items in the order they are carried out: the partnership ends last."""
+    items = session.scalars(
+        select(PartnerRemovalItem)
+        .where(PartnerRemovalItem.removal_id == removal.id)
+        .order_by(PartnerRemovalItem.id)
     )
+    return sorted(items, key=lambda i: (_ORDER.index(i.kind), i.id))
 
 
 def read_partner_removal(

@@ -60,6 +60,20 @@ COMMANDS: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("POST", f"{A}/reports/{{report_id}}/apply"): ("report", "apply", "--item"),
     ("POST", f"{A}/reports/{{report_id}}/dismiss"): ("report", "dismiss", "--reason"),
+    # One command gathers the batch, shows it and applies it.
+    ("POST", f"{A}/apps/{{app_id}}/partners/{{partner_id}}/removal"): (
+        "partners",
+        "remove",
+        "--local-partner",
+        "--domain",
+    ),
+    ("POST", f"{A}/apps/{{app_id}}/partners/{{partner_id}}/removal/apply"): (
+        "partners",
+        "remove",
+        "--skip",
+        "--force",
+        "--yes",
+    ),
     # keep and revert are two commands; revert takes the options that matter.
     ("POST", f"{A}/reviews/{{review_id}}/decision"): ("reviews", "revert", "--force", "--reason"),
     ("POST", f"{A}/operations/{{operation_id}}/retry"): ("operations", "retry"),

@@ -287,3 +287,13 @@ def test_only_owners_gather_a_partner_removal(world: World) -> None:
             partner_id=_partner_id(world, r.agency),
             actor=Actor.user(other_id),
         )
+
+
+def test_gathering_again_keeps_the_ids_of_what_is_still_there(world: World) -> None:
+    r = _residue(world)
+    first = _items(world, _gather(world, r, local_partner_id=r.local_partner_id))
+    again = _items(world, _gather(world, r, local_partner_id=r.local_partner_id))
+    assert again == first
+    by_match_only = _items(world, _gather(world, r, domains=[]))
+    assert r.ann not in by_match_only  # no local partner, no domain: Ann is not residue now
+    assert by_match_only[r.agency][0] == first[r.agency][0]

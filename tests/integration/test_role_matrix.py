@@ -338,6 +338,7 @@ READS = [
     Read(f"{A}/apps/{{app_id}}/assets", DETAILS),
     Read(f"{A}/assets/{{asset_id}}/holders", OWNERS, people=True),
     Read(f"{A}/apps/{{app_id}}/partners", DETAILS),
+    Read(f"{A}{REMOVAL}", OWNERS, partner=META_PARTNER, people=True),
     Read(f"{A}/local-partners", ALL, check=own_local_partners),
     Read(f"{A}/apps/{{app_id}}/reports", OWNERS),
     Read(f"{A}/reports/{{report_id}}", OWNERS, people=True),
@@ -565,6 +566,9 @@ WRITES = [
     ),
     Write("POST", f"{A}/guests", ADMIN, json={"email": "{role}.g@outside.test"}),
     Write("POST", f"{A}/reports/{{report_id}}/apply", OWNERS, json={"item_ids": ["{item}"]}),
+    Write("POST", f"{A}{REMOVAL}", OWNERS, partner=META_PARTNER, json={}),
+    # Nothing kept: the batch closes without a change in the app.
+    Write("POST", f"{A}{REMOVAL}/apply", OWNERS, partner=META_PARTNER, json={"item_ids": []}),
     Write(
         "POST",
         f"{A}/reports/{{report_id}}/dismiss",
