@@ -63,7 +63,6 @@ def sign_in_page(
     error: str | None = None,
     link_email: str = "",
     link_error: str | None = None,
-    link_sent: str | None = None,
     status: int = 200,
 ) -> Response:
     """The sign-in page: a button per identity provider, the password form, and the e-mailed
@@ -83,7 +82,6 @@ def sign_in_page(
             "offer_link": len(choices) < workspaces,
             "link_email": link_email,
             "link_error": link_error,
-            "link_sent": link_sent,
         },
         status_code=status,
     )

@@ -173,11 +173,13 @@ def email_link_request(request: Request, db: DB, email: Annotated[str, Form()] =
         return sign_in_page(request, db, link_email=email, link_error=exc.message, status=429)
     db.commit()
     minutes = int(LINK_VALID_FOR.total_seconds() // 60)
-    return sign_in_page(
+    # A redirect like every form, so a reload does not ask for another link.
+    return redirect(
         request,
-        db,
-        link_sent=f"If {email.strip()} belongs to someone in the directory, a sign-in link is on "
-        f"its way. It works once, for {minutes} minutes.",
+        "/signin",
+        f"If {email.strip()} belongs to someone in the directory, a sign-in link is on its way. "
+        f"It works once, for {minutes} minutes.",
+        "info",
     )
 
 

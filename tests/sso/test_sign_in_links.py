@@ -53,7 +53,14 @@ def person(world: World) -> User:
 
 
 def ask_for_link(client: httpx.Client, email: str) -> httpx.Response:
-    return post(client, "/signin/email-link", {"email": email})
+    """Ask as the form does; an accepted request is redirected (303) to the sign-in page, which
+    says what happens next: that page is returned."""
+    answer = post(client, "/signin/email-link", {"email": email})
+    if answer.status_code >= 400:
+        return answer
+    assert answer.status_code == 303, answer.status_code
+    assert answer.headers["location"] == "/signin"
+    return client.get("/signin")
 
 
 def links_mailed_to(world: World, email: str) -> list[str]:
