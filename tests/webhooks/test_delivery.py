@@ -18,7 +18,14 @@ from bastion.actions.webhooks import create_endpoint, get_delivery, redeliver
 from bastion.errors import InvalidInput
 from bastion.storage.models import Notification, WebhookDelivery, WebhookEndpoint, utcnow
 from bastion.storage.models.enums import WebhookDeliveryState
-from bastion.webhook_delivery import BACKOFF_SECONDS, LOST_ATTEMPT, deliver_due_webhooks
+from bastion.webhook_delivery import (
+    BACKOFF_SECONDS,
+    LOST_ATTEMPT,
+    Answer,
+    claim_delivery,
+    deliver_due_webhooks,
+    record_answer,
+)
 from bastion.webhook_events import emit_event
 from tests.checks.conftest import World
 from tests.webhooks.conftest import Receiver, register
@@ -242,3 +249,22 @@ def test_nothing_is_delivered_twice_after_a_worker_is_killed_mid_delivery(
             actor=Actor.user(hooks_world.admin_id),
         )
     assert [(a.status_code, a.error) for a in attempts] == [(None, LOST_ATTEMPT), (200, None)]
+
+
+def test_a_worker_that_lost_its_claim_records_nothing(
+    hooks_world: World, receiver: Receiver
+) -> None:
+    register(hooks_world, receiver.url, ["token.expiring"])
+    [delivery_id] = emit(hooks_world)
+    now = utcnow()
+    slow = claim_delivery(hooks_world.runtime, delivery_id, now)
+    assert slow is not None
+    # Held: nobody else may take it.
+    assert claim_delivery(hooks_world.runtime, delivery_id, now) is None
+    later = now + timedelta(seconds=hooks_world.runtime.settings.webhook_lease_seconds + 1)
+    taken = claim_delivery(hooks_world.runtime, delivery_id, later)
+    assert taken is not None and taken.message_id == slow.message_id
+    assert not record_answer(hooks_world.runtime, slow, Answer(500, "late", 1), later)
+    assert record_answer(hooks_world.runtime, taken, Answer(200, None, 1), later)
+    done = delivery(hooks_world, delivery_id)
+    assert done.state == WebhookDeliveryState.DELIVERED and done.last_status_code == 200
