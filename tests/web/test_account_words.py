@@ -18,7 +18,13 @@ from bastion.actions.actors import Actor
 from bastion.actions.tokens import create_token
 from bastion.cli import app as cli
 from bastion.storage.models import Account, User
-from bastion.storage.models.enums import AccountKind, AccountState, TokenKind, UserStatus
+from bastion.storage.models.enums import (
+    AccountKind,
+    AccountState,
+    OnboardingStatus,
+    TokenKind,
+    UserStatus,
+)
 from tests.checks.conftest import World, worker_env
 from tests.members.member_world import accounts
 
@@ -86,6 +92,15 @@ def test_unmatched_accounts_say_why_alike_on_the_page_in_the_csv_and_from_the_cl
     assert statuses and set(statuses) == {"System user"}
     system_page = admin.get(f"/apps/{world.app_id}/members?tab=system_user").text
     assert "System user" in system_page
+    # Onboarded accounts read their member's onboarding, a status, never the login method.
+    onboarded = admin.get(
+        f"/api/v1/apps/{world.app_id}/accounts/export.csv",
+        params={"state": "onboarded"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    words = {r["status"] for r in csv.DictReader(io.StringIO(onboarded.text))}
+    assert words and words <= {status.label for status in OnboardingStatus}
+    assert "Single sign-on" not in words
 
 
 def test_the_reason_names_a_directory_person_who_cannot_vouch() -> None:
