@@ -34,6 +34,7 @@ from bastion.storage.models import (
 )
 from bastion.storage.models.enums import (
     AccountKind,
+    AccountState,
     PartnerRelation,
     PartnerRemovalItemKind,
     UserSource,
@@ -178,6 +179,9 @@ def gather_residue(
         reason = _why(account, wanted, guests)
         if reason is None:
             continue
+        if account.state == AccountState.EXEMPTED:
+            # Kept on purpose once: the owner sees why before leaving it ticked.
+            reason += f"; exempted: {account.exemption_reason or 'no reason given'}"
         kind = (
             PartnerRemovalItemKind.PERSON
             if account.kind == AccountKind.PERSON

@@ -297,3 +297,29 @@ def test_gathering_again_keeps_the_ids_of_what_is_still_there(world: World) -> N
     by_match_only = _items(world, _gather(world, r, domains=[]))
     assert r.ann not in by_match_only  # no local partner, no domain: Ann is not residue now
     assert by_match_only[r.agency][0] == first[r.agency][0]
+
+
+def test_an_exempted_person_of_the_partner_is_gathered_saying_so(world: World) -> None:
+    from bastion.actions.members import exempt_account
+
+    r = _residue(world)
+    with world.runtime.sessions.begin() as session:
+        ann = session.scalars(select(Account).where(Account.external_id == r.ann)).one()
+        exempt_account(
+            session,
+            workspace_id=world.workspace_id,
+            account_id=ann.id,
+            reason="Runs our launch campaign",
+            expires_at=None,
+            actor=Actor.user(world.admin_id),
+        )
+    removal_id = _gather(world, r, domains=["brightline.example"])
+    with world.runtime.sessions() as session:
+        view = read_partner_removal(
+            session,
+            workspace_id=world.workspace_id,
+            removal_id=removal_id,
+            actor=Actor.user(world.admin_id),
+        )
+        [row] = [row for row in view.rows if row.item.target_external_id == r.ann]
+        assert row.item.reason.endswith("exempted: Runs our launch campaign")
