@@ -200,3 +200,17 @@ def _command_line_story(world: World, env: dict[str, str], tmp_path: Path) -> No
     assert agency(world).token_secret_id is None
     unknown = runner.invoke(cli, ["partners", "token", "remove", app_ref, "nobody", *WS], env=env)
     assert unknown.exit_code != 0 and "no partner" in unknown.output
+
+
+def test_an_exempted_partners_person_stays_exempted_and_returns_under_its_partner(
+    api: Api, world: World
+) -> None:
+    person = imported(api, world)[0]
+    url = f"/api/v1/accounts/{person}/exemption"
+    exempted = api.client.post(url, json={"reason": "Agency on contract"}, headers=api.as_("admin"))
+    assert exempted.status_code == 200, exempted.text
+    world.check()
+    assert accounts(world, id=person)[0].state == AccountState.EXEMPTED
+    ended = api.client.delete(url, headers=api.as_("admin"))
+    assert ended.status_code == 200, ended.text
+    assert accounts(world, id=person)[0].state == AccountState.PARTNER
