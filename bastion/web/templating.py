@@ -53,6 +53,11 @@ BADGES: dict[str, tuple[str, str]] = {
     "manual": ("Manual step", "warn"),
     "pending": ("Pending", "warn"),
     "sent": ("Sent", "ok"),
+    # Webhook endpoints and deliveries.
+    "enabled": ("Enabled", "ok"),
+    "disabled": ("Disabled", "bad"),
+    "delivering": ("Delivering", "info"),
+    "delivered": ("Delivered", "ok"),
     "not_sent": ("Not sent", "muted"),
     "applying": ("Applying", "info"),
     "applied": ("Removed", "ok"),
