@@ -69,3 +69,12 @@ def test_an_owner_adds_a_partners_token_in_a_browser(tmp_path: Path) -> None:
             people.get_by_text(name).first.wait_for()
         assert token not in page.content()
         shot(page, "partners-native-partner")
+        page.goto(f"{server.url}/apps/{partner.app_id}/members?tab=partner")
+        for name in expected:
+            page.locator("#members-table").get_by_text(name).first.wait_for()
+        assert page.locator(f'[data-partner="{partner.external_id}"]').count() == len(expected)
+        # Nobody of ours vouches for them yet: matching (to a guest) is offered, not re-assigning.
+        assert page.locator("#members-table").get_by_role("link", name="Match").count() == len(
+            expected
+        )
+        shot(page, "members-partners-people")
