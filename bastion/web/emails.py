@@ -27,6 +27,7 @@ from bastion.actions.emails import (
     retry_email,
 )
 from bastion.email_delivery import NO_SMTP_SERVER
+from bastion.errors import NotFound
 from bastion.storage.models import Notification
 from bastion.storage.models.enums import NotificationState
 from bastion.web.context import DB, Me, PageRoute, redirect, render, runtime_of
@@ -98,7 +99,11 @@ def state_note(email: Notification) -> str:
 def emails(
     request: Request, db: DB, me: Me, state: str = "", before: int | None = None
 ) -> Response:
-    chosen = NotificationState(state) if state in {s for s, _l in STATES} else None
+    if state and state not in {s for s, _l in STATES}:
+        # A mistyped filter is not quietly every e-mail.
+        names = ", ".join(s for s, _l in STATES)
+        raise NotFound(f"The E-mail page has no tab {state[:40]!r}; its tabs are {names}.")
+    chosen = NotificationState(state) if state else None
     page = list_emails(
         db,
         workspace_id=me.workspace_id,

@@ -79,7 +79,9 @@ def test_the_page_lists_email_newest_first_and_filters_by_state(
     assert "Refused by the server" in only_failed.text
     assert "Kept for later" not in only_failed.text
     assert "Kept for later" not in admin.get("/emails?state=sent").text
-    assert "Kept for later" in admin.get("/emails?state=bogus").text, "an unknown state is ignored"
+    bogus = admin.get("/emails?state=bogus", headers={"Accept": "text/html"})
+    assert bogus.status_code == 404, "an unknown tab is not every e-mail"
+    assert "no tab &#39;bogus&#39;" in bogus.text
 
 
 def test_a_message_shows_its_text_escaped_with_only_its_web_addresses_as_links(
