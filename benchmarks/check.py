@@ -190,10 +190,12 @@ def timed_check(env: dict[str, str]) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, "--child", "check"],
         env=env,
-        check=True,
         capture_output=True,
         text=True,
     )
+    if out.returncode:
+        sys.stderr.write(out.stderr)
+        out.check_returncode()
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
