@@ -127,6 +127,7 @@ ACCOUNT_STATE_LABELS = {
     AccountState.GUEST: "Guest",
     AccountState.EXEMPTED: "Exempt",
     AccountState.SYSTEM_USER: "System user",
+    AccountState.PARTNER: "Partner's person",
 }
 
 
