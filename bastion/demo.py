@@ -55,7 +55,8 @@ SIMULATOR_URL = "http://graph.simulator"
 DEMO_SEED = 42
 DEMO_LABEL = "Acme on Meta (simulated)"
 # The business left for a person to connect: another seed, fewer people (its check is quick).
-SECOND_SEED = DEMO_SEED + 1
+# Seed 44 names it Cobalt Cycle Works, so it is not mistaken for the first (Northwind Outfitters).
+SECOND_SEED = DEMO_SEED + 2
 SECOND_PEOPLE = 12
 
 
