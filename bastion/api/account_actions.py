@@ -35,6 +35,7 @@ from pydantic import (
 
 from bastion.actions import members
 from bastion.actions.permissions import MANAGE_MEMBERS
+from bastion.api.auth import DB, CurrentPrincipal, runtime_of
 from bastion.api.common import (
     NOT_BLANK,
     BodyId,
@@ -49,7 +50,6 @@ from bastion.api.common import (
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
 from bastion.api.schemas import AccountOut, AccountResultOut, OperationOut
 from bastion.errors import InvalidInput
-from bastion.security.auth import DB, CurrentPrincipal, runtime_of
 from bastion.storage.models import Account
 from bastion.storage.models.enums import AppRole
 from bastion.storage.tenancy import Tenant

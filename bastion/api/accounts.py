@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from bastion.account_cards import AccountCard, CardStatus, account_cards, person_for_cards
 from bastion.account_status import account_statuses
 from bastion.actions.permissions import VIEW_APP, require, sees_every_account
+from bastion.api.auth import DB, CurrentPrincipal, Principal
 from bastion.api.common import (
     Cursor,
     PathId,
@@ -39,7 +40,6 @@ from bastion.api.common import (
 from bastion.api.errors import READ_ERRORS
 from bastion.api.schemas import AccountOut
 from bastion.errors import NotFound
-from bastion.security.auth import DB, CurrentPrincipal, Principal
 from bastion.storage.models import Account, App, User
 from bastion.storage.models.enums import AccountKind, AccountState
 from bastion.storage.tenancy import Tenant

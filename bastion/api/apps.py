@@ -30,10 +30,10 @@ from bastion.actions.apps import (
     update_app,
 )
 from bastion.actions.permissions import CHECK, VIEW_APP, VIEW_DETAILS, VIEW_PEOPLE, can
+from bastion.api.auth import DB, CurrentPrincipal, runtime_of
 from bastion.api.common import NOT_BLANK, PathId, app_for, enqueue_check, json_integer
 from bastion.api.errors import READ_ERRORS, UPSTREAM_ERRORS, WRITE_ERRORS
 from bastion.queries import list_changes, list_runs
-from bastion.security.auth import DB, CurrentPrincipal, runtime_of
 from bastion.storage.models import App
 
 router = APIRouter(tags=["apps"])

@@ -11,9 +11,9 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from bastion.actions.permissions import VIEW_DETAILS, VIEW_PEOPLE
+from bastion.api.auth import DB, CurrentPrincipal
 from bastion.api.common import PathId, app_for
 from bastion.api.errors import READ_ERRORS
-from bastion.security.auth import DB, CurrentPrincipal
 from bastion.storage.models import Account, Asset, Grant, Partner, PartnerGrant
 from bastion.storage.models.enums import AssetType
 from bastion.storage.tenancy import Tenant

@@ -20,9 +20,9 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from bastion.actions.permissions import MANAGE_DIRECTORY, require
+from bastion.api.auth import DB, CurrentPrincipal, Principal
 from bastion.api.common import Cursor, DateTimeWithZone, decode_cursor, encode_cursor
 from bastion.api.errors import READ_ERRORS
-from bastion.security.auth import DB, CurrentPrincipal, Principal
 from bastion.storage.models import AuditEvent
 from bastion.storage.tenancy import Tenant
 

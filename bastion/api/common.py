@@ -15,10 +15,10 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import Session
 
 from bastion.actions.permissions import require
+from bastion.api.auth import Principal, runtime_of
 from bastion.errors import InvalidInput
 from bastion.jobs import Jobs
 from bastion.logs import get_logger
-from bastion.security.auth import Principal, runtime_of
 from bastion.storage.models import App
 from bastion.storage.models.enums import RunTrigger
 from bastion.storage.tenancy import Tenant

@@ -31,6 +31,7 @@ from bastion.actions.credentials import (
     set_credential_policy,
 )
 from bastion.actions.permissions import VIEW_APP
+from bastion.api.auth import COOKIE_NAMES, DB, CurrentPrincipal, Principal, runtime_of
 from bastion.api.common import EMAIL_PATTERN, PathId, app_for, json_integer
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS, ErrorBody
 from bastion.credential_status import (
@@ -40,7 +41,6 @@ from bastion.credential_status import (
     statuses_of_person,
 )
 from bastion.errors import InvalidInput, PermissionDenied
-from bastion.security.auth import COOKIE_NAMES, DB, CurrentPrincipal, Principal, runtime_of
 from bastion.security.totp import MAX_TEXT
 from bastion.security.web_sessions import resolve_web_session
 from bastion.storage.models import WebSession

@@ -16,9 +16,9 @@ from sqlalchemy import func, or_
 from sqlalchemy.orm import Session
 
 from bastion.actions.permissions import READ_DIRECTORY, require
+from bastion.api.auth import DB, CurrentPrincipal, Principal
 from bastion.api.common import Cursor, PathId, decode_cursor, encode_cursor, like_pattern
 from bastion.api.errors import READ_ERRORS
-from bastion.security.auth import DB, CurrentPrincipal, Principal
 from bastion.storage.models import Team, TeamMember, User
 from bastion.storage.models.enums import UserStatus
 from bastion.storage.tenancy import Tenant

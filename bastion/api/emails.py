@@ -13,9 +13,9 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from bastion.actions.emails import get_email, list_emails, readable_bodies, retry_email
+from bastion.api.auth import DB, CurrentPrincipal, runtime_of
 from bastion.api.common import Cursor, PathId, decode_cursor, encode_cursor
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
-from bastion.security.auth import DB, CurrentPrincipal, runtime_of
 from bastion.storage.models import Notification
 from bastion.storage.models.enums import NotificationState
 

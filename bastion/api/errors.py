@@ -36,11 +36,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from bastion.actions.apps import ConnectionRefused
+from bastion.api.auth import NotAuthenticated
 from bastion.api.rate_limit import TooManyRequests
 from bastion.connectors.base import ConnectorError, RateLimited, Restricted
 from bastion.errors import BastionError, Conflict, InvalidInput, NotFound, PermissionDenied
 from bastion.logs import get_logger
-from bastion.security.auth import NotAuthenticated
 
 log = get_logger(__name__)
 

@@ -14,11 +14,11 @@ from fastapi import APIRouter, Query, Request
 
 from bastion.actions.operation_decisions import mark_manual_done, retry
 from bastion.actions.permissions import VIEW_PEOPLE
+from bastion.api.auth import DB, CurrentPrincipal
 from bastion.api.common import PathId, app_for, enqueue_operations
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
 from bastion.api.schemas import OperationOut
 from bastion.queries import list_operations
-from bastion.security.auth import DB, CurrentPrincipal
 from bastion.storage.models import Operation
 from bastion.storage.models.enums import OperationState
 from bastion.storage.tenancy import Tenant

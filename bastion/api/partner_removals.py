@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from bastion.actions import partner_removal
 from bastion.actions.partner_removal import RemovalPreview, RemovalView
 from bastion.actions.permissions import REMOVE_PARTNER, VIEW_PEOPLE, can
+from bastion.api.auth import DB, CurrentPrincipal, Principal
 from bastion.api.common import BodyId, PathId, app_for, enqueue_operations
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
 from bastion.errors import Conflict, NotFound
-from bastion.security.auth import DB, CurrentPrincipal, Principal
 from bastion.storage.models import Partner
 from bastion.storage.tenancy import Tenant
 

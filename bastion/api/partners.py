@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from bastion.actions import members
 from bastion.actions.partner_tokens import remove_partner_token, set_partner_token
 from bastion.actions.permissions import VIEW_DETAILS, visible_local_partners
+from bastion.api.auth import DB, CurrentPrincipal, runtime_of
 from bastion.api.common import NOT_BLANK, Email, PathId, app_for
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
-from bastion.security.auth import DB, CurrentPrincipal, runtime_of
 from bastion.storage.models import LocalPartner, Partner
 from bastion.storage.tenancy import Tenant
 

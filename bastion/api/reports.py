@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bastion.actions.permissions import APPLY_REPORT, VIEW_PEOPLE
 from bastion.actions.reports import apply_report, dismiss_items
+from bastion.api.auth import DB, CurrentPrincipal
 from bastion.api.common import NOT_BLANK, BodyId, PathId, app_for, enqueue_operations
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
 from bastion.queries import current_report
-from bastion.security.auth import DB, CurrentPrincipal
 from bastion.storage.models import Report, ReportItem
 from bastion.storage.tenancy import Tenant
 

@@ -16,11 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from bastion.actions.permissions import VIEW_PEOPLE
 from bastion.actions.review_decisions import keep_review, revert_review, revert_words
+from bastion.api.auth import DB, CurrentPrincipal
 from bastion.api.common import PathId, app_for, enqueue_operations
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
 from bastion.errors import InvalidInput
 from bastion.overview import KINDS, security_overview
-from bastion.security.auth import DB, CurrentPrincipal
 from bastion.storage.models import Review, utcnow
 from bastion.storage.models.enums import ReviewState
 from bastion.storage.tenancy import Tenant

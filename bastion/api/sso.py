@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from bastion.actions.permissions import MANAGE_DIRECTORY, require
 from bastion.actions.sso import configure_sso, redirect_uri, remove_sso, sso_config
 from bastion.api.apps import CREDENTIAL_PATTERN
+from bastion.api.auth import DB, CurrentPrincipal, runtime_of
 from bastion.api.common import NOT_BLANK
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
 from bastion.errors import NotFound
-from bastion.security.auth import DB, CurrentPrincipal, runtime_of
 from bastion.storage.models import SsoConfig
 
 router = APIRouter(tags=["sign-in"])

@@ -29,9 +29,9 @@ from bastion.actions.webhooks import (
     remove_endpoint,
     set_endpoint_enabled,
 )
+from bastion.api.auth import DB, CurrentPrincipal, runtime_of
 from bastion.api.common import PathId
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
-from bastion.security.auth import DB, CurrentPrincipal, runtime_of
 from bastion.storage.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from bastion.webhook_events import EVENT_TYPES
 
