@@ -20,7 +20,7 @@ from bastion.actions.actors import Actor
 from bastion.actions.credentials import destroy_credentials
 from bastion.actions.users import email_key, validate_email
 from bastion.audit import AuditAction, AuditEntry, record, record_many
-from bastion.directory.records import EmailRecord, PersonRecord
+from bastion.directory_records import EmailRecord, PersonRecord
 from bastion.errors import Conflict, InvalidInput
 from bastion.nul_characters import refuse_nul
 from bastion.storage.models import (

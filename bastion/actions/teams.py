@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
 from bastion.audit import AuditAction, record
-from bastion.directory.records import MemberRecord, TeamRecord
+from bastion.directory_records import MemberRecord, TeamRecord
 from bastion.errors import InvalidInput
 from bastion.nul_characters import refuse_nul
 from bastion.storage.models import Team, TeamMember, User, utcnow

@@ -41,7 +41,7 @@ from bastion.actions.users import email_key
 from bastion.audit import AuditAction, record
 from bastion.directory.csv_reader import CsvPerson, LineError, person_record, read_lines
 from bastion.directory.csv_scratch import ImportScratch
-from bastion.directory.records import MemberRecord, PersonRecord, TeamRecord
+from bastion.directory_records import MemberRecord, PersonRecord, TeamRecord
 from bastion.storage.db import refresh_planner_statistics
 from bastion.storage.models import Team, User, UserEmail
 from bastion.storage.models.enums import UserSource, UserStatus

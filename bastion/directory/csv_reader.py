@@ -16,7 +16,7 @@ from typing import IO
 
 from bastion.actions.directory import clean_person
 from bastion.actions.users import email_key, validate_email
-from bastion.directory.records import EmailRecord, PersonRecord
+from bastion.directory_records import EmailRecord, PersonRecord
 from bastion.errors import InvalidInput
 from bastion.nul_characters import refuse_nul
 from bastion.storage.models import User

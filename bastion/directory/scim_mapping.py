@@ -13,7 +13,7 @@ from typing import Any
 
 from scim2_models import Meta, Resource
 
-from bastion.directory.records import EmailRecord, MemberRecord, PersonRecord, TeamRecord
+from bastion.directory_records import EmailRecord, MemberRecord, PersonRecord, TeamRecord
 from bastion.errors import InvalidInput
 from bastion.storage.models import Team
 from bastion.storage.models import User as UserRow

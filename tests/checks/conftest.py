@@ -27,7 +27,7 @@ from bastion.actions.users import create_admin
 from bastion.connectors.meta import RetryPolicy
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
 from bastion.connectors.registry import ConnectorOptions
-from bastion.directory.records import EmailRecord, PersonRecord
+from bastion.directory_records import EmailRecord, PersonRecord
 from bastion.runtime import Runtime
 from bastion.security.vault import KeyRing
 from bastion.settings import load_settings

@@ -16,7 +16,7 @@ from bastion.actions.directory import create_person
 from bastion.actions.emails import get_email, list_emails, retry_email
 from bastion.actions.users import create_admin
 from bastion.audit import AuditAction
-from bastion.directory.records import EmailRecord, PersonRecord
+from bastion.directory_records import EmailRecord, PersonRecord
 from bastion.email_delivery import NO_SMTP_SERVER, send_due_notifications
 from bastion.errors import Conflict, NotFound, PermissionDenied
 from bastion.notify import queue_email

@@ -18,7 +18,7 @@ from bastion.actions.operations import run_due_operations
 from bastion.actions.review_decisions import keep_review, revert_review
 from bastion.actions.webhooks import create_endpoint
 from bastion.connectors.meta.simulator import create_simulator_app
-from bastion.directory.records import EmailRecord, PersonRecord
+from bastion.directory_records import EmailRecord, PersonRecord
 from bastion.email_delivery import send_due_notifications
 from bastion.errors import Conflict, InvalidInput, PermissionDenied
 from bastion.jobs import Jobs

@@ -14,7 +14,7 @@ from bastion.actions.actors import Actor
 from bastion.actions.credentials import Reveal, reveal, save_credentials
 from bastion.actions.directory import deprovision_user, remove_person, update_person
 from bastion.actions.secrets import rotate_secrets
-from bastion.directory.records import EmailRecord, PersonRecord
+from bastion.directory_records import EmailRecord, PersonRecord
 from bastion.security.vault import KeyRing, new_key_entry
 from bastion.storage.models import Secret
 from bastion.storage.models.enums import UserSource

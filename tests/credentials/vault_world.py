@@ -15,7 +15,7 @@ from bastion.actions.actors import Actor
 from bastion.actions.apps import AppChanges, update_app
 from bastion.actions.directory import create_person
 from bastion.actions.guests import invite_guest
-from bastion.directory.records import EmailRecord, PersonRecord
+from bastion.directory_records import EmailRecord, PersonRecord
 from bastion.security.web_sessions import create_web_session
 from bastion.storage.models import (
     Account,

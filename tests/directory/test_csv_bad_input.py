@@ -16,7 +16,7 @@ from bastion.actions.actors import Actor
 from bastion.actions.directory import create_person
 from bastion.cli import app
 from bastion.directory.csv_import import DirectoryImport
-from bastion.directory.records import EmailRecord, PersonRecord
+from bastion.directory_records import EmailRecord, PersonRecord
 from bastion.storage.db import make_session_factory, transaction
 from bastion.storage.models import Team, TeamMember, User
 from bastion.storage.models.enums import UserSource

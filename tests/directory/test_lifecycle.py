@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from bastion.actions.actors import Actor
 from bastion.actions.directory import create_person
 from bastion.audit import verify_chain
-from bastion.directory.records import EmailRecord, PersonRecord
+from bastion.directory_records import EmailRecord, PersonRecord
 from bastion.storage.db import transaction
 from bastion.storage.models import Account, App, AuditEvent, User, utcnow
 from bastion.storage.models.enums import (

@@ -15,7 +15,7 @@ import pytest
 
 from bastion.actions.actors import Actor
 from bastion.actions.directory import create_person
-from bastion.directory.records import EmailRecord, PersonRecord
+from bastion.directory_records import EmailRecord, PersonRecord
 from bastion.errors import InvalidInput
 from bastion.storage.db import transaction
 from bastion.storage.models.enums import UserSource

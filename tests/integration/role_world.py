@@ -24,7 +24,7 @@ from bastion.actions.removal import remove_account
 from bastion.actions.tokens import create_token
 from bastion.actions.users import create_admin
 from bastion.connectors.meta.simulator import Simulator, generate_scenario
-from bastion.directory.records import EmailRecord, PersonRecord
+from bastion.directory_records import EmailRecord, PersonRecord
 from bastion.security.vault import KeyRing
 from bastion.storage.models import (
     Account,

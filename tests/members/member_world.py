@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bastion.actions.actors import Actor
 from bastion.actions.directory import create_person
 from bastion.actions.guests import invite_guest
-from bastion.directory.records import EmailRecord, PersonRecord
+from bastion.directory_records import EmailRecord, PersonRecord
 from bastion.storage.models import Account, AppMember, User
 from bastion.storage.models.enums import AccountKind, AppRole, UserSource
 from tests.checks.conftest import World

@@ -25,7 +25,7 @@ from bastion.actions import members
 from bastion.actions.actors import Actor
 from bastion.actions.directory import create_person
 from bastion.actions.sessions import SignInLimiter, sign_in
-from bastion.directory.records import PersonRecord
+from bastion.directory_records import PersonRecord
 from bastion.email_delivery import MAX_ATTEMPTS, NO_SMTP_SERVER, send_due_notifications
 from bastion.onboarding import ACCOUNTS_PATH, Seats, account_connected, status_for
 from bastion.security.passwords import hash_password

@@ -17,7 +17,7 @@ from bastion.actions.actors import Actor
 from bastion.actions.apps import APP_SECRET_PURPOSE
 from bastion.actions.directory import create_person
 from bastion.actions.secrets import store_secret
-from bastion.directory.records import EmailRecord, PersonRecord
+from bastion.directory_records import EmailRecord, PersonRecord
 from bastion.storage.models import Account, App, AppMember, Asset, Grant, utcnow
 from bastion.storage.models.enums import (
     AccountKind,

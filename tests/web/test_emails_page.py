@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from bastion.actions.actors import Actor
 from bastion.actions.directory import create_person
 from bastion.actions.guests import invite_guest
-from bastion.directory.records import EmailRecord, PersonRecord
+from bastion.directory_records import EmailRecord, PersonRecord
 from bastion.email_delivery import NO_SMTP_SERVER
 from bastion.notify import queue_email
 from bastion.storage.models import Notification

@@ -1,4 +1,4 @@
-"""What the directory interfaces (SCIM, CSV) hand to the directory actions.
+"""What the directory interfaces (SCIM, CSV) hand to the directory actions, below both layers.
 
 SCIM resources and CSV lines are different shapes of the same facts about a person or a team;
 turning both into these records first means the rules (uniqueness, lengths, lifecycle) live in
