@@ -1,4 +1,6 @@
-"""Check for updates: fetch → safeguard → load → match and classify → report.
+"""Check for updates, the workflow: fetch → safeguard → load → match and classify → report.
+
+The steps themselves are the modules of ``bastion.checks``; this one runs them in order.
 
 A run takes the app's lock (at most one running CheckRun per app, enforced by a unique index),
 keeps a heartbeat while it works, and changes nothing unless the whole fetch succeeded. All

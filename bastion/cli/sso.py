@@ -18,7 +18,7 @@ import typer
 
 from bastion.actions.actors import Actor
 from bastion.actions.sso import configure_sso, redirect_uri, remove_sso, sso_config
-from bastion.cli_common import fail, read_secret_file, runtime_or_exit
+from bastion.cli.common import fail, read_secret_file, runtime_or_exit
 from bastion.queries import workspace_by_slug
 
 sso_app = typer.Typer(

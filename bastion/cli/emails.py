@@ -15,7 +15,7 @@ from rich.table import Table
 
 from bastion.actions.actors import Actor
 from bastion.actions.emails import get_email, list_emails, readable_bodies, retry_email
-from bastion.cli_common import fail, runtime_or_exit
+from bastion.cli.common import fail, runtime_or_exit
 from bastion.errors import Conflict
 from bastion.queries import workspace_by_slug
 from bastion.storage.models.enums import NotificationState

@@ -24,8 +24,8 @@ from bastion.actions.apps import (
     update_app,
 )
 from bastion.actions.operation_decisions import mark_manual_done
-from bastion.cli_checks import apps_app, operations_app
-from bastion.cli_common import fail, read_secret_file, runtime_or_exit
+from bastion.cli.checks import apps_app, operations_app
+from bastion.cli.common import fail, read_secret_file, runtime_or_exit
 from bastion.queries import find_app, workspace_by_slug
 from bastion.storage.models import LocalPartner, LocalPartnerMember, User
 from bastion.storage.tenancy import Tenant

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bastion.actions.actors import Actor
 from bastion.actions.apps import MAX_TOKEN_LENGTH
 from bastion.actions.partner_tokens import remove_partner_token, set_partner_token
-from bastion.cli_common import fail, read_secret_file, runtime_or_exit
+from bastion.cli.common import fail, read_secret_file, runtime_or_exit
 from bastion.queries import find_app, workspace_by_slug
 from bastion.storage.models import App, Partner
 from bastion.storage.tenancy import Tenant

@@ -17,7 +17,7 @@ from bastion.actions.review_decisions import (
     revert_review,
     revert_words,
 )
-from bastion.cli_common import runtime_or_exit
+from bastion.cli.common import runtime_or_exit
 from bastion.overview import KINDS, security_overview
 from bastion.queries import find_app, workspace_by_slug
 from bastion.storage.models import Review, utcnow

@@ -24,8 +24,8 @@ from bastion.actions.apps import (
     ConnectRequest,
     connect_app,
 )
-from bastion.cli_checks import apps_app
-from bastion.cli_common import fail, read_secret_file, runtime_or_exit
+from bastion.cli.checks import apps_app
+from bastion.cli.common import fail, read_secret_file, runtime_or_exit
 from bastion.queries import accounts_by_state, find_app, workspace_by_slug
 from bastion.storage.models import Account
 from bastion.storage.models.enums import AccountState, AppRole, RunTrigger

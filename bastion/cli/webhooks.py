@@ -25,7 +25,7 @@ from bastion.actions.webhooks import (
     remove_endpoint,
     set_endpoint_enabled,
 )
-from bastion.cli_common import runtime_or_exit
+from bastion.cli.common import runtime_or_exit
 from bastion.queries import workspace_by_slug
 from bastion.webhook_events import EVENT_TYPES
 

@@ -19,8 +19,8 @@ from rich.table import Table
 
 from bastion.actions.actors import Actor
 from bastion.actions.credentials import CredentialPolicy, set_credential_policy
-from bastion.cli_checks import apps_app
-from bastion.cli_common import fail, runtime_or_exit
+from bastion.cli.checks import apps_app
+from bastion.cli.common import fail, runtime_or_exit
 from bastion.credential_status import credential_statuses
 from bastion.queries import find_app, workspace_by_slug
 from bastion.storage.db import transaction

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bastion.actions.actors import Actor
 from bastion.actions.tokens import create_token, revoke_token
-from bastion.cli_common import runtime_or_exit
+from bastion.cli.common import runtime_or_exit
 from bastion.errors import InvalidInput, NotFound
 from bastion.queries import workspace_by_slug
 from bastion.storage.models import ApiToken, User, utcnow

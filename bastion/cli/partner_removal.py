@@ -20,9 +20,9 @@ from bastion.actions.partner_removal import (
     preview_partner_removal,
     read_partner_removal,
 )
-from bastion.cli_common import fail, runtime_or_exit
-from bastion.cli_partners import AppRef, PartnerRef, WorkspaceOption, partners_app
-from bastion.cli_partners import _partner as find_partner
+from bastion.cli.common import fail, runtime_or_exit
+from bastion.cli.partners import AppRef, PartnerRef, WorkspaceOption, partners_app
+from bastion.cli.partners import _partner as find_partner
 from bastion.queries import find_app, workspace_by_slug
 from bastion.storage.models import LocalPartner
 from bastion.storage.tenancy import Tenant

@@ -15,8 +15,8 @@ from rich.table import Table
 
 from bastion.actions import members
 from bastion.actions.actors import Actor
-from bastion.cli_common import fail, runtime_or_exit
-from bastion.cli_members import WorkspaceOption, members_app
+from bastion.cli.common import fail, runtime_or_exit
+from bastion.cli.members import WorkspaceOption, members_app
 from bastion.queries import find_app, workspace_by_slug
 from bastion.runtime import Runtime
 from bastion.storage.models import Account, Operation

@@ -10,7 +10,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from bastion.actions.actors import Actor
-from bastion.cli_common import fail, runtime_or_exit, settings_or_exit
+from bastion.cli.common import fail, runtime_or_exit, settings_or_exit
 from bastion.queries import (
     current_report,
     find_app,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
 from bastion.actions.tokens import create_token, revoke_token
-from bastion.cli_common import cannot_read, fail, runtime_or_exit
+from bastion.cli.common import cannot_read, fail, runtime_or_exit
 from bastion.directory.csv_import import Change, DirectoryImport, ImportTotals
 from bastion.errors import NotFound
 from bastion.storage.db import transaction
