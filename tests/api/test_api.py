@@ -5,39 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 
-import httpx
-import pytest
 from sqlalchemy import func, select
 
 from bastion.actions.actors import Actor
 from bastion.actions.tokens import create_token
 from bastion.actions.users import create_admin
-from bastion.app import create_app
 from bastion.storage.models import Account, AuditEvent, Operation
 from bastion.storage.models.enums import AccountState, TokenKind
-from tests.api.api_harness import Api, role_tokens
+from tests.api.api_harness import Api
 from tests.checks.conftest import World
-from tests.conftest import serve_on_loopback
 from tests.factories import make_workspace
-from tests.members.member_world import Cast, accounts, cast_roles
+from tests.members.member_world import Cast, accounts
 from tests.one_business import free_the_business
-
-
-@pytest.fixture
-def cast(world: World) -> Cast:
-    return cast_roles(world)
-
-
-@pytest.fixture
-def api(world: World, cast: Cast) -> Iterator[Api]:
-    tokens = role_tokens(world, cast)
-    with (
-        serve_on_loopback(create_app(world.runtime)) as url,
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
-        yield Api(c, tokens)
 
 
 def rows(world: World, model: type) -> int:

@@ -4,42 +4,22 @@ removed through a manual step naming what to ask the partner."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from bastion.actions.actors import Actor
 from bastion.actions.guests import invite_guest
-from bastion.app import create_app
 from bastion.cli import app as cli
 from bastion.storage.models import Operation, Partner
 from bastion.storage.models.enums import AccountKind, AccountState, OperationState
-from tests.api.api_harness import Api, role_tokens
+from tests.api.api_harness import Api
 from tests.checks.conftest import World, simulator_on_socket, worker_env
-from tests.conftest import serve_on_loopback
-from tests.members.member_world import Cast, accounts, cast_roles
+from tests.members.member_world import Cast, accounts
 
 runner = CliRunner()
 WS = ("--workspace", "northwind")
-
-
-@pytest.fixture
-def cast(world: World) -> Cast:
-    return cast_roles(world)
-
-
-@pytest.fixture
-def api(world: World, cast: Cast) -> Iterator[Api]:
-    tokens = role_tokens(world, cast)
-    with (
-        serve_on_loopback(create_app(world.runtime)) as url,
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
-        yield Api(c, tokens)
 
 
 def agency(world: World) -> Partner:

@@ -4,35 +4,15 @@ the counts applying removes, trimmed and applied once, owners only."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import httpx
-import pytest
 from typer.testing import CliRunner
 
 from bastion.actions.operations import run_due_operations
-from bastion.app import create_app
 from bastion.cli import app as cli
-from tests.api.api_harness import Api, role_tokens
+from tests.api.api_harness import Api
 from tests.checks.conftest import World, worker_env
 from tests.checks.test_partner_removal import Residue, _deletes, _partner_id, _residue
-from tests.conftest import serve_on_loopback
-from tests.members.member_world import Cast, cast_roles
-
-
-@pytest.fixture
-def cast(world: World) -> Cast:
-    return cast_roles(world)
-
-
-@pytest.fixture
-def api(world: World, cast: Cast) -> Iterator[Api]:
-    tokens = role_tokens(world, cast)
-    with (
-        serve_on_loopback(create_app(world.runtime)) as url,
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
-        yield Api(c, tokens)
+from tests.members.member_world import Cast
 
 
 def _url(world: World, r: Residue) -> str:

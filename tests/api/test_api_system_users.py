@@ -5,37 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 
-import httpx
-import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bastion.app import create_app
 from bastion.cli import app as cli
 from bastion.storage.models import Asset, Grant, Operation
 from bastion.storage.models.enums import AccountKind
-from tests.api.api_harness import Api, role_tokens
+from tests.api.api_harness import Api
 from tests.checks.conftest import World, worker_env
-from tests.conftest import serve_on_loopback
-from tests.members.member_world import Cast, accounts, cast_roles
+from tests.members.member_world import Cast, accounts
 from tests.members.system_user_world import sole_person_manager
-
-
-@pytest.fixture
-def cast(world: World) -> Cast:
-    return cast_roles(world)
-
-
-@pytest.fixture
-def api(world: World, cast: Cast) -> Iterator[Api]:
-    tokens = role_tokens(world, cast)
-    with (
-        serve_on_loopback(create_app(world.runtime)) as url,
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
-        yield Api(c, tokens)
 
 
 def own_id(world: World) -> int:
