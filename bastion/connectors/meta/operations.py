@@ -342,6 +342,23 @@ async def _revoke_tasks(ctx: OperationContext, request: OperationRequest) -> Ope
 # --- partners ------------------------------------------------------------------------------------
 
 
+async def _delete_business(ctx: OperationContext, edge: str, partner_id: str) -> Outcome | None:
+    """Takes the partner business off ``edge`` (``DELETE /{edge}?business={partner_id}``): None,
+    sending nothing, when the edge did not list it to begin with; else how the DELETE ended."""
+
+    async def gone() -> bool:
+        listed = await ctx.client.get_all(edge, {"fields": "id", "limit": "100"})
+        return all(str(item.get("id")) != partner_id for item in listed)
+
+    if await gone():
+        return None
+
+    async def act() -> None:
+        await ctx.client.delete(edge, {"business": partner_id})
+
+    return await _until_done(ctx, already_done=gone, act=act)
+
+
 async def _remove_partner(ctx: OperationContext, request: OperationRequest) -> OperationResult:
     partner_id = _required(request.partner_external_id, "a partner business id")
     relation = request.partner_relation
@@ -349,25 +366,17 @@ async def _remove_partner(ctx: OperationContext, request: OperationRequest) -> O
         raise BadRequest("The operation needs the partner's relation (agency or client).")
     # Ending a partnership is a DELETE on the business's edge with the partner's id as
     # ``business`` (facebook-business 25.0.3 adobjects/business.py, delete_agencies/clients).
-    edge = f"{ctx.business_id}/{PARTNER_EDGES[relation]}"
     label = f"The {relation} {partner_id}"
-
-    async def gone() -> bool:
-        listed = await ctx.client.get_all(edge, {"fields": "id", "limit": "100"})
-        return all(str(item.get("id")) != partner_id for item in listed)
-
-    if await gone():
+    outcome = await _delete_business(
+        ctx, f"{ctx.business_id}/{PARTNER_EDGES[relation]}", partner_id
+    )
+    if outcome is None:
         return OperationResult(
             kind="remove_partner",
             outcome="already_done",
             external_id=partner_id,
             detail=f"{label} was not a partner any more.",
         )
-
-    async def act() -> None:
-        await ctx.client.delete(edge, {"business": partner_id})
-
-    outcome = await _until_done(ctx, already_done=gone, act=act)
     detail = f"{label} was removed." if outcome == "applied" else f"{label} was already gone."
     return OperationResult(
         kind="remove_partner", outcome=outcome, external_id=partner_id, detail=detail
@@ -383,25 +392,15 @@ async def _remove_partner_access(
     takes back what was shared is UNCONFIRMED, so a partner removal unshares each asset first."""
     partner_id = _required(request.partner_external_id, "a partner business id")
     asset_id = _required(request.asset_external_id, "an asset id")
-    edge = f"{asset_id}/agencies"
     label = f"The agency {partner_id}"
-
-    async def gone() -> bool:
-        listed = await ctx.client.get_all(edge, {"fields": "id", "limit": "100"})
-        return all(str(item.get("id")) != partner_id for item in listed)
-
-    if await gone():
+    outcome = await _delete_business(ctx, f"{asset_id}/agencies", partner_id)
+    if outcome is None:
         return OperationResult(
             kind="remove_partner_access",
             outcome="already_done",
             external_id=asset_id,
             detail=f"{label} had no access to {asset_id} any more.",
         )
-
-    async def act() -> None:
-        await ctx.client.delete(edge, {"business": partner_id})
-
-    outcome = await _until_done(ctx, already_done=gone, act=act)
     return OperationResult(
         kind="remove_partner_access",
         outcome=outcome,
