@@ -15,11 +15,10 @@ from rich.table import Table
 
 from bastion.actions import members
 from bastion.actions.actors import Actor
-from bastion.cli.common import fail, runtime_or_exit
+from bastion.cli.common import fail, queue_operations, runtime_or_exit
 from bastion.cli.members import WorkspaceOption, members_app
 from bastion.queries import find_app, workspace_by_slug
-from bastion.runtime import Runtime
-from bastion.storage.models import Account, Operation
+from bastion.storage.models import Account
 from bastion.storage.tenancy import Tenant
 
 console = Console()
@@ -55,16 +54,6 @@ def _asset_tasks(values: Iterable[str]) -> dict[int, list[str]]:
     return found
 
 
-def _queued(runtime: Runtime, operations: Iterable[Operation | int | None]) -> None:
-    from bastion.jobs import Jobs
-
-    ids = [o.id if isinstance(o, Operation) else o for o in operations]
-    with Jobs(runtime) as jobs:
-        for operation_id in ids:
-            if operation_id is not None:
-                jobs.enqueue_operation(operation_id)
-
-
 def _refused_unvouched(exc: members.UnvouchedFullControl) -> NoReturn:
     fail(f"{exc.risk}; add --confirm-unmatched to go ahead")
 
@@ -91,7 +80,7 @@ def members_role(
                 operation_id = operation.id
         except members.UnvouchedFullControl as exc:
             _refused_unvouched(exc)
-        _queued(runtime, [operation_id])
+        queue_operations(runtime, [operation_id])
     typer.echo(f"account {account_id}: role {role} queued (operation {operation_id})")
 
 
@@ -129,7 +118,7 @@ def members_tasks(
                 ids = [o.id for o in operations]
         except members.UnvouchedFullControl as exc:
             _refused_unvouched(exc)
-        _queued(runtime, ids)
+        queue_operations(runtime, ids)
     for line in lines:
         typer.echo(f"account {account_id}: {line} queued")
 
@@ -225,7 +214,7 @@ def members_invite(
                 actor=Actor.cli(),
             )
             operation_id = operation.id
-        _queued(runtime, [operation_id])
+        queue_operations(runtime, [operation_id])
     typer.echo(f"invitation of {email} as {role} queued (operation {operation_id})")
 
 
@@ -284,7 +273,7 @@ def members_cancel_stale(
                 older_than_days=older_than_days,
                 actor=Actor.cli(),
             )
-        _queued(runtime, [r.operation_id for r in results])
+        queue_operations(runtime, [r.operation_id for r in results])
     _print_results(results, "cancellation queued")
 
 
@@ -302,7 +291,7 @@ def members_cancel_invitation(
                 actor=Actor.cli(),
             )
             operation_id = operation.id
-        _queued(runtime, [operation_id])
+        queue_operations(runtime, [operation_id])
     typer.echo(f"account {account_id}: cancellation queued (operation {operation_id})")
 
 
@@ -351,7 +340,7 @@ def members_bulk(
                 results = members.bulk_unexempt(
                     session, workspace_id=ws, account_ids=ids, actor=actor
                 )
-        _queued(runtime, [r.operation_id for r in results])
+        queue_operations(runtime, [r.operation_id for r in results])
     missing = [
         members.AccountResult(i, False, f"not an account of {app_ref}", "not_found")
         for i in dict.fromkeys(account_ids)

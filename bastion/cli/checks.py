@@ -10,7 +10,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from bastion.actions.actors import Actor
-from bastion.cli.common import fail, runtime_or_exit, settings_or_exit
+from bastion.cli.common import fail, queue_operations, runtime_or_exit, settings_or_exit
 from bastion.queries import (
     current_report,
     find_app,
@@ -235,7 +235,6 @@ def report_apply(
     """Queue a removal for every pending item (or the chosen ones), after saying how many people
     and seats it removes and asking."""
     from bastion.actions.reports import apply_report, preview_apply
-    from bastion.jobs import Jobs
 
     with runtime_or_exit() as runtime:
         with runtime.sessions() as session:
@@ -259,9 +258,7 @@ def report_apply(
                 item_ids=list(preview.item_ids),
             )
             operation_ids = [i.operation_id for i in applied if i.operation_id]
-        with Jobs(runtime) as jobs:
-            for operation_id in operation_ids:
-                jobs.enqueue_operation(operation_id)
+        queue_operations(runtime, operation_ids)
         typer.echo(f"{len(applied)} removal(s) queued")
 
 
@@ -320,7 +317,6 @@ def operations_retry(
 ) -> None:
     """Queue a failed or deferred operation again, now."""
     from bastion.actions.operations import retry_operation
-    from bastion.jobs import Jobs
 
     with runtime_or_exit() as runtime:
         with runtime.sessions.begin() as session:
@@ -328,8 +324,7 @@ def operations_retry(
             retry_operation(
                 session, workspace_id=ws.id, operation_id=operation_id, actor=Actor.cli()
             )
-        with Jobs(runtime) as jobs:
-            jobs.enqueue_operation(operation_id)
+        queue_operations(runtime, [operation_id])
         typer.echo(f"operation {operation_id} queued")
 
 

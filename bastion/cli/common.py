@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
@@ -13,6 +13,16 @@ from bastion.errors import BastionError
 from bastion.logs import configure_logging
 from bastion.runtime import Runtime
 from bastion.settings import Settings, load_settings
+
+
+def queue_operations(runtime: Runtime, operation_ids: Iterable[int | None]) -> None:
+    """Hands the queued operations to a worker, as the API and the web do (None: nothing to do)."""
+    from bastion.jobs import Jobs
+
+    with Jobs(runtime) as jobs:
+        for operation_id in operation_ids:
+            if operation_id is not None:
+                jobs.enqueue_operation(operation_id)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

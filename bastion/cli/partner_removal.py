@@ -20,7 +20,7 @@ from bastion.actions.partner_removal import (
     preview_partner_removal,
     read_partner_removal,
 )
-from bastion.cli.common import fail, runtime_or_exit
+from bastion.cli.common import fail, queue_operations, runtime_or_exit
 from bastion.cli.partners import AppRef, PartnerRef, WorkspaceOption, partners_app
 from bastion.cli.partners import _partner as find_partner
 from bastion.queries import find_app, workspace_by_slug
@@ -65,8 +65,6 @@ def partners_remove(
 ) -> None:
     """Gather the partner's residue (its shared assets, the people who came with it and their
     tasks, pending invitations to its domain), show it, and apply it once."""
-    from bastion.jobs import Jobs
-
     actor = Actor.cli()
     with runtime_or_exit() as runtime:
         with runtime.sessions.begin() as session:
@@ -138,7 +136,5 @@ def partners_remove(
                 force=force,
             )
             operation_ids = [o.id for o in queued]
-        with Jobs(runtime) as jobs:
-            for operation_id in operation_ids:
-                jobs.enqueue_operation(operation_id)
+        queue_operations(runtime, operation_ids)
         typer.echo(f"{len(operation_ids)} operation(s) queued")

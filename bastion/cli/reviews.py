@@ -17,7 +17,7 @@ from bastion.actions.review_decisions import (
     revert_review,
     revert_words,
 )
-from bastion.cli.common import runtime_or_exit
+from bastion.cli.common import queue_operations, runtime_or_exit
 from bastion.overview import KINDS, security_overview
 from bastion.queries import find_app, workspace_by_slug
 from bastion.storage.models import Review, utcnow
@@ -109,8 +109,6 @@ def reviews_revert(
     workspace: WorkspaceOption = "default",
 ) -> None:
     """Queue the operations that undo the change."""
-    from bastion.jobs import Jobs
-
     with runtime_or_exit() as runtime:
         with runtime.sessions.begin() as session:
             ws = workspace_by_slug(session, workspace)
@@ -123,9 +121,7 @@ def reviews_revert(
                 reason=reason,
             )
             operation_ids = [o.id for o in operations]
-        with Jobs(runtime) as jobs:
-            for operation_id in operation_ids:
-                jobs.enqueue_operation(operation_id)
+        queue_operations(runtime, operation_ids)
         typer.echo(
             f"review {review_id} reverted: operation(s) "
             f"{', '.join(str(i) for i in operation_ids)} queued"
