@@ -15,11 +15,10 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
 from bastion.actions.apps import connector_for
@@ -38,8 +37,8 @@ from bastion.audit import AuditAction, record
 from bastion.checks.classify import classify_accounts
 from bastion.checks.load import SnapshotLoader, explanations_since
 from bastion.checks.reports import email_new_items, owner_emails, update_deprovisioning_report
-from bastion.checks.safeguard import judge
-from bastion.checks.stream import FetchStream, PartSink
+from bastion.checks.safeguard import evaluate
+from bastion.concurrency import run_sync
 from bastion.connectors.base import (
     ConnectorError,
     PermissionMissing,
@@ -175,9 +174,9 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
         learn_identity = app.token_identity is None
         tokens, app_row_id = partner_tokens(session, ring, app), app.id
 
-    async def fetch(on_part: PartSink) -> tuple[Snapshot, str | None, list[PartnerRead]]:
+    async def fetch() -> tuple[Snapshot, str | None, list[PartnerRead]]:
         try:
-            snapshot = await connector.fetch_snapshot(on_part)
+            snapshot = await connector.fetch_snapshot()
             # Apps connected before Bastion kept its token's identity learn it once.
             identity = await connector.token_identity() if learn_identity else None
             # Native partners' people, each with its partner's token (never failing the check).
@@ -185,89 +184,23 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
         finally:
             await connector.aclose()
 
-    # The load starts while the fetch still reads (the people page by page), in the one
-    # transaction of the check; a fetch that fails rolls all of it back.
-    with _Heartbeat(runtime, run_id), FetchStream(fetch) as stream:
+    with _Heartbeat(runtime, run_id):
         progress("fetching")
         try:
+            snapshot, identity, partner_reads = run_sync(fetch())
+        except ConnectorError as exc:
+            return _fail(runtime, run_id, exc)
+        try:
             with runtime.sessions.begin() as session:
-                streamed = _start_load(session, run_id)
-                for part in stream.parts():
-                    streamed.loader.take(part)
-                snapshot, identity, partner_reads = _fetched(stream)
                 snapshot = with_partner_people(session, app_row_id, snapshot, partner_reads)
-                finished = _apply(runtime, session, run_id, snapshot, progress, identity, streamed)
+                finished = _apply(runtime, session, run_id, snapshot, progress, identity)
                 record_partner_reads(session, app_row_id, partner_reads)
                 return finished
-        except _FetchFailed as failed:
-            return _fail(runtime, run_id, failed.error)
-        except _FetchCrashed as crashed:
-            raise crashed.error from None
         except Exception as exc:
             # Nothing of the load was committed; free the app's lock with the reason at once
             # instead of leaving the run to expire.
             _fail(runtime, run_id, ConnectorError(f"Bastion failed to apply the check: {exc!r}"))
             raise
-
-
-class _FetchFailed(Exception):
-    """The fetch failed as Meta answered: the check fails with the reason, changing nothing."""
-
-    def __init__(self, error: ConnectorError) -> None:
-        self.error = error
-
-
-class _FetchCrashed(Exception):
-    """The fetch failed in Bastion itself: raised as it was, after the rollback."""
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-def _fetched(stream: FetchStream[Any]) -> Any:
-    try:
-        return stream.result()
-    except ConnectorError as exc:
-        raise _FetchFailed(exc) from exc
-    except Exception as exc:
-        raise _FetchCrashed(exc) from exc
-
-
-@dataclass
-class _Streamed:
-    """The load of a check that takes the fetch's parts as they come, in a savepoint of the
-    check's transaction so the safeguard can still undo it."""
-
-    loader: SnapshotLoader
-    savepoint: SessionTransaction
-    baseline: bool
-
-
-def _start_load(session: Session, run_id: int) -> _Streamed:
-    run = session.get_one(CheckRun, run_id)
-    app = session.get_one(App, run.app_id)
-    previous_start = session.scalar(
-        select(CheckRun.started_at)
-        .where(
-            CheckRun.app_id == app.id,
-            CheckRun.state == RunState.SUCCEEDED,
-            CheckRun.id != run.id,
-        )
-        .order_by(CheckRun.started_at.desc())
-        .limit(1)
-    )
-    baseline = not session.scalar(
-        select(exists().where(CheckRun.app_id == app.id, CheckRun.state == RunState.SUCCEEDED))
-    )
-    loader = SnapshotLoader(
-        session,
-        app,
-        run,
-        baseline=baseline,
-        explanations=explanations_since(session, app.id, previous_start),
-    )
-    savepoint = session.begin_nested()
-    return _Streamed(loader, savepoint, baseline)
 
 
 def _fail(runtime: Runtime, run_id: int, exc: ConnectorError) -> CheckRun:
@@ -307,44 +240,56 @@ def _apply(
     snapshot: Snapshot,
     progress: Progress,
     token_identity: str | None,
-    streamed: _Streamed,
 ) -> CheckRun:
     run = session.get_one(CheckRun, run_id)
     app = session.get_one(App, run.app_id)
-    baseline = streamed.baseline
-    verdict = None
-    if not baseline and not run.safeguard_overridden:
-        # Judged on what was present before the load began, against the whole Snapshot.
-        present_accounts, present_assets = streamed.loader.present_before()
-        verdict = judge(present_accounts, present_assets, snapshot, app.safeguard_threshold_percent)
-        if verdict.tripped:
-            streamed.savepoint.rollback()  # nothing of what was loaded meanwhile stays
     if token_identity is not None:
         app.token_identity = token_identity
     now = utcnow()
     run.graph_operations, run.http_requests = snapshot.graph_operations, snapshot.http_requests
-    if verdict is not None and verdict.tripped:
-        run.state, run.finished_at, run.error = (
-            RunState.STOPPED_BY_SAFEGUARD,
-            now,
-            verdict.explanation,
+    previous_start = session.scalar(
+        select(CheckRun.started_at)
+        .where(
+            CheckRun.app_id == app.id,
+            CheckRun.state == RunState.SUCCEEDED,
+            CheckRun.id != run.id,
         )
-        app.status, app.status_reason = AppStatus.REQUIRES_CHECK, verdict.explanation
-        body = render_email("safeguard_stopped", explanation=verdict.explanation)
-        queue_email(
-            session,
-            workspace_id=app.workspace_id,
-            kind=f"safeguard:{run.id}",
-            recipients=owner_emails(session, app),
-            subject=f"[Bastion] {app.label}: the check was stopped by the safeguard",
-            text=body.text,
-            html=body.html,
-        )
-        _audit_finished(session, run)
-        return run
+        .order_by(CheckRun.started_at.desc())
+        .limit(1)
+    )
+    baseline = not session.scalar(
+        select(exists().where(CheckRun.app_id == app.id, CheckRun.state == RunState.SUCCEEDED))
+    )
+    if not baseline and not run.safeguard_overridden:
+        verdict = evaluate(session, app.id, snapshot, app.safeguard_threshold_percent)
+        if verdict.tripped:
+            run.state, run.finished_at, run.error = (
+                RunState.STOPPED_BY_SAFEGUARD,
+                now,
+                verdict.explanation,
+            )
+            app.status, app.status_reason = AppStatus.REQUIRES_CHECK, verdict.explanation
+            body = render_email("safeguard_stopped", explanation=verdict.explanation)
+            queue_email(
+                session,
+                workspace_id=app.workspace_id,
+                kind=f"safeguard:{run.id}",
+                recipients=owner_emails(session, app),
+                subject=f"[Bastion] {app.label}: the check was stopped by the safeguard",
+                text=body.text,
+                html=body.html,
+            )
+            _audit_finished(session, run)
+            return run
     progress("loading")
-    loaded = streamed.loader.load(snapshot)
-    streamed.savepoint.commit()
+    loader = SnapshotLoader(
+        session,
+        app,
+        run,
+        baseline=baseline,
+        explanations=explanations_since(session, app.id, previous_start),
+    )
+    loaded = loader.load(snapshot)
     progress("matching")
     classified = classify_accounts(
         session,

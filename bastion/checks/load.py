@@ -48,18 +48,6 @@ class LoadResult:
         self.counts[key] = self.counts.get(key, 0) + amount
 
 
-# The order in which a load records the kinds of change: accounts, assets, grants, partners.
-_PHASES: dict[ChangeKind, int] = {
-    ChangeKind.ACCOUNT_ADDED: 0,
-    ChangeKind.ROLE_CHANGED: 0,
-    ChangeKind.ACCOUNT_REMOVED: 0,
-    ChangeKind.ASSET_ADDED: 1,
-    ChangeKind.ASSET_REMOVED: 1,
-    ChangeKind.GRANT_ADDED: 2,
-    ChangeKind.GRANT_CHANGED: 2,
-    ChangeKind.GRANT_REMOVED: 2,
-}
-
 # Which of Bastion's operations can cause each kind of change.
 EXPLAINED_BY: dict[ChangeKind, tuple[OperationKind, ...]] = {
     ChangeKind.ACCOUNT_REMOVED: (OperationKind.REMOVE, OperationKind.CANCEL_INVITATION),
@@ -129,20 +117,6 @@ class SnapshotLoader:
         self.now = utcnow()
         self.result = LoadResult()
         self._changes: list[dict[str, Any]] = []
-        self._prepared = False
-        # What the app held before this load, by external id (grants by row ids).
-        self._accounts: dict[str, Any] = {}
-        self._assets: dict[str, Any] = {}
-        self._grants: dict[tuple[int, int], Any] = {}
-        # What this load has seen so far: row ids by external id, and records taken.
-        self._account_ids: dict[str, int] = {}
-        self._asset_ids: dict[str, int] = {}
-        self._grants_seen: set[tuple[int, int]] = set()
-        self._taken: set[str] = set()
-        self._taken_assets: set[str] = set()
-        self._grant_pairs: set[tuple[str, str]] = set()
-        # Grants whose account (or asset) is not in yet, by the account's external id.
-        self._waiting: dict[str, list[GrantRecord]] = {}
 
     # -- changes ------------------------------------------------------------------------------
 
@@ -193,40 +167,19 @@ class SnapshotLoader:
             "updated_at": self.now,
         }
 
+    def _external_ids(self, model: type[Account] | type[Asset]) -> dict[str, int]:
+        rows = self.session.execute(
+            select(model.external_id, model.id).where(model.app_id == self.app.id)
+        )
+        return {external_id: row_id for external_id, row_id in rows}
+
     # -- the load -----------------------------------------------------------------------------
 
-    def take(self, part: Snapshot) -> None:
-        """Upsert a part of the business while the fetch goes on (people page by page).
-
-        Only what is present is written: nothing is marked gone and no Change is written before
-        ``load`` has the whole Snapshot, and all of it is in the caller's transaction, so a fetch
-        that fails later rolls it back. A record already taken is skipped, so ``load`` may be
-        given the whole Snapshot afterwards. Grants wait until their account and asset are in.
-        """
-        self._prepare()
-        self._upsert_accounts(part.accounts)
-        self._upsert_assets(part.assets)
-        for record in part.grants:
-            pair = (record.account_external_id, record.asset_external_id)
-            if pair not in self._grant_pairs:
-                self._grant_pairs.add(pair)
-                self._waiting.setdefault(record.account_external_id, []).append(record)
-        self._upsert_grants()
-
     def load(self, snapshot: Snapshot) -> LoadResult:
-        """The whole Snapshot: what was not taken yet, then what is gone, partners and Changes."""
-        self.take(snapshot)
-        self.result.unresolved_grants += sum(len(waiting) for waiting in self._waiting.values())
-        self._waiting.clear()
-        self._accounts_gone()
-        self._assets_gone()
-        self._grants_gone()
-        self.result.add("accounts", len(self._account_ids))
-        self.result.add("assets", len(self._asset_ids))
-        self.result.add("grants", len(self._grants_seen))
-        self._load_partners(snapshot, self._asset_ids)
-        # In the order a load of the whole Snapshot at once records them.
-        self._changes.sort(key=lambda change: _PHASES.get(change["kind"], 3))
+        account_ids = self._load_accounts(snapshot.accounts)
+        asset_ids = self._load_assets(snapshot.assets)
+        self._load_grants(snapshot.grants, account_ids, asset_ids)
+        self._load_partners(snapshot, asset_ids)
         if self._changes:
             self.session.execute(insert(_table(Change)), self._changes)
         self.result.changes = len(self._changes)
@@ -239,19 +192,8 @@ class SnapshotLoader:
             )
         return self.result
 
-    def present_before(self) -> tuple[set[str], set[str]]:
-        """The external ids of the accounts and assets present before this load touched them."""
-        self._prepare()
-        return (
-            {ext for ext, row in self._accounts.items() if row.present},
-            {ext for ext, row in self._assets.items() if row.present},
-        )
-
-    def _prepare(self) -> None:
-        if self._prepared:
-            return
-        self._prepared = True
-        self._accounts = {
+    def _load_accounts(self, records: Iterable[AccountRecord]) -> dict[str, int]:
+        existing = {
             row.external_id: row
             for row in self.session.execute(
                 select(
@@ -266,51 +208,10 @@ class SnapshotLoader:
                 ).where(Account.app_id == self.app.id)
             )
         }
-        self._assets = {
-            row.external_id: row
-            for row in self.session.execute(
-                select(
-                    Asset.id,
-                    Asset.external_id,
-                    Asset.name,
-                    Asset.type,
-                    Asset.ownership,
-                    Asset.owner_business_id,
-                    Asset.present,
-                ).where(Asset.app_id == self.app.id)
-            )
-        }
-        # Tasks are read as their stored JSON text and compared as text first: decoding tens of
-        # thousands of small lists costs more than the rest of an unchanged grant's comparison.
-        self._grants = {
-            (row.account_id, row.asset_id): row
-            for row in self.session.execute(
-                select(
-                    Grant.id,
-                    Grant.account_id,
-                    Grant.asset_id,
-                    cast(Grant.tasks, Text).label("tasks_text"),
-                    Grant.present,
-                ).where(Grant.app_id == self.app.id)
-            )
-        }
-
-    def _insert_returning_ids(
-        self, model: type[Account] | type[Asset], rows: list[dict[str, Any]]
-    ) -> dict[str, int]:
-        table = _table(model)
-        statement = insert(table).returning(
-            table.c.external_id, table.c.id, sort_by_parameter_order=True
-        )
-        return {ext: row_id for ext, row_id in self.session.execute(statement, rows)}
-
-    def _upsert_accounts(self, records: Iterable[AccountRecord]) -> None:
+        seen: dict[str, int] = {}
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         for record in records:
-            if record.external_id in self._account_ids or record.external_id in self._taken:
-                continue
-            self._taken.add(record.external_id)
             details = _account_details(record)
             values = {
                 "kind": record.kind,
@@ -320,12 +221,12 @@ class SnapshotLoader:
                 "app_role": record.role,
                 "details": details,
             }
-            old = self._accounts.get(record.external_id)
+            old = existing.get(record.external_id)
             label = record.name or record.email or record.external_id
             if old is None:
                 inserts.append(self._new_row(values, record.external_id))
                 continue
-            self._account_ids[record.external_id] = old.id
+            seen[record.external_id] = old.id
             if not old.present:
                 updates.append({"id": old.id, **values, "present": True, "gone_at": None})
                 self._change(
@@ -354,9 +255,10 @@ class SnapshotLoader:
             ) or old.kind != record.kind:
                 updates.append({"id": old.id, **values, "updated_at": self.now})
         if inserts:
-            ids = self._insert_returning_ids(Account, inserts)
+            self.session.execute(insert(_table(Account)), inserts)
+            ids = self._external_ids(Account)
             for new in inserts:
-                self._account_ids[new["external_id"]] = ids[new["external_id"]]
+                seen[new["external_id"]] = ids[new["external_id"]]
                 self._change(
                     ChangeKind.ACCOUNT_ADDED,
                     f"{new['name'] or new['email'] or new['external_id']} added "
@@ -366,42 +268,51 @@ class SnapshotLoader:
                     after={"role": new["app_role"], "kind": new["kind"]},
                     account_id=ids[new["external_id"]],
                 )
+        self.result.add("accounts", len(seen))
+        gone = [row for ext, row in existing.items() if row.present and ext not in seen]
+        for row in gone:
+            updates.append({"id": row.id, "present": False, "gone_at": self.now})
+            self._change(
+                ChangeKind.ACCOUNT_REMOVED,
+                f"{row.name or row.email or row.external_id} no longer has access",
+                key=row.external_id,
+                before={"role": row.app_role, "kind": row.kind},
+                account_id=row.id,
+            )
         if updates:
             self.session.execute(update(Account), updates)
+        return seen
 
-    def _accounts_gone(self) -> None:
-        updates: list[dict[str, Any]] = []
-        for ext, row in self._accounts.items():
-            if row.present and ext not in self._account_ids:
-                updates.append({"id": row.id, "present": False, "gone_at": self.now})
-                self._change(
-                    ChangeKind.ACCOUNT_REMOVED,
-                    f"{row.name or row.email or row.external_id} no longer has access",
-                    key=row.external_id,
-                    before={"role": row.app_role, "kind": row.kind},
-                    account_id=row.id,
-                )
-        if updates:
-            self.session.execute(update(Account), updates)
-
-    def _upsert_assets(self, records: Iterable[AssetRecord]) -> None:
+    def _load_assets(self, records: Iterable[AssetRecord]) -> dict[str, int]:
+        existing = {
+            row.external_id: row
+            for row in self.session.execute(
+                select(
+                    Asset.id,
+                    Asset.external_id,
+                    Asset.name,
+                    Asset.type,
+                    Asset.ownership,
+                    Asset.owner_business_id,
+                    Asset.present,
+                ).where(Asset.app_id == self.app.id)
+            )
+        }
+        seen: dict[str, int] = {}
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         for record in records:
-            if record.external_id in self._asset_ids or record.external_id in self._taken_assets:
-                continue
-            self._taken_assets.add(record.external_id)
             values = {
                 "name": record.name or "",
                 "type": record.type,
                 "ownership": record.ownership,
                 "owner_business_id": record.owner_business_id,
             }
-            old = self._assets.get(record.external_id)
+            old = existing.get(record.external_id)
             if old is None:
                 inserts.append(self._new_row(values, record.external_id))
                 continue
-            self._asset_ids[record.external_id] = old.id
+            seen[record.external_id] = old.id
             if not old.present:
                 updates.append({"id": old.id, **values, "present": True, "gone_at": None})
                 self._change(
@@ -415,22 +326,19 @@ class SnapshotLoader:
             ):
                 updates.append({"id": old.id, **values, "updated_at": self.now})
         if inserts:
-            ids = self._insert_returning_ids(Asset, inserts)
+            self.session.execute(insert(_table(Asset)), inserts)
+            ids = self._external_ids(Asset)
             for new in inserts:
-                self._asset_ids[new["external_id"]] = ids[new["external_id"]]
+                seen[new["external_id"]] = ids[new["external_id"]]
                 self._change(
                     ChangeKind.ASSET_ADDED,
                     f"{new['type']} {new['name'] or new['external_id']} added",
                     key=new["external_id"],
                     asset_id=ids[new["external_id"]],
                 )
-        if updates:
-            self.session.execute(update(Asset), updates)
-
-    def _assets_gone(self) -> None:
-        updates: list[dict[str, Any]] = []
-        for ext, row in self._assets.items():
-            if row.present and ext not in self._asset_ids:
+        self.result.add("assets", len(seen))
+        for ext, row in existing.items():
+            if row.present and ext not in seen:
                 updates.append({"id": row.id, "present": False, "gone_at": self.now})
                 self._change(
                     ChangeKind.ASSET_REMOVED,
@@ -440,89 +348,90 @@ class SnapshotLoader:
                 )
         if updates:
             self.session.execute(update(Asset), updates)
+        return seen
 
-    def _upsert_grants(self) -> None:
-        """The waiting grants whose account and asset are in by now."""
+    def _load_grants(
+        self,
+        records: Iterable[GrantRecord],
+        account_ids: dict[str, int],
+        asset_ids: dict[str, int],
+    ) -> None:
+        accounts_by_id = {v: k for k, v in account_ids.items()}
+        assets_by_id = {v: k for k, v in asset_ids.items()}
+        # Tasks are read as their stored JSON text and compared as text first: decoding tens of
+        # thousands of small lists costs more than the rest of an unchanged grant's comparison.
+        existing = {
+            (row.account_id, row.asset_id): row
+            for row in self.session.execute(
+                select(
+                    Grant.id,
+                    Grant.account_id,
+                    Grant.asset_id,
+                    cast(Grant.tasks, Text).label("tasks_text"),
+                    Grant.present,
+                ).where(Grant.app_id == self.app.id)
+            )
+        }
+        seen: set[tuple[int, int]] = set()
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
-        for account_external_id in [a for a in self._waiting if a in self._account_ids]:
-            account_id = self._account_ids[account_external_id]
-            still: list[GrantRecord] = []
-            for record in self._waiting.pop(account_external_id):
-                asset_id = self._asset_ids.get(record.asset_external_id)
-                if asset_id is None:
-                    still.append(record)
-                    continue
-                self._upsert_grant(record, account_id, asset_id, inserts, updates)
-            if still:
-                self._waiting[account_external_id] = still
+        for record in records:
+            account_id = account_ids.get(record.account_external_id)
+            asset_id = asset_ids.get(record.asset_external_id)
+            if account_id is None or asset_id is None:
+                self.result.unresolved_grants += 1
+                continue
+            key = (account_id, asset_id)
+            if key in seen:
+                continue
+            seen.add(key)
+            tasks = sorted(record.tasks)
+            change_key = f"{record.account_external_id}/{record.asset_external_id}"
+            old = existing.get(key)
+            if old is not None and old.present and old.tasks_text == json.dumps(tasks):
+                continue
+            old_tasks = _tasks_of(old.tasks_text) if old is not None else []
+            if old is None:
+                inserts.append(
+                    {
+                        "workspace_id": self.app.workspace_id,
+                        "app_id": self.app.id,
+                        "account_id": account_id,
+                        "asset_id": asset_id,
+                        "tasks": tasks,
+                        "present": True,
+                        "first_seen_run_id": self.run.id,
+                        "created_at": self.now,
+                        "updated_at": self.now,
+                    }
+                )
+                self._change(
+                    ChangeKind.GRANT_ADDED,
+                    f"{record.account_external_id} got {', '.join(tasks)} on "
+                    f"{record.asset_external_id}",
+                    key=change_key,
+                    after={"tasks": tasks},
+                    account_id=account_id,
+                    asset_id=asset_id,
+                )
+            elif not old.present or old_tasks != tasks:
+                updates.append({"id": old.id, "tasks": tasks, "present": True, "gone_at": None})
+                kind = ChangeKind.GRANT_ADDED if not old.present else ChangeKind.GRANT_CHANGED
+                self._change(
+                    kind,
+                    f"{record.account_external_id} on {record.asset_external_id}: "
+                    f"{', '.join(old_tasks) if old.present else 'nothing'} → {', '.join(tasks)}",
+                    key=change_key,
+                    before={"tasks": old_tasks} if old.present else None,
+                    after={"tasks": tasks},
+                    account_id=account_id,
+                    asset_id=asset_id,
+                )
         if inserts:
             self.session.execute(insert(_table(Grant)), inserts)
-        if updates:
-            self.session.execute(update(Grant), updates)
-
-    def _upsert_grant(
-        self,
-        record: GrantRecord,
-        account_id: int,
-        asset_id: int,
-        inserts: list[dict[str, Any]],
-        updates: list[dict[str, Any]],
-    ) -> None:
-        key = (account_id, asset_id)
-        if key in self._grants_seen:
-            return
-        self._grants_seen.add(key)
-        tasks = sorted(record.tasks)
-        change_key = f"{record.account_external_id}/{record.asset_external_id}"
-        old = self._grants.get(key)
-        if old is not None and old.present and old.tasks_text == json.dumps(tasks):
-            return
-        if old is None:
-            inserts.append(
-                {
-                    "workspace_id": self.app.workspace_id,
-                    "app_id": self.app.id,
-                    "account_id": account_id,
-                    "asset_id": asset_id,
-                    "tasks": tasks,
-                    "present": True,
-                    "first_seen_run_id": self.run.id,
-                    "created_at": self.now,
-                    "updated_at": self.now,
-                }
-            )
-            self._change(
-                ChangeKind.GRANT_ADDED,
-                f"{record.account_external_id} got {', '.join(tasks)} on "
-                f"{record.asset_external_id}",
-                key=change_key,
-                after={"tasks": tasks},
-                account_id=account_id,
-                asset_id=asset_id,
-            )
-            return
-        old_tasks = _tasks_of(old.tasks_text)
-        if not old.present or old_tasks != tasks:
-            updates.append({"id": old.id, "tasks": tasks, "present": True, "gone_at": None})
-            kind = ChangeKind.GRANT_ADDED if not old.present else ChangeKind.GRANT_CHANGED
-            self._change(
-                kind,
-                f"{record.account_external_id} on {record.asset_external_id}: "
-                f"{', '.join(old_tasks) if old.present else 'nothing'} → {', '.join(tasks)}",
-                key=change_key,
-                before={"tasks": old_tasks} if old.present else None,
-                after={"tasks": tasks},
-                account_id=account_id,
-                asset_id=asset_id,
-            )
-
-    def _grants_gone(self) -> None:
-        accounts_by_id = {v: k for k, v in self._account_ids.items()}
-        assets_by_id = {v: k for k, v in self._asset_ids.items()}
-        updates: list[dict[str, Any]] = []
-        for key, row in self._grants.items():
-            if row.present and key not in self._grants_seen:
+        self.result.add("grants", len(seen))
+        for key, row in existing.items():
+            if row.present and key not in seen:
                 updates.append({"id": row.id, "present": False, "gone_at": self.now})
                 account_ext = accounts_by_id.get(row.account_id, str(row.account_id))
                 asset_ext = assets_by_id.get(row.asset_id, str(row.asset_id))

@@ -58,14 +58,6 @@ def evaluate(session: Session, app_id: int, snapshot: Snapshot, threshold: int) 
             select(Asset.external_id).where(Asset.app_id == app_id, Asset.present.is_(True))
         )
     )
-    return judge(present_accounts, present_assets, snapshot, threshold)
-
-
-def judge(
-    present_accounts: set[str], present_assets: set[str], snapshot: Snapshot, threshold: int
-) -> SafeguardVerdict:
-    """The verdict on what was present before the check (its external ids) against the whole
-    Snapshot; a check that loads while it fetches gives what it read before it changed anything."""
     seen_accounts = {a.external_id for a in snapshot.accounts}
     seen_assets = {a.external_id for a in snapshot.assets}
     return SafeguardVerdict(

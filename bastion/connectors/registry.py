@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,11 +28,7 @@ class Connector(Protocol):
     """What checks, the operations engine and the connect wizard need from any connector."""
 
     async def validate(self) -> ConnectionCheck: ...
-    # ``on_part`` gets pieces while the fetch goes on (the people still paging); only the
-    # returned Snapshot is whole.
-    async def fetch_snapshot(
-        self, on_part: Callable[[Snapshot], None] | None = None
-    ) -> Snapshot: ...
+    async def fetch_snapshot(self) -> Snapshot: ...
     async def token_identity(self) -> str | None: ...
     async def perform(
         self, operation: OperationRequest, *, resumed: bool = False

@@ -8,16 +8,8 @@ import math
 from urllib.parse import parse_qs
 
 import httpx
-from meta_harness import (
-    ConnectorFactory,
-    expected_snapshot,
-    import_business,
-    observed_snapshot,
-    run,
-)
+from meta_harness import ConnectorFactory, expected_snapshot, import_business, observed_snapshot
 
-from bastion.connectors.base import Snapshot
-from bastion.connectors.meta import MetaConnector
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
 from bastion.connectors.meta.sync import LIST_PAGE_SIZE
 
@@ -64,25 +56,3 @@ def test_the_people_chain_reads_to_its_end_while_asset_pages_are_still_unanswere
     snapshot = import_business(connect(transport=transport))
     assert transport.held >= 1  # asset pages were indeed waiting while the people were read
     assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
-
-
-def test_parts_hand_on_everything_but_the_remaining_people_first_then_each_people_page(
-    sim: Simulator, connect: ConnectorFactory
-) -> None:
-    sim.load(generate_scenario("small", seed=7, people=PEOPLE, assignments=600, pages=2))
-    parts: list[Snapshot] = []
-
-    async def fetch(meta: MetaConnector) -> Snapshot:
-        return await meta.fetch_snapshot(parts.append)
-
-    snapshot: Snapshot = run(connect(), fetch)
-    first, *people_pages = parts
-    assert {a.external_id for a in first.assets} == {a.external_id for a in snapshot.assets}
-    assert set(first.grants) == set(snapshot.grants)
-    assert set(first.partners) == set(snapshot.partners)
-    assert {a.kind for a in first.accounts} >= {"invitation", "system_user"}
-    assert people_pages  # the people's last pages came after the rest, one part each
-    assert all(not (p.assets or p.grants or p.partners) for p in people_pages)
-    assert all({a.kind for a in p.accounts} == {"person"} for p in people_pages)
-    handed_on = [a.external_id for part in parts for a in part.accounts]
-    assert sorted(handed_on) == sorted(a.external_id for a in snapshot.accounts)

@@ -19,19 +19,13 @@ Any failure fails the whole import, naming what was being read, so nothing downs
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bastion.connectors.base import AssetType, ConnectorError, Ownership, Snapshot, Transient
 from bastion.connectors.meta.client import MAX_BATCH, GraphCall, GraphClient, JSONObject
-from bastion.connectors.meta.transform import (
-    FetchedAsset,
-    FetchedBusiness,
-    business_from_graph,
-    person_from_graph,
-    snapshot_from_graph,
-)
+from bastion.connectors.meta.transform import FetchedAsset, FetchedBusiness, snapshot_from_graph
 
 # Page sizes asked for. Meta publishes no caps, only that some edges cap ``limit`` and that a page
 # may hold fewer items than asked (docs/graph-api/results); since every edge is followed through
@@ -114,23 +108,11 @@ NESTED_EDGES = ("assigned_users", "agencies")
 ALL_EDGES = frozenset(LIST_EDGES) | ASSET_EDGE_NAMES
 
 
-PartSink = Callable[[Snapshot], None]
-
-
-async def fetch_snapshot(
-    client: GraphClient, business_id: str, on_part: PartSink | None = None
-) -> Snapshot:
-    """Read everything, then transform; counts are the client's for this import only.
-
-    ``on_part`` is handed what is complete while the people still page, so the caller can work
-    on it meanwhile: once only the people's cursor is left, one part with the assets, grants,
-    partners, invitations, system users and the people read so far; then one part per further
-    page of people. A part is a piece, never the whole: nothing may be taken as gone from it.
-    The returned Snapshot is the whole business, as without ``on_part``.
-    """
+async def fetch_snapshot(client: GraphClient, business_id: str) -> Snapshot:
+    """Read everything, then transform; counts are the client's for this import only."""
     before_ops = client.counters.graph_operations
     before_http = client.counters.http_requests
-    fetched = await fetch_business(client, business_id, on_part)
+    fetched = await fetch_business(client, business_id)
     return snapshot_from_graph(
         fetched,
         graph_operations=client.counters.graph_operations - before_ops,
@@ -138,9 +120,7 @@ async def fetch_snapshot(
     )
 
 
-async def fetch_business(
-    client: GraphClient, business_id: str, on_part: PartSink | None = None
-) -> FetchedBusiness:
+async def fetch_business(client: GraphClient, business_id: str) -> FetchedBusiness:
     """One read of the business node with every edge expanded, then every further page."""
     edge_fields = {edge: f"{f}" for edge, (f, _) in LIST_EDGES.items()} | {
         e.edge: _asset_fields(business_id, e) for e in ASSET_EDGES
@@ -176,52 +156,14 @@ async def fetch_business(
         inline = root.get(edge)
         page = inline if isinstance(inline, Mapping) else {}
         pending += collected.take(client, _Sink(edge), page)
-    parts = _Parts(on_part, root)
-    await _follow(client, collected, pending, parts)
+    await _follow(client, collected, pending)
     return collected.result(root)
 
 
 _Pending = list[tuple["_Sink", GraphCall]]
 
 
-class _Parts:
-    """Hands on what is complete while the people's cursor is the only chain left."""
-
-    def __init__(self, on_part: PartSink | None, root: Mapping[str, Any]) -> None:
-        self.on_part = on_part
-        self.root = root
-        self.first_sent = False
-        self.people_sent = 0
-
-    def update(self, collected: _Collected, outstanding: list[_Sink]) -> None:
-        if self.on_part is None:
-            return
-        if not self.first_sent:
-            if any(sink != _PEOPLE for sink in outstanding):
-                return
-            fetched = collected.result(self.root)
-            self.first_sent, self.people_sent = True, len(fetched.people)
-            self.on_part(snapshot_from_graph(fetched))
-            return
-        people = collected.edges.get(_PEOPLE.edge, [])
-        if len(people) > self.people_sent:
-            page = people[self.people_sent :]
-            self.people_sent = len(people)
-            business = {k: v for k, v in self.root.items() if k not in ALL_EDGES}
-            self.on_part(
-                Snapshot(
-                    business=business_from_graph(business),
-                    accounts=tuple(person_from_graph(node) for node in page),
-                    assets=(),
-                    grants=(),
-                    partners=(),
-                )
-            )
-
-
-async def _follow(
-    client: GraphClient, collected: _Collected, pending: _Pending, parts: _Parts
-) -> None:
+async def _follow(client: GraphClient, collected: _Collected, pending: _Pending) -> None:
     """Read every page still to read, each chain advancing as soon as its page arrives.
 
     Whenever a request slot is free, the pages known by then go out: the list edges' pages
@@ -229,23 +171,23 @@ async def _follow(
     batches of up to 50. The first failure cancels what is still in flight and ends the import.
     """
     ready: _Pending = list(pending)
-    in_flight: dict[asyncio.Task[list[JSONObject | ConnectorError]], _Pending] = {}
-    parts.update(collected, [sink for sink, _ in ready])
+    in_flight: set[asyncio.Task[tuple[_Pending, list[JSONObject | ConnectorError]]]] = set()
+
+    async def send(chunk: _Pending) -> tuple[_Pending, list[JSONObject | ConnectorError]]:
+        return chunk, await client.batch_get([call for _, call in chunk])
+
     try:
         while ready or in_flight:
             while ready and len(in_flight) < client.concurrency:
                 chunk = _next_chunk(ready)
-                in_flight[asyncio.create_task(client.batch_get([c for _, c in chunk]))] = chunk
-            done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                in_flight.add(asyncio.create_task(send(chunk)))
+            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                chunk = in_flight.pop(task)
-                for (sink, _), answer in zip(chunk, task.result(), strict=True):
+                chunk, answers = task.result()
+                for (sink, _), answer in zip(chunk, answers, strict=True):
                     if isinstance(answer, ConnectorError):
                         raise answer.during(f"Reading {sink.describe()}")
                     ready += collected.take(client, sink, answer)
-            outstanding = [sink for sink, _ in ready]
-            outstanding += [sink for chunk in in_flight.values() for sink, _ in chunk]
-            parts.update(collected, outstanding)
     finally:
         for task in in_flight:
             task.cancel()
@@ -271,9 +213,6 @@ class _Sink:
 
     def describe(self) -> str:
         return f"{self.edge} of asset {self.asset_id}" if self.asset_id else self.edge
-
-
-_PEOPLE = _Sink("business_users")
 
 
 class _Collected:
