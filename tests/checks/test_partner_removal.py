@@ -12,6 +12,8 @@ from bastion.actions.actors import Actor
 from bastion.actions.guests import create_local_partner, invite_partner_guest
 from bastion.actions.operations import run_due_operations
 from bastion.actions.partner_removal import (
+    RemovalPreview,
+    RemovalView,
     apply_partner_removal,
     gather_partner_removal,
     preview_partner_removal,
@@ -105,21 +107,37 @@ def _gather(world: World, r: Residue, **kwargs: object) -> int:
         ).id
 
 
-def _items(world: World, removal_id: int) -> dict[str, tuple[int, str, str]]:
-    """target external id → (item id, kind, status)."""
+def _view(world: World, removal_id: int) -> RemovalView:
+    """The batch as the admin reads it."""
     with world.runtime.sessions() as session:
-        view = read_partner_removal(
+        return read_partner_removal(
             session,
             workspace_id=world.workspace_id,
             removal_id=removal_id,
             actor=Actor.user(world.admin_id),
         )
-        return {
-            row.item.target_external_id
-            if row.item.kind.value != "invitation"
-            else f"invitation:{row.item.label}": (row.item.id, row.item.kind.value, row.status)
-            for row in view.rows
-        }
+
+
+def _preview(world: World, removal_id: int, **kwargs: object) -> RemovalPreview:
+    """What applying the batch (or the kept items) removes, as the admin is shown it."""
+    with world.runtime.sessions() as session:
+        return preview_partner_removal(
+            session,
+            workspace_id=world.workspace_id,
+            removal_id=removal_id,
+            actor=Actor.user(world.admin_id),
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+def _items(world: World, removal_id: int) -> dict[str, tuple[int, str, str]]:
+    """target external id → (item id, kind, status)."""
+    return {
+        row.item.target_external_id
+        if row.item.kind.value != "invitation"
+        else f"invitation:{row.item.label}": (row.item.id, row.item.kind.value, row.status)
+        for row in _view(world, removal_id).rows
+    }
 
 
 def _apply(world: World, removal_id: int, **kwargs: object) -> list[int]:
@@ -156,16 +174,10 @@ def test_the_residue_is_the_agencys_people_tasks_invitations_and_shared_assets(
     assert r.bystander not in items
     assert {status for _id, _kind, status in items.values()} == {"pending"}
     # gmail.com is a domain our own directory uses: Ben comes by his match, not his domain.
-    with world.runtime.sessions() as session:
-        view = read_partner_removal(
-            session,
-            workspace_id=world.workspace_id,
-            removal_id=removal_id,
-            actor=Actor.user(world.admin_id),
-        )
-        assert view.removal.domains == ["brightline.example"]
-        ann_row = next(row for row in view.rows if row.item.target_external_id == r.ann)
-        assert any("ANALYZE" in tasks for _name, tasks in ann_row.holds)
+    view = _view(world, removal_id)
+    assert view.removal.domains == ["brightline.example"]
+    ann_row = next(row for row in view.rows if row.item.target_external_id == r.ann)
+    assert any("ANALYZE" in tasks for _name, tasks in ann_row.holds)
     residue = {k for k, (_i, kind, _s) in items.items() if kind != "partner_access"}
     assert residue == {r.ann, r.ben, f"invitation:{r.cleo_email}", r.agency}
 
@@ -185,14 +197,7 @@ def test_a_trimmed_batch_is_applied_once_with_one_delete_per_kept_item(world: Wo
     kept = [items[k][0] for k in (r.page, r.ad_account, r.ann, r.agency)]
     kept.append(items[f"invitation:{r.cleo_email}"][0])  # Ben is trimmed: he stays
 
-    with world.runtime.sessions() as session:
-        preview = preview_partner_removal(
-            session,
-            workspace_id=world.workspace_id,
-            removal_id=removal_id,
-            actor=Actor.user(world.admin_id),
-            kept_item_ids=kept,
-        )
+    preview = _preview(world, removal_id, kept_item_ids=kept)
     assert (preview.people, preview.seats, preview.invitations) == (2, 1, 1)
     assert preview.partner_accesses == 2 and preview.ends_partnership
     assert preview.summary == (
@@ -251,14 +256,7 @@ def test_a_batch_that_orphans_an_asset_needs_force(world: World) -> None:
     with pytest.raises(Conflict, match="Brightline feed") as refused:
         _apply(world, removal_id)
     assert "force" in str(refused.value)
-    with world.runtime.sessions() as session:
-        preview = preview_partner_removal(
-            session,
-            workspace_id=world.workspace_id,
-            removal_id=removal_id,
-            actor=Actor.user(world.admin_id),
-            force=True,
-        )
+    preview = _preview(world, removal_id, force=True)
     assert preview.orphaned_assets == ("Brightline feed",) and preview.forced
     items = _items(world, removal_id)
     without_ann = [i for key, (i, _k, _s) in items.items() if key != r.ann]
@@ -314,12 +312,5 @@ def test_an_exempted_person_of_the_partner_is_gathered_saying_so(world: World) -
             actor=Actor.user(world.admin_id),
         )
     removal_id = _gather(world, r, domains=["brightline.example"])
-    with world.runtime.sessions() as session:
-        view = read_partner_removal(
-            session,
-            workspace_id=world.workspace_id,
-            removal_id=removal_id,
-            actor=Actor.user(world.admin_id),
-        )
-        [row] = [row for row in view.rows if row.item.target_external_id == r.ann]
-        assert row.item.reason.endswith("exempted: Runs our launch campaign")
+    [row] = [row for row in _view(world, removal_id).rows if row.item.target_external_id == r.ann]
+    assert row.item.reason.endswith("exempted: Runs our launch campaign")
