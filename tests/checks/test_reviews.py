@@ -57,6 +57,29 @@ def _reviews(world: World) -> list[Review]:
         return list(session.scalars(select(Review).order_by(Review.id)))
 
 
+def _keep(world: World, review_id: int, reason: str) -> None:
+    """The admin keeps the review, with the reason."""
+    with world.runtime.sessions.begin() as session:
+        keep_review(
+            session,
+            workspace_id=world.workspace_id,
+            review_id=review_id,
+            reason=reason,
+            actor=Actor.user(world.admin_id),
+        )
+
+
+def _revert(world: World, review_id: int) -> list[Operation]:
+    """The admin reverts the review: the operations that undo it, queued."""
+    with world.runtime.sessions.begin() as session:
+        return revert_review(
+            session,
+            workspace_id=world.workspace_id,
+            review_id=review_id,
+            actor=Actor.user(world.admin_id),
+        )
+
+
 def _hand_made_admin(world: World) -> Review:
     world.check()
     added = _by_hand(
@@ -86,13 +109,7 @@ def test_a_full_control_admin_added_by_hand_opens_a_review_and_reverting_removes
     assert f"/apps/{world.app_id}/reviews/{review.id}" in body
 
     deletes_before = _deletes(world)
-    with world.runtime.sessions.begin() as session:
-        [operation] = revert_review(
-            session,
-            workspace_id=world.workspace_id,
-            review_id=review.id,
-            actor=Actor.user(world.admin_id),
-        )
+    [operation] = _revert(world, review.id)
     # A second revert, from another tab or a retry, queues nothing more.
     with world.runtime.sessions.begin() as session, pytest.raises(Conflict, match="already"):
         revert_review(
@@ -126,14 +143,7 @@ def test_keeping_a_review_records_the_reason_in_the_review_and_the_audit_log(
             reason="  ",
             actor=Actor.user(world.admin_id),
         )
-    with world.runtime.sessions.begin() as session:
-        keep_review(
-            session,
-            workspace_id=world.workspace_id,
-            review_id=review.id,
-            reason="Our new agency lead, agreed with IT",
-            actor=Actor.user(world.admin_id),
-        )
+    _keep(world, review.id, "Our new agency lead, agreed with IT")
     with world.runtime.sessions() as session:
         kept = session.get_one(Review, review.id)
         event = session.scalars(select(AuditEvent).where(AuditEvent.action == "review.kept")).one()
@@ -197,13 +207,7 @@ def test_a_new_partner_a_shared_asset_and_a_grant_of_manage_each_open_one(
     assert grant.undo["action"] == "tasks"
 
     # Reverting the grant sets the person's tasks on the Page back to what they were.
-    with world.runtime.sessions.begin() as session:
-        operations = revert_review(
-            session,
-            workspace_id=world.workspace_id,
-            review_id=grant.id,
-            actor=Actor.user(world.admin_id),
-        )
+    operations = _revert(world, grant.id)
     assert operations
     assert run_due_operations(world.runtime).get("succeeded") == len(operations)
     holders = {
@@ -216,13 +220,7 @@ def test_a_new_partner_a_shared_asset_and_a_grant_of_manage_each_open_one(
 
     # Reverting the share takes the Page back from the agency.
     share = next(r for r in _reviews(world) if r.kind == ReviewKind.PARTNER_ASSET)
-    with world.runtime.sessions.begin() as session:
-        [unshare] = revert_review(
-            session,
-            workspace_id=world.workspace_id,
-            review_id=share.id,
-            actor=Actor.user(world.admin_id),
-        )
+    [unshare] = _revert(world, share.id)
     assert unshare.kind == OperationKind.REMOVE_PARTNER_ACCESS
     assert run_due_operations(world.runtime) == {"succeeded": 1}
     [after] = [a for a in world.sim.dump()["assets"]["pages"] if a["id"] == page["id"]]
@@ -298,14 +296,7 @@ def test_a_review_opened_and_decided_is_sent_to_a_subscribed_webhook(world: Worl
     _by_hand(world, "add_person", name="Mallory Hand", email="mallory@elsewhere.test", role="ADMIN")
     world.check()
     [review] = _reviews(world)
-    with world.runtime.sessions.begin() as session:
-        keep_review(
-            session,
-            workspace_id=world.workspace_id,
-            review_id=review.id,
-            reason="known",
-            actor=Actor.user(world.admin_id),
-        )
+    _keep(world, review.id, "known")
     with world.runtime.sessions() as session:
         sent = session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).all()
     assert [d.event_type for d in sent] == ["review.opened", "review.decided"]
