@@ -8,7 +8,7 @@ redirect can say what happened.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote, unquote
@@ -31,7 +31,7 @@ from bastion.errors import BastionError, Conflict, InvalidInput, NotFound, Permi
 from bastion.jobs import Jobs
 from bastion.runtime import Runtime
 from bastion.security.web_sessions import cookie_name, resolve_web_session
-from bastion.storage.models import App, User, WebSession
+from bastion.storage.models import App, Operation, User, WebSession
 from bastion.storage.models.enums import WorkspaceRole
 from bastion.storage.tenancy import Tenant
 from bastion.web.templating import templates
@@ -274,3 +274,13 @@ def jobs_of(request: Request) -> Jobs:
         jobs = Jobs(runtime_of(request))
         request.app.state.jobs = jobs
     return jobs
+
+
+def enqueue_operations(request: Request, operations: Iterable[Operation]) -> int:
+    """Hands the queued operations to this process's queue (after the commit); how many."""
+    jobs = jobs_of(request)
+    count = 0
+    for operation in operations:
+        jobs.enqueue_operation(operation.id)
+        count += 1
+    return count

@@ -34,6 +34,7 @@ from bastion.web.context import (
     Viewer,
     app_for,
     app_page,
+    enqueue_operations,
     jobs_of,
     redirect,
     runtime_of,
@@ -181,9 +182,7 @@ def tasks_change(
         )
         return dialog(request, me, "members/_tasks.html", context, status_code=400)
     db.commit()
-    jobs = jobs_of(request)
-    for operation in operations:
-        jobs.enqueue_operation(operation.id)
+    enqueue_operations(request, operations)
     count = len(wanted)
     return redirect(
         request,

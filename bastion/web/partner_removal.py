@@ -37,7 +37,7 @@ from bastion.web.context import (
     allowed,
     app_for,
     app_page,
-    jobs_of,
+    enqueue_operations,
     redirect,
     render,
 )
@@ -199,10 +199,7 @@ def apply(
         force=forced,
     )
     db.commit()
-    jobs = jobs_of(request)
-    for operation in queued:
-        jobs.enqueue_operation(operation.id)
-    count = len(queued)
+    count = enqueue_operations(request, queued)
     return redirect(
         request,
         _page_url(app.id, partner.id),

@@ -38,7 +38,7 @@ from bastion.web.context import (
     allowed,
     app_for,
     app_page,
-    jobs_of,
+    enqueue_operations,
     redirect,
     render,
 )
@@ -141,10 +141,7 @@ def review_revert(
         db.rollback()
         return redirect(request, page, exc.message, "error")
     db.commit()
-    jobs = jobs_of(request)
-    for operation in operations:
-        jobs.enqueue_operation(operation.id)
-    count = len(operations)
+    count = enqueue_operations(request, operations)
     return redirect(
         request,
         page,
