@@ -118,7 +118,7 @@ def test_the_api_registers_shows_the_secret_once_and_redelivers(
 def test_the_page_registers_an_endpoint_and_shows_its_deliveries(
     hooks_world: World, served: tuple[Api, httpx.Client], receiver: Receiver
 ) -> None:
-    _api, browser = served
+    api, browser = served
     sign_in_admin(browser, hooks_world)
     page = browser.get("/webhooks")
     assert page.status_code == 200 and 'href="/webhooks"' in page.text
@@ -161,6 +161,17 @@ def test_the_page_registers_an_endpoint_and_shows_its_deliveries(
     )
     assert redone.status_code == 303
     assert all(secret not in p for p in (listing, shown, delivery))
+
+    for action, enabled, said in (
+        ("disable", False, "Disabled: nothing is sent to it."),
+        ("enable", True, "Enabled: new events are sent to it."),
+    ):
+        done = browser.post(f"/webhooks/{endpoint_id}/{action}", data={"csrftoken": csrf(browser)})
+        assert done.status_code == 303, done.text
+        assert done.headers["location"].endswith(f"/webhooks/{endpoint_id}")
+        assert said in browser.get(f"/webhooks/{endpoint_id}").text
+        read = api.client.get(f"{URL}/{endpoint_id}", headers=api.as_("admin"))
+        assert read.json()["enabled"] is enabled
 
 
 def test_the_commands_register_list_and_redeliver(
