@@ -136,22 +136,23 @@ def webhook(request: Request, db: DB, me: Me, endpoint_id: int) -> Response:
     )
 
 
-@router.post("/webhooks/{endpoint_id}/enable")
-def webhook_enable(request: Request, db: DB, me: Me, endpoint_id: int) -> Response:
+def _set_enabled(request: Request, db: DB, me: Me, endpoint_id: int, *, enabled: bool) -> Response:
     set_endpoint_enabled(
-        db, workspace_id=me.workspace_id, endpoint_id=endpoint_id, enabled=True, actor=me.actor
+        db, workspace_id=me.workspace_id, endpoint_id=endpoint_id, enabled=enabled, actor=me.actor
     )
     db.commit()
-    return redirect(request, f"/webhooks/{endpoint_id}", "Enabled: new events are sent to it.")
+    done = "Enabled: new events are sent to it." if enabled else "Disabled: nothing is sent to it."
+    return redirect(request, f"/webhooks/{endpoint_id}", done)
+
+
+@router.post("/webhooks/{endpoint_id}/enable")
+def webhook_enable(request: Request, db: DB, me: Me, endpoint_id: int) -> Response:
+    return _set_enabled(request, db, me, endpoint_id, enabled=True)
 
 
 @router.post("/webhooks/{endpoint_id}/disable")
 def webhook_disable(request: Request, db: DB, me: Me, endpoint_id: int) -> Response:
-    set_endpoint_enabled(
-        db, workspace_id=me.workspace_id, endpoint_id=endpoint_id, enabled=False, actor=me.actor
-    )
-    db.commit()
-    return redirect(request, f"/webhooks/{endpoint_id}", "Disabled: nothing is sent to it.")
+    return _set_enabled(request, db, me, endpoint_id, enabled=False)
 
 
 @router.post("/webhooks/{endpoint_id}/remove")
