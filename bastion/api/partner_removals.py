@@ -8,6 +8,7 @@ POST /api/v1/apps/{app_id}/partners/{partner_id}/removal/apply   apply the kept 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -26,10 +27,22 @@ from bastion.storage.tenancy import Tenant
 router = APIRouter(tags=["partners"])
 
 
+# An e-mail domain as an owner types it (``agency.example`` or ``@agency.example``); the action
+# lowercases it (actions/partner_residue.clean_domains).
+Domain = Annotated[
+    str,
+    Field(
+        min_length=4,
+        max_length=253,
+        pattern=r"^@?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$",
+    ),
+]
+
+
 class GatherIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     local_partner_id: BodyId | None = None
-    domains: list[str] = Field(default_factory=list, max_length=20)
+    domains: list[Domain] = Field(default_factory=list, max_length=20)
 
 
 class ApplyIn(BaseModel):

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from bastion.actions.permissions import VIEW_PEOPLE
 from bastion.actions.review_decisions import keep_review, revert_review, revert_words
 from bastion.api.auth import DB, CurrentPrincipal
-from bastion.api.common import PathId, app_for, enqueue_operations
+from bastion.api.common import NOT_BLANK, PathId, app_for, enqueue_operations
 from bastion.api.errors import READ_ERRORS, WRITE_ERRORS
 from bastion.errors import InvalidInput
 from bastion.overview import KINDS, security_overview
@@ -73,7 +73,13 @@ class ReviewOut(BaseModel):
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["keep", "revert"]
-    reason: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        pattern=NOT_BLANK,
+        description="Why the change may stay: needed to keep",
+    )
     force: StrictBool = Field(
         default=False,
         description="Revert even if it leaves an asset with nobody in full control",

@@ -2,7 +2,7 @@
 
 GET    /api/v1/webhooks                               endpoints this caller manages
 POST   /api/v1/webhooks                               register one; the answer holds its secret
-GET    /api/v1/webhooks/events                        the event types and what each means
+GET    /api/v1/webhook-events                         the event types and what each means
 GET    /api/v1/webhooks/{endpoint_id}                 one endpoint (never its secret)
 PATCH  /api/v1/webhooks/{endpoint_id}                 enable or disable it
 DELETE /api/v1/webhooks/{endpoint_id}                 remove it, its deliveries and its secret
@@ -165,7 +165,8 @@ def register(
     return NewEndpointOut(**EndpointOut.of(made.endpoint).model_dump(), secret=made.secret)
 
 
-@router.get("/webhooks/events", responses=READ_ERRORS)
+# Beside /webhooks, not under it: /webhooks/{endpoint_id} would claim the word as an id.
+@router.get("/webhook-events", responses=READ_ERRORS)
 def events(principal: CurrentPrincipal) -> dict[str, str]:
     """Every event type an endpoint may choose, and what it tells."""
     return dict(EVENT_TYPES)

@@ -46,6 +46,20 @@ REFUSALS_THE_SCHEMA_CANNOT_EXPRESS: dict[tuple[str, str, str, str | None, str], 
     ("POST", "/api/v1/accounts/{account_id}/match", "invalid_input", "user_id", "is not active"): (
         "only an active person can vouch for an account; the state is the person's"
     ),
+    ("POST", "/api/v1/reviews/{review_id}/decision", "invalid_input", "reason", "say why"): (
+        "keeping a review needs a reason and reverting does not: one field's need follows "
+        "another's value"
+    ),
+    ("POST", "/api/v1/reviews/{review_id}/decision", "invalid_input", "force", "revert only"): (
+        "force means something only with decision revert: one field's meaning follows another's"
+    ),
+    ("POST", "/api/v1/webhooks", "invalid_input", "url", ""): (
+        "where Bastion may deliver (https:// naming a host, no user name, a valid port; http:// "
+        "to loopback only when a setting allows) is what urlsplit reads, not a pattern"
+    ),
+    ("PUT", "/api/v1/apps/{app_id}/partners/{partner_id}/token", "invalid_input", "token", ""): (
+        "whether Meta accepts a partner's token, and whose system user it is, is Meta's answer"
+    ),
 }
 
 

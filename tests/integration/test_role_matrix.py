@@ -362,7 +362,7 @@ READS = [
     Read(f"{A}/emails", ADMIN, people=True),
     Read(f"{A}/emails/{{email_id}}", ADMIN, people=True),
     Read(f"{A}/webhooks", READS_DIRECTORY),
-    Read(f"{A}/webhooks/events", ALL),
+    Read(f"{A}/webhook-events", ALL),
     Read(f"{A}/webhooks/{{endpoint_id}}", OWNERS),
     Read(f"{A}/webhooks/{{endpoint_id}}/deliveries", OWNERS),
     Read(f"{A}/webhooks/deliveries/{{delivery_id}}", OWNERS),
