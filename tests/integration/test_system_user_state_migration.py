@@ -106,8 +106,10 @@ def test_system_users_move_apart_and_back(database_url: str) -> None:
             "3": ("system_user", None),
         }
         assert _grants(engine) == 1
+        # Every state revision 0011 knows: all of today's but "partner", which 0017 adds.
         for state in AccountState:
-            _account(engine, ids, f"s-{state.value}", "person", state.value)
+            if state != AccountState.PARTNER:
+                _account(engine, ids, f"s-{state.value}", "person", state.value)
 
         downgrade(engine, "0010")
         assert {s for s, _ in _states(engine).values()} == {
