@@ -1,14 +1,11 @@
 """Removing a partner's person: a manual step naming what to ask the partner.
 
 A partner's people hold tasks on our assets through the partner: the partner assigned them, in
-its own business, to assets we gave it. Our token cannot remove them: Meta's
-``DELETE /{asset}/assigned_users`` takes a ``user`` (facebook-business 25.0.3
-adobjects/adaccount.py ``delete_assigned_users``) that is business-scoped, and a partner's person
-is scoped to the partner's business, not ours (reference §2.0: a user of another scope gets
-100/1752100). UNCONFIRMED whether Meta lets our token do it anyway; the simulator refuses, the
-reading that fails safely. So the removal is an operation in the ``manual`` state whose step
-says what to ask the partner; the check that no longer sees the person confirms it. Taking the
-asset away from the partner altogether is the partner removal's own operation.
+its own business, to assets we gave it, and the app's own token cannot take those tasks away
+(docs/connector-meta.md, "Native partners' people", says why for Meta). So the removal is an
+operation in the ``manual`` state whose step says what to ask the partner; the check that no
+longer sees the person confirms it. Taking the asset away from the partner altogether is the
+partner removal's own operation.
 """
 
 from __future__ import annotations

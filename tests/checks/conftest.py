@@ -135,10 +135,14 @@ def import_directory(runtime: Runtime, workspace_id: int, sim: Simulator) -> Non
             )
 
 
-@pytest.fixture
-def world(engine: Engine, tmp_path: Path, key_ring: KeyRing, mailbox: _Mailbox) -> World:
-    sim = Simulator(generate_scenario("small", seed=42))
-    runtime = build_runtime(engine, tmp_path, sim, key_ring, mailbox.port)  # type: ignore[attr-defined]
+def connected_world(
+    runtime: Runtime,
+    sim: Simulator,
+    key_ring: KeyRing,
+    mailbox: _Mailbox,
+    extra: dict[str, Any] | None = None,
+) -> World:
+    """The Northwind workspace, its admin and directory, and the simulated business connected."""
     with runtime.sessions.begin() as session:
         workspace = make_workspace(session, "northwind")
         admin, _ = create_admin(
@@ -164,7 +168,14 @@ def world(engine: Engine, tmp_path: Path, key_ring: KeyRing, mailbox: _Mailbox) 
             ),
             actor=Actor.user(admin.id),
         )
-    return World(sim, runtime, workspace.id, admin.id, app.id, mailbox)
+    return World(sim, runtime, workspace.id, admin.id, app.id, mailbox, extra or {})
+
+
+@pytest.fixture
+def world(engine: Engine, tmp_path: Path, key_ring: KeyRing, mailbox: _Mailbox) -> World:
+    sim = Simulator(generate_scenario("small", seed=42))
+    runtime = build_runtime(engine, tmp_path, sim, key_ring, mailbox.port)  # type: ignore[attr-defined]
+    return connected_world(runtime, sim, key_ring, mailbox)
 
 
 def directory_user(world: World, email: str) -> User:

@@ -17,15 +17,11 @@ import httpx
 import pytest
 from sqlalchemy import Connection, Engine, inspect, text
 
-from bastion.actions.actors import Actor
-from bastion.actions.apps import ConnectRequest, connect_app
-from bastion.actions.users import create_admin
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
 from bastion.connectors.meta.sync import LIST_PAGE_SIZE
 from bastion.security.vault import KeyRing
 from bastion.storage.models.enums import RunState
-from tests.checks.conftest import World, _Mailbox, build_runtime, import_directory
-from tests.factories import make_workspace
+from tests.checks.conftest import World, _Mailbox, build_runtime, connected_world
 
 PEOPLE = 260
 # What a check writes even when it fails: its own run, the audit of it (and the workspace's
@@ -68,32 +64,7 @@ def paged_world(engine: Engine, tmp_path: Path, key_ring: KeyRing, mailbox: _Mai
         runtime,
         connector_options=dataclasses.replace(runtime.connector_options, transport=transport),
     )
-    with runtime.sessions.begin() as session:
-        workspace = make_workspace(session, "northwind")
-        admin, _ = create_admin(
-            session,
-            workspace_id=workspace.id,
-            email="owner@northwind.test",
-            name="Olga Owner",
-            actor=Actor.system("tests"),
-        )
-    import_directory(runtime, workspace.id, sim)
-    with runtime.sessions.begin() as session:
-        app = connect_app(
-            session,
-            key_ring,
-            runtime.connector_options,
-            workspace_id=workspace.id,
-            request=ConnectRequest(
-                kind="meta_business",
-                label="Northwind Meta",
-                token=sim.token,
-                settings={"business_id": sim.business_id, "app_id": sim.app_id},
-                login_method="sso",
-            ),
-            actor=Actor.user(admin.id),
-        )
-    return World(sim, runtime, workspace.id, admin.id, app.id, mailbox, {"transport": transport})
+    return connected_world(runtime, sim, key_ring, mailbox, {"transport": transport})
 
 
 def _rows(engine: Engine) -> dict[str, list[str]]:
