@@ -6,10 +6,13 @@ committed. ``bastion.email_delivery`` sends what is due.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
 from bastion.logs import get_logger
-from bastion.storage.models import Notification, utcnow
+from bastion.storage.bulk import insert_rows
+from bastion.storage.models import Notification, table_of, utcnow
 
 log = get_logger(__name__)
 
@@ -40,3 +43,28 @@ def queue_email(
     )
     session.add(notification)
     return notification
+
+
+# kind, recipients, subject, text, html, the membership it is an invitation of (or None)
+QueuedEmail = tuple[str, list[str], str, str, str, int | None]
+
+
+def queue_emails(session: Session, *, workspace_id: int, emails: Sequence[QueuedEmail]) -> int:
+    """``queue_email`` for many messages in one statement (a check's invitations); returns how
+    many were queued (a message with nobody to send it to is not)."""
+    rows = []
+    for kind, recipients, subject, text, html, member_id in emails:
+        to = sorted({r.strip() for r in recipients if r and r.strip()})
+        if not to:
+            log.info("e-mail not queued: no recipients", kind=kind)
+            continue
+        rows.append((kind, to, subject[:300], text, html, member_id))
+    now = utcnow()
+    insert_rows(
+        session.connection(),
+        table_of(Notification),
+        ("kind", "recipients", "subject", "body_text", "body_html", "app_member_id"),
+        rows,
+        {"workspace_id": workspace_id, "next_attempt_at": now, "created_at": now},
+    )
+    return len(rows)

@@ -18,19 +18,22 @@ an admin or a check matched them; a failed one is retried from the E-mail page.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from bastion.audit import AuditAction, AuditEntry, record_many
 from bastion.email_templates import render_email
-from bastion.notify import queue_email
-from bastion.storage.models import Account, App, AppMember, Notification, User, utcnow
+from bastion.notify import queue_email, queue_emails
+from bastion.storage.bulk import insert_rows, update_rows
+from bastion.storage.models import Account, App, AppMember, Notification, User, table_of, utcnow
 from bastion.storage.models.enums import (
-    AccountKind,
     AccountState,
+    AppRole,
     LoginMethod,
     OnboardingStatus,
     UserStatus,
@@ -47,7 +50,25 @@ class Seats:
     exempted: int = 0
 
 
-def status_for(app: App, member: AppMember, user: User, seats: Seats) -> OnboardingStatus:
+class MemberFacts(Protocol):
+    """What the rule reads of a member (an ``AppMember``, or its columns read in bulk)."""
+
+    @property
+    def invited_at(self) -> datetime | None: ...
+    @property
+    def invite_error(self) -> str | None: ...
+    @property
+    def connected_at(self) -> datetime | None: ...
+
+
+class PersonFacts(Protocol):
+    """What the rule reads of the person (a ``User``, or its columns read in bulk)."""
+
+    @property
+    def signed_in_at(self) -> datetime | None: ...
+
+
+def status_for(app: App, member: MemberFacts, user: PersonFacts, seats: Seats) -> OnboardingStatus:
     """The status the facts give (the module's table, in order)."""
     if seats.managed == 0:
         return OnboardingStatus.MANAGED_OUTSIDE if seats.exempted else OnboardingStatus.BASTION_ONLY
@@ -109,15 +130,37 @@ def settle(
             if after != before:
                 member.onboarding_status = after
                 changed.append((member, before, after))
+    _audit_changes(
+        session,
+        [(m.workspace_id, m.app_id, m.user_id, b, a) for m, b, a in changed],
+        actor=actor,
+        reason=reason,
+        request_id=request_id,
+    )
+    return [member for member, _before, _after in changed]
+
+
+StatusChange = tuple[int, int, int, OnboardingStatus, OnboardingStatus]
+
+
+def _audit_changes(
+    session: Session,
+    changed: Sequence[StatusChange],
+    *,
+    actor: str,
+    reason: str,
+    request_id: str | None = None,
+) -> None:
+    """One ``member.onboarding_changed`` event per (workspace, app, user, before, after)."""
     workspaces: dict[int, list[AuditEntry]] = {}
-    for member, before, after in changed:
-        workspaces.setdefault(member.workspace_id, []).append(
+    for workspace_id, app_id, user_id, before, after in changed:
+        workspaces.setdefault(workspace_id, []).append(
             AuditEntry(
                 AuditAction.MEMBER_ONBOARDING_CHANGED,
-                f"app:{member.app_id}",
+                f"app:{app_id}",
                 {
-                    "app_id": member.app_id,
-                    "user_id": member.user_id,
+                    "app_id": app_id,
+                    "user_id": user_id,
                     "before": before.value,
                     "after": after.value,
                     "reason": reason,
@@ -132,7 +175,6 @@ def settle(
             entries=events,
             request_id=request_id,
         )
-    return [member for member, _before, _after in changed]
 
 
 def settle_one(
@@ -182,44 +224,6 @@ def invite(
     )
 
 
-def invite_all(
-    session: Session,
-    app: App,
-    seated: Iterable[tuple[AppMember, User, Account]],
-    *,
-    base_url: str,
-) -> int:
-    """``invite`` for every member a check found seated, with one look-up per 500 members.
-
-    A seat that is only an invitation to the app is no access yet: its invitee is told once a
-    check sees the invitation accepted.
-    """
-    candidates = [
-        (member, user, account)
-        for member, user, account in seated
-        if member.invited_at is None and account.kind != AccountKind.INVITATION and _invitable(user)
-    ]
-    session.flush()
-    invited: set[int] = set()
-    for start in range(0, len(candidates), 500):
-        ids = [member.id for member, _u, _a in candidates[start : start + 500]]
-        invited.update(
-            member_id
-            for member_id in session.scalars(
-                select(Notification.app_member_id).where(Notification.app_member_id.in_(ids))
-            )
-            if member_id is not None
-        )
-    sent = 0
-    for member, user, account in candidates:
-        if member.id not in invited:
-            queued = _queue_invitation(
-                session, member, app=app, user=user, account=account, base_url=base_url
-            )
-            sent += queued is not None
-    return sent
-
-
 def _invitable(user: User) -> bool:
     return user.status == UserStatus.ACTIVE and user.removed_at is None and bool(user.email)
 
@@ -233,8 +237,32 @@ def _queue_invitation(
     account: Account | None,
     base_url: str,
 ) -> Notification | None:
-    link = f"{base_url.rstrip('/')}{ACCOUNTS_PATH}"
     seat = (account.email or account.name) if account is not None else None
+    email = _invitation(app, member.role.value, seat, base_url)
+    notification = queue_email(
+        session,
+        workspace_id=member.workspace_id,
+        kind=f"member-access:{app.id}:{user.id}",
+        recipients=[user.email or ""],
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+    )
+    if notification is not None:
+        notification.app_member_id = member.id
+    return notification
+
+
+@dataclass(frozen=True)
+class _Email:
+    subject: str
+    text: str
+    html: str
+
+
+def _invitation(app: App, role: str, seat: str | None, base_url: str) -> _Email:
+    """The "you have access" e-mail for one seat (an account's e-mail or name) in the app."""
+    link = f"{base_url.rstrip('/')}{ACCOUNTS_PATH}"
     where = f"Your account {seat} in {app.label}" if seat else f"Your access to {app.label}"
     how = (
         "Sign in to Bastion to see it with its assets; the app is signed in to with your "
@@ -242,19 +270,145 @@ def _queue_invitation(
         if app.login_method == LoginMethod.SSO
         else "Sign in to Bastion to see it with its assets, then connect your account."
     )
-    body = render_email("member_access", where=where, role=member.role.value, how=how, link=link)
-    notification = queue_email(
-        session,
-        workspace_id=member.workspace_id,
-        kind=f"member-access:{app.id}:{user.id}",
-        recipients=[user.email or ""],
-        subject=f"[Bastion] You have access to {app.label}",
-        text=body.text,
-        html=body.html,
+    body = render_email("member_access", where=where, role=role, how=how, link=link)
+    return _Email(f"[Bastion] You have access to {app.label}", body.text, body.html)
+
+
+# --- a check's members, in bulk -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seated:
+    """A person a check found holding a managed seat, with what the rule and the e-mail need."""
+
+    user_id: int
+    email: str | None
+    active: bool  # may be invited: active and not removed by the identity provider
+    seat: str | None  # the seat's e-mail or name, for the invitation
+    seat_is_invitation: bool  # only an invitation to the app: no access yet
+
+
+@dataclass(frozen=True)
+class _MemberRow:
+    id: int
+    user_id: int
+    role: str
+    onboarding_status: OnboardingStatus
+    invited_at: datetime | None
+    invite_error: str | None
+    connected_at: datetime | None
+
+
+@dataclass(frozen=True)
+class _Person:
+    signed_in_at: datetime | None
+
+
+def settle_check_members(
+    session: Session,
+    app: App,
+    *,
+    seated: dict[int, Seated],
+    seats: dict[int, Seats],
+    signed_in: dict[int, datetime | None],
+    base_url: str,
+) -> int:
+    """A check's members in bulk: every seated person becomes a member, every member's status is
+    settled by ``status_for`` and audited when it changes, and each seated member not yet told
+    is sent their invitation (as ``invite`` would, once per member). Returns how many were
+    invited. ``signed_in`` holds when each directory person last signed in to Bastion."""
+    connection = session.connection()
+    members = _member_rows(session, app.id)
+    now = utcnow()
+    insert_rows(
+        connection,
+        table_of(AppMember),
+        ("user_id",),
+        [(user_id,) for user_id in seated.keys() - members.keys()],
+        {
+            "workspace_id": app.workspace_id,
+            "app_id": app.id,
+            "role": AppRole.COLLABORATOR,
+            "onboarding_status": OnboardingStatus.PENDING_ONBOARDING,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
-    if notification is not None:
-        notification.app_member_id = member.id
-    return notification
+    if seated.keys() - members.keys():
+        members = _member_rows(session, app.id)
+    changed: list[StatusChange] = []
+    for user_id, member in members.items():
+        if user_id not in signed_in:
+            continue  # not a directory person of this workspace any more
+        person = _Person(signed_in[user_id])
+        after = status_for(app, member, person, seats.get(user_id, Seats()))
+        if after != member.onboarding_status:
+            changed.append((app.workspace_id, app.id, user_id, member.onboarding_status, after))
+    update_rows(
+        connection,
+        table_of(AppMember),
+        ("onboarding_status",),
+        [(after, members[user_id].id) for _w, _a, user_id, _b, after in changed],
+    )
+    _audit_changes(session, changed, actor="system:check", reason="check")
+    return _invite_seated(session, app, members, seated, base_url)
+
+
+def _member_rows(session: Session, app_id: int) -> dict[int, _MemberRow]:
+    rows = session.execute(
+        select(
+            AppMember.id,
+            AppMember.user_id,
+            AppMember.role,
+            AppMember.onboarding_status,
+            AppMember.invited_at,
+            AppMember.invite_error,
+            AppMember.connected_at,
+        ).where(AppMember.app_id == app_id)
+    )
+    return {row.user_id: _MemberRow(*row) for row in rows}
+
+
+def _invite_seated(
+    session: Session,
+    app: App,
+    members: dict[int, _MemberRow],
+    seated: dict[int, Seated],
+    base_url: str,
+) -> int:
+    candidates = [
+        (members[user_id], person)
+        for user_id, person in seated.items()
+        if members[user_id].invited_at is None
+        and not person.seat_is_invitation
+        and person.active
+        and person.email
+    ]
+    if not candidates:
+        return 0
+    told = set(
+        session.scalars(
+            select(Notification.app_member_id)
+            .join(AppMember, AppMember.id == Notification.app_member_id)
+            .where(AppMember.app_id == app.id)
+        )
+    )
+    emails = []
+    for member, person in candidates:
+        if member.id in told:
+            continue
+        email = _invitation(app, AppRole(member.role).value, person.seat, base_url)
+        emails.append(
+            (
+                f"member-access:{app.id}:{person.user_id}",
+                [person.email or ""],
+                email.subject,
+                email.text,
+                email.html,
+                member.id,
+            )
+        )
+    return queue_emails(session, workspace_id=app.workspace_id, emails=emails)
 
 
 def invitation_delivered(session: Session, member: AppMember) -> bool:

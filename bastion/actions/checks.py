@@ -52,7 +52,6 @@ from bastion.errors import Conflict
 from bastion.logs import get_logger
 from bastion.matching import MatchingOptions
 from bastion.notify import queue_email
-from bastion.onboarding import invite_all
 from bastion.runtime import Runtime
 from bastion.storage.models import App, CheckRun, utcnow
 from bastion.storage.models.enums import AppStatus, RunState, RunTrigger
@@ -298,8 +297,8 @@ def _apply(
             strip_plus_addressing=runtime.settings.match_strip_plus_addressing,
             fold_googlemail=runtime.settings.match_fold_googlemail,
         ),
+        base_url=runtime.settings.base_url,
     )
-    invite_all(session, app, classified.seated_members, base_url=runtime.settings.base_url)
     confirmed = confirm_manual_operations(session, app)
     cancelled = cancel_invitations_past_limit(session, app, actor=Actor.system("check"))
     progress("reporting")
@@ -307,8 +306,7 @@ def _apply(
     if new_items:
         email_new_items(session, app, new_items, runtime.settings)
     if classified.expired_exemptions:
-        names = [a.name or a.email or a.external_id for a in classified.expired_exemptions]
-        body = render_email("exemptions_expired", names=names)
+        body = render_email("exemptions_expired", names=classified.expired_exemptions)
         queue_email(
             session,
             workspace_id=app.workspace_id,

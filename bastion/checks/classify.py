@@ -11,20 +11,20 @@ to, or else sits under its partner (state ``partner``), never among our own peop
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bastion.matching import DirectoryIndex, Identity, MatchingOptions, MatchRule, Person
-from bastion.onboarding import Seats, settle
-from bastion.storage.models import Account, App, AppMember, User, utcnow
+from bastion.onboarding import Seated, Seats, settle_check_members
+from bastion.storage.bulk import update_rows
+from bastion.storage.models import Account, App, AppMember, User, UserEmail, table_of, utcnow
 from bastion.storage.models.enums import (
     AccountKind,
     AccountState,
-    AppRole,
-    OnboardingStatus,
     UserSource,
     UserStatus,
     WorkspaceRole,
@@ -34,9 +34,19 @@ from bastion.storage.models.enums import (
 @dataclass
 class ClassifyResult:
     states: dict[str, int] = field(default_factory=dict)
-    expired_exemptions: list[Account] = field(default_factory=list)
-    # Each person with a managed seat: their membership, themselves, one of their accounts.
-    seated_members: list[tuple[AppMember, User, Account]] = field(default_factory=list)
+    # The names of the accounts whose exemption expired in this check.
+    expired_exemptions: list[str] = field(default_factory=list)
+    invited: int = 0
+
+
+@dataclass(frozen=True)
+class _DirectoryPerson:
+    """What a check needs of a directory person beyond matching."""
+
+    email: str | None
+    active: bool  # may be invited: active and not removed by the identity provider
+    guest: bool
+    signed_in_at: datetime | None
 
 
 def directory_people(session: Session, workspace_id: int) -> tuple[list[Person], dict[int, User]]:
@@ -56,115 +66,187 @@ def directory_people(session: Session, workspace_id: int) -> tuple[list[Person],
     return people, users
 
 
+def _directory(
+    session: Session, workspace_id: int
+) -> tuple[list[Person], dict[int, _DirectoryPerson]]:
+    """``directory_people`` as plain rows, in two queries (a check reads the whole directory)."""
+    others: dict[int, list[str]] = {}
+    for user_id, email in session.execute(
+        select(UserEmail.user_id, UserEmail.email)
+        .where(UserEmail.workspace_id == workspace_id, UserEmail.primary.is_not(True))
+        .order_by(UserEmail.id)
+    ):
+        others.setdefault(user_id, []).append(email)
+    people: list[Person] = []
+    facts: dict[int, _DirectoryPerson] = {}
+    for row in session.execute(
+        select(
+            User.id,
+            User.email,
+            User.display_name,
+            User.status,
+            User.removed_at,
+            User.role,
+            User.source,
+            User.signed_in_at,
+        ).where(User.workspace_id == workspace_id)
+    ):
+        active = row.status == UserStatus.ACTIVE
+        people.append(
+            Person(
+                user_id=row.id,
+                email=row.email,
+                other_emails=tuple(others.get(row.id, ())),
+                name=row.display_name,
+                active=active,
+            )
+        )
+        facts[row.id] = _DirectoryPerson(
+            email=row.email,
+            active=active and row.removed_at is None,
+            guest=_guest(row.role, row.source),
+            signed_in_at=row.signed_in_at,
+        )
+    return people, facts
+
+
 def is_guest(user: User) -> bool:
-    return user.role == WorkspaceRole.GUEST or user.source in (UserSource.GUEST, UserSource.PARTNER)
+    return _guest(user.role, user.source)
+
+
+def _guest(role: WorkspaceRole, source: UserSource) -> bool:
+    return role == WorkspaceRole.GUEST or source in (UserSource.GUEST, UserSource.PARTNER)
+
+
+_ACCOUNT_COLUMNS = (
+    Account.id,
+    Account.kind,
+    Account.name,
+    Account.email,
+    Account.external_id,
+    Account.state,
+    Account.matched_user_id,
+    Account.match_rule,
+    Account.match_confidence,
+    Account.matched_at,
+    Account.matched_by_id,
+    Account.exemption_reason,
+    Account.exempted_at,
+    Account.exempted_by_id,
+    Account.exemption_expires_at,
+)
+_NO_MATCH = {"matched_user_id": None, "match_rule": None, "match_confidence": None}
+_NO_EXEMPTION = {
+    "exemption_reason": None,
+    "exempted_at": None,
+    "exempted_by_id": None,
+    "exemption_expires_at": None,
+}
 
 
 def classify_accounts(
-    session: Session, app: App, options: MatchingOptions | None = None
+    session: Session, app: App, options: MatchingOptions | None = None, *, base_url: str
 ) -> ClassifyResult:
-    people, users = directory_people(session, app.workspace_id)
+    """Match and sort every present account, then settle the app's members and send the
+    invitations (``bastion.onboarding.settle_check_members``). Accounts are read and written as
+    plain rows in bulk; only what changed is written."""
+    session.flush()
+    people, directory = _directory(session, app.workspace_id)
     index = DirectoryIndex(people, options)
     now = utcnow()
     result = ClassifyResult()
-    accounts = session.scalars(
-        select(Account).where(Account.app_id == app.id, Account.present.is_(True))
-    ).all()
-    for account in accounts:
-        if account.kind == AccountKind.SYSTEM_USER:
-            _set_apart(account)
-            result.states[account.state.value] = result.states.get(account.state.value, 0) + 1
-            continue
-        manual = account.matched_user_id if account.match_rule == MatchRule.MANUAL else None
-        match = index.match(Identity(account.id, account.email, account.name, manual))
-        if match is None:
-            if account.matched_user_id is not None:
-                account.matched_user_id = None
-                account.match_rule = account.match_confidence = account.matched_at = None
-        elif (account.matched_user_id, account.match_rule) != (match.user_id, match.rule.value):
-            account.matched_user_id = match.user_id
-            account.match_rule = match.rule.value
-            account.match_confidence = match.confidence
-            account.matched_at = now
-            if match.rule != MatchRule.MANUAL:
-                account.matched_by_id = None
-        expiry = account.exemption_expires_at
-        if account.exemption_reason and expiry is not None and expiry <= now:
-            result.expired_exemptions.append(account)
-            account.exemption_reason = None
-            account.exempted_at = account.exempted_by_id = None
-            account.exemption_expires_at = None
-        if account.exemption_reason:
-            state = AccountState.EXEMPTED
-        elif account.kind == AccountKind.PARTNER_PERSON and not (
-            match is not None and is_guest(users[match.user_id])
-        ):
-            # Only a guest or a local partner of ours vouches for a partner's person.
-            state = AccountState.PARTNER
-        elif match is None:
-            state = AccountState.UNMATCHED
-        elif is_guest(users[match.user_id]):
-            state = AccountState.GUEST
-        else:
-            state = AccountState.ONBOARDED
-        if account.state != state:
-            account.state = state
-        result.states[state.value] = result.states.get(state.value, 0) + 1
-    result.seated_members = _update_members(session, app, accounts, users)
-    session.flush()
-    return result
-
-
-def _set_apart(account: Account) -> None:
-    """A system user is nobody's seat: never matched, exempted or counted among people."""
-    if account.state != AccountState.SYSTEM_USER:
-        account.state = AccountState.SYSTEM_USER
-    if account.matched_user_id is not None or account.match_rule is not None:
-        account.matched_user_id = account.match_rule = account.match_confidence = None
-        account.matched_by_id = account.matched_at = None
-    if account.exemption_reason is not None:
-        account.exemption_reason = account.exempted_by_id = None
-        account.exempted_at = account.exemption_expires_at = None
-
-
-def _update_members(
-    session: Session, app: App, accounts: Sequence[Account], users: dict[int, User]
-) -> list[tuple[AppMember, User, Account]]:
-    """Every person with a managed seat is a member of the app; each member's onboarding status
-    is settled from their seats (bastion/onboarding.py). Returns each seated member with one of
-    their accounts, for the invitations."""
+    updates: dict[tuple[str, ...], list[list[Any]]] = {}
+    # Each seated person's seats, and one of their accounts (an accepted one first).
     counts: dict[int, list[int]] = {}
-    seat_of: dict[int, Account] = {}
-    for account in accounts:
-        if account.matched_user_id is None or account.state == AccountState.PARTNER:
-            continue
-        managed_exempted = counts.setdefault(account.matched_user_id, [0, 0])
-        if account.state == AccountState.EXEMPTED:
-            managed_exempted[1] += 1
+    seat_of: dict[int, tuple[AccountKind, str | None]] = {}
+    rows = session.execute(
+        select(*_ACCOUNT_COLUMNS).where(Account.app_id == app.id, Account.present.is_(True))
+    ).all()
+    for row in rows:
+        changes: dict[str, Any] = {}
+        if row.kind == AccountKind.SYSTEM_USER:
+            # A system user is nobody's seat: never matched, exempted or counted among people.
+            state = AccountState.SYSTEM_USER
+            if row.matched_user_id is not None or row.match_rule is not None:
+                changes.update(_NO_MATCH, matched_by_id=None, matched_at=None)
+            if row.exemption_reason is not None:
+                changes.update(_NO_EXEMPTION)
+            matched_user_id = None
         else:
-            managed_exempted[0] += 1
-            seat = seat_of.get(account.matched_user_id)
-            if seat is None or seat.kind == AccountKind.INVITATION:  # an accepted seat first
-                seat_of[account.matched_user_id] = account
-    seats = {user_id: Seats(managed, exempted) for user_id, (managed, exempted) in counts.items()}
-    members = {
-        m.user_id: m for m in session.scalars(select(AppMember).where(AppMember.app_id == app.id))
-    }
-    for user_id in seat_of.keys() - members.keys():
-        member = AppMember(
-            workspace_id=app.workspace_id,
-            app_id=app.id,
-            user_id=user_id,
-            role=AppRole.COLLABORATOR,
-            onboarding_status=OnboardingStatus.PENDING_ONBOARDING,
-        )
-        session.add(member)
-        members[user_id] = member
-    settle(
+            manual = row.matched_user_id if row.match_rule == MatchRule.MANUAL else None
+            match = index.match(Identity(row.id, row.email, row.name, manual))
+            matched_user_id = match.user_id if match is not None else None
+            if match is None:
+                if row.matched_user_id is not None:
+                    changes.update(_NO_MATCH, matched_at=None)
+            elif (row.matched_user_id, row.match_rule) != (match.user_id, match.rule.value):
+                changes.update(
+                    matched_user_id=match.user_id,
+                    match_rule=match.rule.value,
+                    match_confidence=match.confidence,
+                    matched_at=now,
+                )
+                if match.rule != MatchRule.MANUAL:
+                    changes["matched_by_id"] = None
+            exemption = row.exemption_reason
+            expiry = row.exemption_expires_at
+            if exemption and expiry is not None and expiry <= now:
+                result.expired_exemptions.append(row.name or row.email or row.external_id)
+                changes.update(_NO_EXEMPTION)
+                exemption = None
+            person = directory.get(matched_user_id) if matched_user_id is not None else None
+            if exemption:
+                state = AccountState.EXEMPTED
+            elif row.kind == AccountKind.PARTNER_PERSON and not (person and person.guest):
+                # Only a guest or a local partner of ours vouches for a partner's person.
+                state = AccountState.PARTNER
+            elif person is None:
+                state = AccountState.UNMATCHED
+            elif person.guest:
+                state = AccountState.GUEST
+            else:
+                state = AccountState.ONBOARDED
+        if row.state != state:
+            changes["state"] = state
+        result.states[state.value] = result.states.get(state.value, 0) + 1
+        if changes:
+            columns = tuple(changes)
+            updates.setdefault(columns, []).append([*changes.values(), row.id])
+        if matched_user_id is None or state == AccountState.PARTNER:
+            continue
+        managed_exempted = counts.setdefault(matched_user_id, [0, 0])
+        if state == AccountState.EXEMPTED:
+            managed_exempted[1] += 1
+            continue
+        managed_exempted[0] += 1
+        seat = seat_of.get(matched_user_id)
+        if seat is None or seat[0] == AccountKind.INVITATION:
+            seat_of[matched_user_id] = (row.kind, row.email or row.name)
+    connection = session.connection()
+    for columns, values in updates.items():
+        update_rows(connection, table_of(Account), columns, values)
+    result.invited = settle_check_members(
         session,
-        [(member, app, users[user_id]) for user_id, member in members.items() if user_id in users],
-        actor="system:check",
-        reason="check",
-        seats=seats,
+        app,
+        seated={
+            user_id: Seated(
+                user_id=user_id,
+                email=directory[user_id].email,
+                active=directory[user_id].active,
+                seat=seat,
+                seat_is_invitation=kind == AccountKind.INVITATION,
+            )
+            for user_id, (kind, seat) in seat_of.items()
+            if user_id in directory
+        },
+        seats={
+            user_id: Seats(managed, exempted) for user_id, (managed, exempted) in counts.items()
+        },
+        signed_in={user_id: person.signed_in_at for user_id, person in directory.items()},
+        base_url=base_url,
     )
-    return [(members[user_id], users[user_id], seat) for user_id, seat in seat_of.items()]
+    # What the session loaded of accounts and members before is stale now.
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, Account | AppMember):
+            session.expire(instance)
+    return result

@@ -12,17 +12,17 @@ Change rows (every row would read "added", which tells nobody anything).
 from __future__ import annotations
 
 import json
-import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, Text, cast, insert, select, update
+from sqlalchemy import Text, cast, select, update
 from sqlalchemy.orm import Session
 
 from bastion.connectors.base import AccountRecord, AssetRecord, GrantRecord, Snapshot
 from bastion.matching import email_key
+from bastion.storage.bulk import insert_rows, update_rows
 from bastion.storage.models import (
     Account,
     App,
@@ -33,6 +33,7 @@ from bastion.storage.models import (
     Operation,
     Partner,
     PartnerGrant,
+    table_of,
     utcnow,
 )
 from bastion.storage.models.enums import ChangeKind, OperationKind, OperationState
@@ -167,6 +168,30 @@ class SnapshotLoader:
             "updated_at": self.now,
         }
 
+    def _insert(self, model: type[Any], rows: list[dict[str, Any]]) -> None:
+        """Insert rows that all have the same keys; values every row shares are written once."""
+        if not rows:
+            return
+        first = rows[0]
+        shared = {k: v for k, v in first.items() if all(row[k] is v for row in rows)}
+        columns = [k for k in first if k not in shared]
+        insert_rows(
+            self.session.connection(),
+            table_of(model),
+            columns,
+            [[row[k] for k in columns] for row in rows],
+            shared,
+        )
+
+    def _update(self, model: type[Any], updates: list[dict[str, Any]]) -> None:
+        """Update rows by id, one statement per set of columns changed."""
+        groups: dict[tuple[str, ...], list[list[Any]]] = {}
+        for values in updates:
+            columns = tuple(k for k in values if k != "id")
+            groups.setdefault(columns, []).append([*(values[k] for k in columns), values["id"]])
+        for columns, rows in groups.items():
+            update_rows(self.session.connection(), table_of(model), columns, rows)
+
     def _external_ids(self, model: type[Account] | type[Asset]) -> dict[str, int]:
         rows = self.session.execute(
             select(model.external_id, model.id).where(model.app_id == self.app.id)
@@ -180,8 +205,7 @@ class SnapshotLoader:
         asset_ids = self._load_assets(snapshot.assets)
         self._load_grants(snapshot.grants, account_ids, asset_ids)
         self._load_partners(snapshot, asset_ids)
-        if self._changes:
-            self.session.execute(insert(_table(Change)), self._changes)
+        self._insert(Change, self._changes)
         self.result.changes = len(self._changes)
         for model in (Account, Asset, Grant, Partner):
             self.session.execute(
@@ -255,7 +279,7 @@ class SnapshotLoader:
             ) or old.kind != record.kind:
                 updates.append({"id": old.id, **values, "updated_at": self.now})
         if inserts:
-            self.session.execute(insert(_table(Account)), inserts)
+            self._insert(Account, inserts)
             ids = self._external_ids(Account)
             for new in inserts:
                 seen[new["external_id"]] = ids[new["external_id"]]
@@ -280,7 +304,7 @@ class SnapshotLoader:
                 account_id=row.id,
             )
         if updates:
-            self.session.execute(update(Account), updates)
+            self._update(Account, updates)
         return seen
 
     def _load_assets(self, records: Iterable[AssetRecord]) -> dict[str, int]:
@@ -326,7 +350,7 @@ class SnapshotLoader:
             ):
                 updates.append({"id": old.id, **values, "updated_at": self.now})
         if inserts:
-            self.session.execute(insert(_table(Asset)), inserts)
+            self._insert(Asset, inserts)
             ids = self._external_ids(Asset)
             for new in inserts:
                 seen[new["external_id"]] = ids[new["external_id"]]
@@ -347,7 +371,7 @@ class SnapshotLoader:
                     asset_id=row.id,
                 )
         if updates:
-            self.session.execute(update(Asset), updates)
+            self._update(Asset, updates)
         return seen
 
     def _load_grants(
@@ -373,8 +397,9 @@ class SnapshotLoader:
             )
         }
         seen: set[tuple[int, int]] = set()
-        inserts: list[dict[str, Any]] = []
+        inserts: list[tuple[int, int, str]] = []
         updates: list[dict[str, Any]] = []
+        added = 0
         for record in records:
             account_id = account_ids.get(record.account_external_id)
             asset_id = asset_ids.get(record.asset_external_id)
@@ -386,49 +411,56 @@ class SnapshotLoader:
                 continue
             seen.add(key)
             tasks = sorted(record.tasks)
-            change_key = f"{record.account_external_id}/{record.asset_external_id}"
+            tasks_text = json.dumps(tasks)
             old = existing.get(key)
-            if old is not None and old.present and old.tasks_text == json.dumps(tasks):
+            if old is not None and old.present and old.tasks_text == tasks_text:
                 continue
-            old_tasks = _tasks_of(old.tasks_text) if old is not None else []
             if old is None:
-                inserts.append(
-                    {
-                        "workspace_id": self.app.workspace_id,
-                        "app_id": self.app.id,
-                        "account_id": account_id,
-                        "asset_id": asset_id,
-                        "tasks": tasks,
-                        "present": True,
-                        "first_seen_run_id": self.run.id,
-                        "created_at": self.now,
-                        "updated_at": self.now,
-                    }
-                )
+                inserts.append((account_id, asset_id, tasks_text))
+                if self.baseline:
+                    added += 1
+                    continue
                 self._change(
                     ChangeKind.GRANT_ADDED,
                     f"{record.account_external_id} got {', '.join(tasks)} on "
                     f"{record.asset_external_id}",
-                    key=change_key,
+                    key=f"{record.account_external_id}/{record.asset_external_id}",
                     after={"tasks": tasks},
                     account_id=account_id,
                     asset_id=asset_id,
                 )
-            elif not old.present or old_tasks != tasks:
+                continue
+            old_tasks = _tasks_of(old.tasks_text)
+            if not old.present or old_tasks != tasks:
                 updates.append({"id": old.id, "tasks": tasks, "present": True, "gone_at": None})
                 kind = ChangeKind.GRANT_ADDED if not old.present else ChangeKind.GRANT_CHANGED
                 self._change(
                     kind,
                     f"{record.account_external_id} on {record.asset_external_id}: "
                     f"{', '.join(old_tasks) if old.present else 'nothing'} → {', '.join(tasks)}",
-                    key=change_key,
+                    key=f"{record.account_external_id}/{record.asset_external_id}",
                     before={"tasks": old_tasks} if old.present else None,
                     after={"tasks": tasks},
                     account_id=account_id,
                     asset_id=asset_id,
                 )
-        if inserts:
-            self.session.execute(insert(_table(Grant)), inserts)
+        if added:
+            self.result.add(ChangeKind.GRANT_ADDED.value, added)
+        insert_rows(
+            self.session.connection(),
+            table_of(Grant),
+            ("account_id", "asset_id", "tasks"),
+            inserts,
+            {
+                "workspace_id": self.app.workspace_id,
+                "app_id": self.app.id,
+                "present": True,
+                "first_seen_run_id": self.run.id,
+                "created_at": self.now,
+                "updated_at": self.now,
+            },
+            ready=("tasks",),
+        )
         self.result.add("grants", len(seen))
         for key, row in existing.items():
             if row.present and key not in seen:
@@ -445,7 +477,7 @@ class SnapshotLoader:
                     asset_id=row.asset_id,
                 )
         if updates:
-            self.session.execute(update(Grant), updates)
+            self._update(Grant, updates)
 
     def _load_partners(self, snapshot: Snapshot, asset_ids: dict[str, int]) -> None:
         existing = {
@@ -532,12 +564,6 @@ class SnapshotLoader:
         for asset_id, grant in existing.items():
             if grant.present and asset_id not in seen:
                 grant.present, grant.gone_at = False, self.now
-
-
-def _table(model: type[Any]) -> Table:
-    """A model's table, for Core bulk statements (the ORM's bulk path costs several times more
-    per row than the insert itself)."""
-    return typing.cast(Table, model.__table__)
 
 
 def _tasks_of(stored: str | None) -> list[str]:
