@@ -49,6 +49,7 @@ from bastion.connectors.base import (
 )
 from bastion.email_templates import render_email
 from bastion.errors import Conflict
+from bastion.garbage import fewer_collections
 from bastion.logs import get_logger
 from bastion.matching import MatchingOptions
 from bastion.notify import queue_email
@@ -183,7 +184,7 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
         finally:
             await connector.aclose()
 
-    with _Heartbeat(runtime, run_id):
+    with _Heartbeat(runtime, run_id), fewer_collections():
         progress("fetching")
         try:
             snapshot, identity, partner_reads = run_sync(fetch())
