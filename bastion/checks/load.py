@@ -382,20 +382,30 @@ class SnapshotLoader:
     ) -> None:
         accounts_by_id = {v: k for k, v in account_ids.items()}
         assets_by_id = {v: k for k, v in asset_ids.items()}
-        # Tasks are read as their stored JSON text and compared as text first: decoding tens of
-        # thousands of small lists costs more than the rest of an unchanged grant's comparison.
-        existing = {
-            (row.account_id, row.asset_id): row
-            for row in self.session.execute(
-                select(
-                    Grant.id,
-                    Grant.account_id,
-                    Grant.asset_id,
-                    cast(Grant.tasks, Text).label("tasks_text"),
-                    Grant.present,
-                ).where(Grant.app_id == self.app.id)
-            )
-        }
+        # Tasks are read as their stored JSON text and decoded once per distinct text (a business
+        # has a few dozen task lists across tens of thousands of grants); rows are plain tuples.
+        decoded: dict[str | None, tuple[str, ...]] = {}
+        existing: dict[tuple[int, int], tuple[int, tuple[str, ...], bool]] = {}
+        for (
+            grant_id,
+            held_by,
+            held_on,
+            tasks_text,
+            present,
+        ) in self.session.connection().execute(
+            select(
+                Grant.id,
+                Grant.account_id,
+                Grant.asset_id,
+                cast(Grant.tasks, Text),
+                Grant.present,
+            ).where(Grant.app_id == self.app.id)
+        ):
+            known = decoded.get(tasks_text)
+            if known is None:
+                known = decoded[tasks_text] = tuple(_tasks_of(tasks_text))
+            existing[(held_by, held_on)] = (grant_id, known, bool(present))
+        texts: dict[tuple[str, ...], str] = {}
         seen: set[tuple[int, int]] = set()
         inserts: list[tuple[int, int, str]] = []
         updates: list[dict[str, Any]] = []
@@ -410,13 +420,16 @@ class SnapshotLoader:
             if key in seen:
                 continue
             seen.add(key)
-            tasks = sorted(record.tasks)
-            tasks_text = json.dumps(tasks)
+            ordered = tuple(sorted(record.tasks))
             old = existing.get(key)
-            if old is not None and old.present and old.tasks_text == tasks_text:
+            if old is not None and old[2] and old[1] == ordered:
                 continue
+            tasks = list(ordered)
             if old is None:
-                inserts.append((account_id, asset_id, tasks_text))
+                text = texts.get(ordered)
+                if text is None:
+                    text = texts[ordered] = json.dumps(tasks)
+                inserts.append((account_id, asset_id, text))
                 if self.baseline:
                     added += 1
                     continue
@@ -430,16 +443,17 @@ class SnapshotLoader:
                     asset_id=asset_id,
                 )
                 continue
-            old_tasks = _tasks_of(old.tasks_text)
-            if not old.present or old_tasks != tasks:
-                updates.append({"id": old.id, "tasks": tasks, "present": True, "gone_at": None})
-                kind = ChangeKind.GRANT_ADDED if not old.present else ChangeKind.GRANT_CHANGED
+            old_id, old_ordered, old_present = old
+            old_tasks = list(old_ordered)
+            if not old_present or old_tasks != tasks:
+                updates.append({"id": old_id, "tasks": tasks, "present": True, "gone_at": None})
+                kind = ChangeKind.GRANT_ADDED if not old_present else ChangeKind.GRANT_CHANGED
                 self._change(
                     kind,
                     f"{record.account_external_id} on {record.asset_external_id}: "
-                    f"{', '.join(old_tasks) if old.present else 'nothing'} → {', '.join(tasks)}",
+                    f"{', '.join(old_tasks) if old_present else 'nothing'} → {', '.join(tasks)}",
                     key=f"{record.account_external_id}/{record.asset_external_id}",
-                    before={"tasks": old_tasks} if old.present else None,
+                    before={"tasks": old_tasks} if old_present else None,
                     after={"tasks": tasks},
                     account_id=account_id,
                     asset_id=asset_id,
@@ -462,19 +476,19 @@ class SnapshotLoader:
             ready=("tasks",),
         )
         self.result.add("grants", len(seen))
-        for key, row in existing.items():
-            if row.present and key not in seen:
-                updates.append({"id": row.id, "present": False, "gone_at": self.now})
-                account_ext = accounts_by_id.get(row.account_id, str(row.account_id))
-                asset_ext = assets_by_id.get(row.asset_id, str(row.asset_id))
-                old_tasks = _tasks_of(row.tasks_text)
+        for (held_by, held_on), (grant_id, held, present) in existing.items():
+            if present and (held_by, held_on) not in seen:
+                updates.append({"id": grant_id, "present": False, "gone_at": self.now})
+                account_ext = accounts_by_id.get(held_by, str(held_by))
+                asset_ext = assets_by_id.get(held_on, str(held_on))
+                old_tasks = list(held)
                 self._change(
                     ChangeKind.GRANT_REMOVED,
                     f"{account_ext} lost {', '.join(old_tasks)} on {asset_ext}",
                     key=f"{account_ext}/{asset_ext}",
                     before={"tasks": old_tasks},
-                    account_id=row.account_id,
-                    asset_id=row.asset_id,
+                    account_id=held_by,
+                    asset_id=held_on,
                 )
         if updates:
             self._update(Grant, updates)
