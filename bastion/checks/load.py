@@ -164,6 +164,7 @@ class SnapshotLoader:
             "external_id": external_id,
             "present": True,
             "first_seen_run_id": self.run.id,
+            "last_seen_run_id": self.run.id,
             "created_at": self.now,
             "updated_at": self.now,
         }
@@ -207,13 +208,18 @@ class SnapshotLoader:
         self._load_partners(snapshot, asset_ids)
         self._insert(Change, self._changes)
         self.result.changes = len(self._changes)
-        for model in (Account, Asset, Grant, Partner):
-            self.session.execute(
-                update(model)
-                .where(model.app_id == self.app.id, model.present.is_(True))
-                .values(last_seen_run_id=self.run.id)
-                .execution_options(synchronize_session=False)
+        # Accounts carry the last check that saw them (the Members page shows it); assets,
+        # grants and partners the last check that wrote them (see SeenMixin).
+        self.session.execute(
+            update(Account)
+            .where(
+                Account.app_id == self.app.id,
+                Account.present.is_(True),
+                Account.last_seen_run_id.is_distinct_from(self.run.id),
             )
+            .values(last_seen_run_id=self.run.id)
+            .execution_options(synchronize_session=False)
+        )
         return self.result
 
     def _load_accounts(self, records: Iterable[AccountRecord]) -> dict[str, int]:
@@ -338,7 +344,15 @@ class SnapshotLoader:
                 continue
             seen[record.external_id] = old.id
             if not old.present:
-                updates.append({"id": old.id, **values, "present": True, "gone_at": None})
+                updates.append(
+                    {
+                        "id": old.id,
+                        **values,
+                        "present": True,
+                        "gone_at": None,
+                        "last_seen_run_id": self.run.id,
+                    }
+                )
                 self._change(
                     ChangeKind.ASSET_ADDED,
                     f"{record.type} {record.name or record.external_id} is back",
@@ -348,7 +362,14 @@ class SnapshotLoader:
             elif (old.name, old.type, old.ownership, old.owner_business_id) != tuple(
                 values.values()
             ):
-                updates.append({"id": old.id, **values, "updated_at": self.now})
+                updates.append(
+                    {
+                        "id": old.id,
+                        **values,
+                        "updated_at": self.now,
+                        "last_seen_run_id": self.run.id,
+                    }
+                )
         if inserts:
             self._insert(Asset, inserts)
             ids = self._external_ids(Asset)
@@ -446,7 +467,15 @@ class SnapshotLoader:
             old_id, old_ordered, old_present = old
             old_tasks = list(old_ordered)
             if not old_present or old_tasks != tasks:
-                updates.append({"id": old_id, "tasks": tasks, "present": True, "gone_at": None})
+                updates.append(
+                    {
+                        "id": old_id,
+                        "tasks": tasks,
+                        "present": True,
+                        "gone_at": None,
+                        "last_seen_run_id": self.run.id,
+                    }
+                )
                 kind = ChangeKind.GRANT_ADDED if not old_present else ChangeKind.GRANT_CHANGED
                 self._change(
                     kind,
@@ -470,6 +499,7 @@ class SnapshotLoader:
                 "app_id": self.app.id,
                 "present": True,
                 "first_seen_run_id": self.run.id,
+                "last_seen_run_id": self.run.id,
                 "created_at": self.now,
                 "updated_at": self.now,
             },
@@ -530,6 +560,7 @@ class SnapshotLoader:
                 )
             if record.name and partner.name != record.name:
                 partner.name = record.name
+            partner.last_seen_run_id = self.run.id
             self._load_partner_grants(partner, record.asset_tasks, asset_ids)
         self.result.add("partners", len(seen))
         for key, partner in existing.items():
