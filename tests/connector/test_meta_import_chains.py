@@ -8,10 +8,19 @@ import math
 from urllib.parse import parse_qs
 
 import httpx
-from meta_harness import ConnectorFactory, expected_snapshot, import_business, observed_snapshot
+from meta_harness import (
+    ConnectorFactory,
+    expected_snapshot,
+    import_business,
+    observed_snapshot,
+    run,
+)
 
+from bastion.connectors.base import Snapshot
+from bastion.connectors.meta import MetaConnector
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
-from bastion.connectors.meta.sync import LIST_PAGE_SIZE
+from bastion.connectors.meta.sync import LIST_PAGE_SIZE, fetch_business
+from bastion.connectors.meta.transform import snapshot_from_graph
 
 PEOPLE = 260
 
@@ -56,3 +65,27 @@ def test_the_people_chain_reads_to_its_end_while_asset_pages_are_still_unanswere
     snapshot = import_business(connect(transport=transport))
     assert transport.held >= 1  # asset pages were indeed waiting while the people were read
     assert observed_snapshot(snapshot) == expected_snapshot(sim.dump())
+
+
+def test_the_snapshot_built_while_reading_is_the_one_transformed_at_once(
+    sim: Simulator, connect: ConnectorFactory
+) -> None:
+    # Pages capped at 7 items: many chains of every kind, asset assignees among them, so assets
+    # are transformed while the people still page.
+    sim.load(generate_scenario("small", seed=7, people=PEOPLE, assignments=1000, pages=2, pixels=1))
+    sim.update_settings(max_page_size=7)
+
+    async def both_ways(meta: MetaConnector) -> tuple[Snapshot, Snapshot]:
+        streamed = await meta.fetch_snapshot()
+        fetched = await fetch_business(meta.client, meta.business_id)
+        at_once = snapshot_from_graph(
+            fetched,
+            graph_operations=streamed.graph_operations,
+            http_requests=streamed.http_requests,
+        )
+        return streamed, at_once
+
+    streamed, at_once = run(connect(), both_ways)
+    assert streamed == at_once
+    assert len(streamed.grants) > 100 and len(streamed.accounts) > PEOPLE
+    assert observed_snapshot(streamed) == expected_snapshot(sim.dump())

@@ -6,7 +6,7 @@ for exactly the fields read here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -54,30 +54,89 @@ class FetchedBusiness:
 def snapshot_from_graph(
     fetched: FetchedBusiness, *, graph_operations: int = 0, http_requests: int = 0
 ) -> Snapshot:
-    business_id = _text(fetched.business.get("id")) or None
-    assets = tuple(
-        asset_from_graph(a.node, a.type, a.ownership, business_id=business_id)
-        for a in fetched.assets
+    builder = SnapshotBuilder()
+    builder.add_people(fetched.people)
+    builder.add_invitations(fetched.invitations)
+    builder.add_system_users(fetched.system_users)
+    for _ in builder.asset_steps(fetched):
+        pass
+    return builder.snapshot(
+        fetched.business, graph_operations=graph_operations, http_requests=http_requests
     )
-    grants = tuple(
-        grant
-        for asset in fetched.assets
-        for grant in grants_from_assignees(_text(asset.node.get("id")), asset.assignees)
-    )
-    accounts = (
-        *(person_from_graph(p) for p in fetched.people),
-        *(invitation_from_graph(i) for i in fetched.invitations),
-        *(system_user_from_graph(s) for s in fetched.system_users),
-    )
-    return Snapshot(
-        business=business_from_graph(fetched.business),
-        accounts=tuple(sorted(accounts, key=lambda a: (a.kind, a.external_id))),
-        assets=tuple(sorted(assets, key=lambda a: (a.type, a.external_id))),
-        grants=tuple(sorted(grants, key=lambda g: (g.asset_external_id, g.account_external_id))),
-        partners=partners_from_graph(fetched),
-        graph_operations=graph_operations,
-        http_requests=http_requests,
-    )
+
+
+class SnapshotBuilder:
+    """The snapshot built while the fetch still reads: accounts page by page as they arrive,
+    assets, grants and partners in short steps once every asset list is complete (long before
+    the people's cursor ends), so that after the last page only the accounts' sort is left.
+
+    The records and their order are exactly those of transforming the whole business at once.
+    """
+
+    ASSETS_PER_STEP = 50
+
+    def __init__(self) -> None:
+        self._people: list[AccountRecord] = []
+        self._invitations: list[AccountRecord] = []
+        self._system_users: list[AccountRecord] = []
+        self._assets: tuple[AssetRecord, ...] = ()
+        self._grants: tuple[GrantRecord, ...] = ()
+        self._partners: tuple[PartnerRecord, ...] = ()
+
+    def add_people(self, nodes: Iterable[JSONObject]) -> None:
+        self._people.extend(person_from_graph(node) for node in nodes)
+
+    def add_invitations(self, nodes: Iterable[JSONObject]) -> None:
+        self._invitations.extend(invitation_from_graph(node) for node in nodes)
+
+    def add_system_users(self, nodes: Iterable[JSONObject]) -> None:
+        self._system_users.extend(system_user_from_graph(node) for node in nodes)
+
+    def asset_steps(self, fetched: FetchedBusiness) -> Iterator[None]:
+        """Assets, grants and partners from ``fetched``, whose asset lists, agencies and clients
+        are complete; pauses (yields) every few hundred assets so a caller can serve other work.
+
+        Grants are sorted per asset, and the assets by id: the same order as sorting all grants
+        by (asset, account), ties kept in the order read.
+        """
+        business_id = _text(fetched.business.get("id")) or None
+        assets: list[AssetRecord] = []
+        by_asset: dict[str, list[GrantRecord]] = {}
+        for count, asset in enumerate(fetched.assets, 1):
+            assets.append(
+                asset_from_graph(asset.node, asset.type, asset.ownership, business_id=business_id)
+            )
+            asset_id = _text(asset.node.get("id"))
+            grants = grants_from_assignees(asset_id, asset.assignees)
+            if grants:
+                by_asset.setdefault(asset_id, []).extend(grants)
+            if count % self.ASSETS_PER_STEP == 0:
+                yield
+        self._assets = tuple(sorted(assets, key=lambda a: (a.type, a.external_id)))
+        yield
+        ordered: list[GrantRecord] = []
+        for count, asset_id in enumerate(sorted(by_asset), 1):
+            ordered.extend(sorted(by_asset[asset_id], key=lambda g: g.account_external_id))
+            if count % self.ASSETS_PER_STEP == 0:
+                yield
+        self._grants = tuple(ordered)
+        yield
+        self._partners = partners_from_graph(fetched)
+
+    def snapshot(
+        self, business: JSONObject, *, graph_operations: int, http_requests: int
+    ) -> Snapshot:
+        """The snapshot, once every page was read and ``asset_steps`` has run to its end."""
+        accounts = (*self._people, *self._invitations, *self._system_users)
+        return Snapshot(
+            business=business_from_graph(business),
+            accounts=tuple(sorted(accounts, key=lambda a: (a.kind, a.external_id))),
+            assets=self._assets,
+            grants=self._grants,
+            partners=self._partners,
+            graph_operations=graph_operations,
+            http_requests=http_requests,
+        )
 
 
 def business_from_graph(node: JSONObject) -> BusinessInfo:
