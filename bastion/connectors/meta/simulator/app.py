@@ -9,7 +9,11 @@ query string and from form-encoded, multipart or JSON bodies.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -50,13 +54,44 @@ async def graph_endpoint(request: Request) -> Response:
         sim.request_log.record_http(is_batch=False)
         return Response(json.dumps(error.body()), error.status, media_type="application/json")
     sim.request_log.record_http(is_batch=is_batch)
-    try:
-        response = await (run_batch if is_batch else handle_graph)(sim, graph_request)
-    except GraphError as error:
-        return Response(json.dumps(error.body()), error.status, media_type="application/json")
-    # A rendered answer holds no cycles: skipping the check changes no byte, only time.
-    content = json.dumps(response.body, check_circular=False)
+    with _collector_paused():
+        try:
+            response = await (run_batch if is_batch else handle_graph)(sim, graph_request)
+        except GraphError as error:
+            return Response(json.dumps(error.body()), error.status, media_type="application/json")
+        # A rendered answer holds no cycles: skipping the check changes no byte, only time.
+        content = json.dumps(response.body, check_circular=False)
+        response.body = None  # freed before the collector is back on, so it never walks it
     return Response(content, response.status, headers=response.headers)
+
+
+_pause_lock = threading.Lock()
+_pauses = 0
+_was_enabled = False
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """CPython's cyclic garbage collector off while an answer is rendered and encoded.
+
+    A large business's first read renders some 300,000 objects that live until they are
+    encoded, and the collector, walking the whole simulated business each time, spent about a
+    quarter of the simulator's CPU on full collections that freed nothing. Answers hold no
+    cycles, and they are freed before it is back on.
+    """
+    global _pauses, _was_enabled
+    with _pause_lock:
+        if _pauses == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and _was_enabled:
+                gc.enable()
 
 
 def create_simulator_app(simulator: Simulator) -> Starlette:
