@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from bastion.connectors.base import AccountRecord, AssetRecord, GrantRecord, Snapshot
 from bastion.matching import email_key
-from bastion.storage.bulk import insert_rows, update_rows
+from bastion.storage.bulk import insert_rows, plain_rows, update_rows
 from bastion.storage.models import (
     Account,
     App,
@@ -413,14 +413,15 @@ class SnapshotLoader:
             held_on,
             tasks_text,
             present,
-        ) in self.session.connection().execute(
+        ) in plain_rows(
+            self.session.connection(),
             select(
                 Grant.id,
                 Grant.account_id,
                 Grant.asset_id,
                 cast(Grant.tasks, Text),
                 Grant.present,
-            ).where(Grant.app_id == self.app.id)
+            ).where(Grant.app_id == self.app.id),
         ):
             known = decoded.get(tasks_text)
             if known is None:
@@ -528,6 +529,9 @@ class SnapshotLoader:
             (p.external_id, p.relation.value): p
             for p in self.session.scalars(select(Partner).where(Partner.app_id == self.app.id))
         }
+        held = self._partner_grants()
+        grant_inserts: list[tuple[int, int, str]] = []
+        grant_updates: list[dict[str, Any]] = []
         seen: set[tuple[str, str]] = set()
         for record in snapshot.partners:
             key: tuple[str, str] = (record.external_id, record.relation)
@@ -561,7 +565,14 @@ class SnapshotLoader:
             if record.name and partner.name != record.name:
                 partner.name = record.name
             partner.last_seen_run_id = self.run.id
-            self._load_partner_grants(partner, record.asset_tasks, asset_ids)
+            self._diff_partner_grants(
+                partner.id,
+                record.asset_tasks,
+                asset_ids,
+                held.get(partner.id, {}),
+                grant_inserts,
+                grant_updates,
+            )
         self.result.add("partners", len(seen))
         for key, partner in existing.items():
             if partner.present and key not in seen:
@@ -573,42 +584,75 @@ class SnapshotLoader:
                     partner_id=partner.id,
                 )
         self.session.flush()
+        insert_rows(
+            self.session.connection(),
+            table_of(PartnerGrant),
+            ("partner_id", "asset_id", "tasks"),
+            grant_inserts,
+            {
+                "workspace_id": self.app.workspace_id,
+                "present": True,
+                "first_seen_run_id": self.run.id,
+                "last_seen_run_id": self.run.id,
+            },
+            ready=("tasks",),
+        )
+        self._update(PartnerGrant, grant_updates)
 
-    def _load_partner_grants(
-        self, partner: Partner, asset_tasks: Iterable[Any], asset_ids: dict[str, int]
-    ) -> None:
-        existing = {
-            g.asset_id: g
-            for g in self.session.scalars(
-                select(PartnerGrant).where(PartnerGrant.partner_id == partner.id)
+    def _partner_grants(self) -> dict[int, dict[int, tuple[int, tuple[str, ...], bool]]]:
+        """Every partner's grants on our assets: partner → asset → (id, tasks, present)."""
+        held: dict[int, dict[int, tuple[int, tuple[str, ...], bool]]] = {}
+        for grant_id, partner_id, asset_id, tasks_text, present in plain_rows(
+            self.session.connection(),
+            select(
+                PartnerGrant.id,
+                PartnerGrant.partner_id,
+                PartnerGrant.asset_id,
+                cast(PartnerGrant.tasks, Text),
+                PartnerGrant.present,
             )
-        }
+            .join(Partner, Partner.id == PartnerGrant.partner_id)
+            .where(Partner.app_id == self.app.id),
+        ):
+            held.setdefault(partner_id, {})[asset_id] = (
+                grant_id,
+                tuple(_tasks_of(tasks_text)),
+                bool(present),
+            )
+        return held
+
+    def _diff_partner_grants(
+        self,
+        partner_id: int,
+        asset_tasks: Iterable[Any],
+        asset_ids: dict[str, int],
+        existing: dict[int, tuple[int, tuple[str, ...], bool]],
+        inserts: list[tuple[int, int, str]],
+        updates: list[dict[str, Any]],
+    ) -> None:
         seen: set[int] = set()
         for item in asset_tasks:
             asset_id = asset_ids.get(item.asset_external_id)
-            if asset_id is None:
+            if asset_id is None or asset_id in seen:
                 continue
             seen.add(asset_id)
-            tasks = sorted(item.tasks)
-            grant = existing.get(asset_id)
-            if grant is None:
-                self.session.add(
-                    PartnerGrant(
-                        workspace_id=self.app.workspace_id,
-                        partner_id=partner.id,
-                        asset_id=asset_id,
-                        tasks=tasks,
-                        first_seen_run_id=self.run.id,
-                        last_seen_run_id=self.run.id,
-                    )
+            tasks = tuple(sorted(item.tasks))
+            old = existing.get(asset_id)
+            if old is None:
+                inserts.append((partner_id, asset_id, json.dumps(list(tasks))))
+            elif old[1] != tasks or not old[2]:
+                updates.append(
+                    {
+                        "id": old[0],
+                        "tasks": list(tasks),
+                        "present": True,
+                        "gone_at": None,
+                        "last_seen_run_id": self.run.id,
+                    }
                 )
-            else:
-                if list(grant.tasks) != tasks or not grant.present:
-                    grant.tasks, grant.present, grant.gone_at = tasks, True, None
-                grant.last_seen_run_id = self.run.id
-        for asset_id, grant in existing.items():
-            if grant.present and asset_id not in seen:
-                grant.present, grant.gone_at = False, self.now
+        for asset_id, (grant_id, _tasks, present) in existing.items():
+            if present and asset_id not in seen:
+                updates.append({"id": grant_id, "present": False, "gone_at": self.now})
 
 
 def _tasks_of(stored: str | None) -> list[str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Select, Table
 
 Processor = Callable[[Any], Any]
 
@@ -148,3 +148,27 @@ def update_rows(
         f"UPDATE {target} SET {assignments} WHERE {quote(key)} = {mark}",  # noqa: S608
         data,
     )
+
+
+def plain_rows(
+    connection: Connection, statement: Select[*tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """The rows of a SELECT as the driver gives them: no result processing at all.
+
+    Only for columns whose values need none (integers, text; a boolean may come back as 0 or 1):
+    reading tens of thousands of rows this way costs a third of a Core result's iteration.
+    """
+    compiled = statement.compile(dialect=connection.dialect)
+    params = compiled.construct_params()
+    if compiled.positiontup is not None:
+        arguments: Any = tuple(params[name] for name in compiled.positiontup)
+    else:
+        arguments = params
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        cursor.execute(compiled.string, arguments)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()

@@ -112,7 +112,7 @@ class SeenMixin:
     """Run stamps: what a check saw, so what it did not see can be marked gone.
 
     ``last_seen_run_id`` is the last check that saw the row on accounts (the Members page shows
-    it), partners and partners' grants. On assets and grants it is the last check that wrote the
+    it) and partners. On assets, grants and partners' grants it is the last check that wrote the
     row (added, changed, back): a present one was seen by the app's latest check too, and
     stamping every unchanged row would rewrite every grant of a business on every check.
     """
