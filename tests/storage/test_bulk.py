@@ -1,0 +1,122 @@
+"""Bulk writes read back exactly as the ORM's rows do, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bastion.storage.bulk import insert_rows, plain_rows, update_rows
+from bastion.storage.models import Notification, User, table_of
+from bastion.storage.models.enums import NotificationState, UserSource, UserStatus
+from tests.factories import make_workspace
+
+COLUMNS = ("workspace_id", "kind", "recipients", "subject", "body_text", "body_html", "state")
+
+
+def _row(n: Notification) -> tuple[object, ...]:
+    return (
+        n.workspace_id,
+        n.kind,
+        n.recipients,
+        n.subject,
+        n.body_text,
+        n.body_html,
+        n.state,
+        n.attempts,
+        n.next_attempt_at,
+        n.app_member_id,
+    )
+
+
+def test_an_inserted_row_reads_back_as_the_orms(session: Session) -> None:
+    workspace = make_workspace(session)
+    due = datetime(2026, 12, 1, 9, 30, 0, 0, tzinfo=UTC)
+    values = {
+        "kind": "k",
+        "recipients": ["a@example.com", "b@example.com"],
+        "subject": "Subject ü",
+        "body_text": "text",
+        "body_html": "<p>html</p>",
+        "next_attempt_at": due,
+    }
+    session.add(Notification(workspace_id=workspace.id, **values))
+    session.flush()
+    insert_rows(
+        session.connection(),
+        table_of(Notification),
+        ("kind", "recipients", "subject", "body_text", "body_html"),
+        [("k", ["a@example.com", "b@example.com"], "Subject ü", "text", "<p>html</p>")],
+        {"workspace_id": workspace.id, "next_attempt_at": due},
+    )
+    orm, bulk = session.scalars(select(Notification).order_by(Notification.id)).all()
+    # Defaults the insert did not name (state, attempts, created_at) are applied as the ORM does.
+    assert _row(bulk) == _row(orm)
+    assert bulk.state == NotificationState.PENDING
+    assert bulk.created_at.tzinfo is not None
+
+
+def test_ready_values_are_passed_as_they_are(session: Session) -> None:
+    workspace = make_workspace(session)
+    insert_rows(
+        session.connection(),
+        table_of(Notification),
+        ("kind", "recipients", "subject", "body_text", "body_html"),
+        [("k", '["x@example.com"]', "s", "t", "h")],
+        {"workspace_id": workspace.id},
+        ready=("recipients",),
+    )
+    assert session.scalars(select(Notification.recipients)).one() == ["x@example.com"]
+
+
+def test_an_update_sets_the_columns_and_stamps_updated_at(session: Session) -> None:
+    workspace = make_workspace(session)
+    old = datetime.now(UTC) - timedelta(days=3)
+    users = [
+        User(
+            workspace_id=workspace.id,
+            user_name=f"p{i}@example.com",
+            user_name_key=f"p{i}@example.com",
+            email=f"p{i}@example.com",
+            source=UserSource.SCIM,
+            created_at=old,
+            updated_at=old,
+        )
+        for i in range(3)
+    ]
+    session.add_all(users)
+    session.flush()
+    update_rows(
+        session.connection(),
+        table_of(User),
+        ("status", "display_name"),
+        [(UserStatus.DEPROVISIONED, "Gone", users[0].id), (UserStatus.ACTIVE, "Kept", users[1].id)],
+    )
+    session.expire_all()
+    assert [(u.status, u.display_name) for u in users] == [
+        (UserStatus.DEPROVISIONED, "Gone"),
+        (UserStatus.ACTIVE, "Kept"),
+        (UserStatus.ACTIVE, ""),
+    ]
+    assert users[0].updated_at > old + timedelta(days=2)
+    assert users[2].updated_at == old
+
+
+def test_plain_rows_are_the_drivers_tuples(session: Session) -> None:
+    workspace = make_workspace(session)
+    other = make_workspace(session, "other")
+    for ws, kind in ((workspace, "a"), (workspace, "b"), (other, "c")):
+        session.add(
+            Notification(
+                workspace_id=ws.id, kind=kind, recipients=[], subject="", body_text="", body_html=""
+            )
+        )
+    session.flush()
+    rows = plain_rows(
+        session.connection(),
+        select(Notification.kind, Notification.attempts)
+        .where(Notification.workspace_id == workspace.id)
+        .order_by(Notification.kind),
+    )
+    assert rows == [("a", 0), ("b", 0)]
