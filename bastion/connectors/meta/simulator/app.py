@@ -24,7 +24,12 @@ from bastion.connectors.meta.simulator import params
 from bastion.connectors.meta.simulator.batch import run_batch
 from bastion.connectors.meta.simulator.control import control_routes
 from bastion.connectors.meta.simulator.errors import GraphError
-from bastion.connectors.meta.simulator.graph_routes import GraphRequest, handle_graph, split_path
+from bastion.connectors.meta.simulator.graph_routes import (
+    GraphRequest,
+    encode_answer,
+    handle_graph,
+    split_path,
+)
 from bastion.connectors.meta.simulator.login_routes import login_routes
 from bastion.connectors.meta.simulator.simulator import Simulator
 
@@ -59,8 +64,7 @@ async def graph_endpoint(request: Request) -> Response:
             response = await (run_batch if is_batch else handle_graph)(sim, graph_request)
         except GraphError as error:
             return Response(json.dumps(error.body()), error.status, media_type="application/json")
-        # A rendered answer holds no cycles: skipping the check changes no byte, only time.
-        content = json.dumps(response.body, check_circular=False)
+        content = await encode_answer(response.body)
         response.body = None  # freed before the collector is back on, so it never walks it
     return Response(content, response.status, headers=response.headers)
 

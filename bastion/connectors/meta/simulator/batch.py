@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from bastion.connectors.meta.simulator import errors, params
-from bastion.connectors.meta.simulator.graph_routes import GraphRequest, GraphResponse, handle_graph
+from bastion.connectors.meta.simulator.graph_routes import (
+    GraphRequest,
+    GraphResponse,
+    encode_answer,
+    handle_graph,
+)
 from bastion.connectors.meta.simulator.limits import MAX_BATCH_OPERATIONS
 
 if TYPE_CHECKING:
@@ -134,8 +139,10 @@ async def run_batch(sim: Simulator, outer: GraphRequest) -> GraphResponse:
         if omit and response.status == 200:
             answer.append(None)
             continue
-        body = json.dumps(response.body, check_circular=False)  # a rendered answer has no cycle
-        element: dict[str, Any] = {"code": response.status, "body": body}
+        element: dict[str, Any] = {
+            "code": response.status,
+            "body": await encode_answer(response.body),
+        }
         if include_headers:
             element["headers"] = [{"name": k, "value": v} for k, v in response.headers.items()]
         answer.append(element)

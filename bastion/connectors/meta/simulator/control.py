@@ -126,7 +126,8 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
             body = json.loads(raw) if raw.strip() else {}
             if not isinstance(body, dict):
                 raise ValueError("the body must be a JSON object")
-            result = handler(sim, body, request)
+            async with sim.state_lock.writing():
+                result = handler(sim, body, request)
         except GraphError as error:
             return JSONResponse(error.body(), status_code=400)
         except (LookupError, KeyError) as error:

@@ -8,6 +8,7 @@ counts exactly like the same request sent alone. Paths accept ``/v22.0``–``/v2
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -227,6 +228,26 @@ def dispatch(ctx: GraphContext, method: str, segments: list[str], query: Mapping
     return graph_writes.delete_edge(ctx, node_id, edge, query)
 
 
+async def _dispatch_alone_or_beside_reads(
+    ctx: GraphContext, method: str, segments: list[str]
+) -> Any:
+    """A read renders in a worker thread, beside other reads, so that a small one is not held
+    up behind a large one's rendering (Meta serves requests in parallel); a write runs alone,
+    in the event loop. Faults, rate limits and the request log stay in the loop: exact counts."""
+    lock = ctx.sim.state_lock
+    if method == "GET":
+        async with lock.reading():
+            return await asyncio.to_thread(dispatch, ctx, method, segments, ctx.params)
+    async with lock.writing():
+        return dispatch(ctx, method, segments, ctx.params)
+
+
+async def encode_answer(body: Any) -> str:
+    """An answer's JSON, encoded in a worker thread as it was rendered (a large business's first
+    read is 4 MB). A rendered answer holds no cycles: not checking for them changes no byte."""
+    return await asyncio.to_thread(json.dumps, body, check_circular=False)
+
+
 async def handle_graph(sim: Simulator, request: GraphRequest) -> GraphResponse:
     method = request.method.upper()
     now = sim.now()
@@ -267,7 +288,7 @@ async def handle_graph(sim: Simulator, request: GraphRequest) -> GraphResponse:
             params=request.params,
             token_in_params=token_in_params,
         )
-        body, status = dispatch(ctx, method, segments, request.params), 200
+        body, status = await _dispatch_alone_or_beside_reads(ctx, method, segments), 200
         if fault is not None and fault.kind == "slow_answer":
             await asyncio.sleep(fault.hang_seconds)
     except GraphError as exc:

@@ -78,10 +78,11 @@ async def dialog(request: Request) -> Response:
     sim: Simulator = request.app.state.simulator
     sim.request_log.record_http(is_batch=False)
     if request.method == "POST":
-        async with request.form() as form:
+        async with request.form() as form, sim.state_lock.writing():
             response = _dialog_answer(sim, request, form)
     else:
-        response = _dialog_answer(sim, request, None)
+        async with sim.state_lock.writing():
+            response = _dialog_answer(sim, request, None)
     _log(sim, request.method, DIALOG_PATH, response.status_code)
     return response
 
@@ -166,7 +167,8 @@ async def access_token(request: Request) -> Response:
         fault = sim.faults.take(request.method, EXCHANGE_PATH, in_batch=False)
         if fault is not None and fault.kind != "slow_answer":
             await apply_fault(sim, fault)
-        record = sim.exchange_login_code(query)
+        async with sim.state_lock.writing():
+            record = sim.exchange_login_code(query)
         if fault is not None and fault.kind == "slow_answer":
             await asyncio.sleep(fault.hang_seconds)
         body: Any = {

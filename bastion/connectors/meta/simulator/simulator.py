@@ -1,9 +1,11 @@
 """The Simulator: live business state, clock, faults, rate limits, tokens and request log.
 
 The Graph routes and the ``/_sim/`` control API both drive this object; tests can call its methods
-directly (the control API is a thin JSON layer over them). Out-of-band changes model what an admin
-does by hand in Business Manager, so they skip API-only policies (restricted window, two-factor)
-but keep Business Manager's own rules (last admin, valid roles and tasks).
+directly (the control API is a thin JSON layer over them) between requests: a read in flight may be
+rendering in a worker thread, and only the server's own paths wait for it (``state_lock``).
+Out-of-band changes model what an admin does by hand in Business Manager, so they skip API-only
+policies (restricted window, two-factor) but keep Business Manager's own rules (last admin, valid
+roles and tasks).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from bastion.connectors.meta.simulator.scenario import (
     TokenRecord,
 )
 from bastion.connectors.meta.simulator.state import BusinessState, FacebookProfile
+from bastion.connectors.meta.simulator.state_lock import StateLock
 from bastion.connectors.meta.simulator.tokens import TOKEN_TYPES, mint_token
 
 
@@ -40,6 +43,8 @@ class Simulator:
         self.latency_ms = float(latency_ms)
         self.request_log = RequestLog()
         self.faults = FaultPlan()
+        # Taken by the server (``app``): reads render in worker threads, changes run alone.
+        self.state_lock = StateLock()
         self.load(scenario)
 
     # ----------------------------------------------------------------- lifecycle
