@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from bastion.connectors.base import (
@@ -223,10 +224,24 @@ def grants_from_assignees(asset_id: str, assignees: Iterable[JSONObject]) -> lis
     it reads back, sorted)."""
     grants = []
     for user in assignees:
-        tasks = tuple(sorted({str(t) for t in user.get("tasks") or ()}))
+        listed = tuple(user.get("tasks") or ())
+        # Only lists of strings (Meta's shape) are shared: as keys 1, 1.0 and True are equal.
+        shared = all(type(task) is str for task in listed)
+        tasks = _task_set(listed) if shared else _task_tuple(listed)
         if tasks:
             grants.append(GrantRecord(_text(user.get("id")), asset_id, tasks))
     return grants
+
+
+@lru_cache(maxsize=4096)
+def _task_set(listed: tuple[Any, ...]) -> tuple[str, ...]:
+    """A large business has tens of thousands of grants but a few dozen distinct task lists:
+    each is sorted once, and the grants holding it share one tuple."""
+    return _task_tuple(listed)
+
+
+def _task_tuple(listed: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(sorted({str(t) for t in listed}))
 
 
 _PERMISSION_FIELDS = ("adaccount_permissions", "page_permissions", "productcatalog_permissions")
