@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from bastion.garbage import CHECK_THRESHOLDS, fewer_collections
+from bastion.garbage import CHECK_THRESHOLDS, collector_paused, fewer_collections
 
 
 def test_thresholds_are_raised_inside_and_restored_after() -> None:
@@ -45,3 +45,20 @@ def test_an_exception_inside_still_restores_the_defaults() -> None:
     except RuntimeError:
         pass
     assert gc.get_threshold() == before
+
+
+def test_pauses_nest_and_the_collector_comes_back_as_it_was() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause still holds
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()

@@ -19,16 +19,14 @@ Any failure fails the whole import, naming what was being read, so nothing downs
 from __future__ import annotations
 
 import asyncio
-import gc
-import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from bastion.connectors.base import AssetType, ConnectorError, Ownership, Snapshot, Transient
 from bastion.connectors.meta.client import MAX_BATCH, GraphCall, GraphClient, JSONObject
 from bastion.connectors.meta.transform import FetchedAsset, FetchedBusiness, SnapshotBuilder
+from bastion.garbage import collector_paused
 
 # Page sizes asked for. Meta publishes no caps, only that some edges cap ``limit`` and that a page
 # may hold fewer items than asked (docs/graph-api/results); since every edge is followed through
@@ -177,34 +175,6 @@ async def fetch_business(
 
 
 _Pending = list[tuple["_Sink", GraphCall]]
-_pause_lock = threading.Lock()
-_pauses = 0
-_was_enabled = False
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """CPython's cyclic garbage collector off while an import runs, back on as it was after.
-
-    An import allocates about a million objects that all stay alive until it ends (the decoded
-    pages, then the records), so the generational collector keeps running full collections that
-    find nothing to free: on `large`, three of them block the event loop for 0.1-0.3 s each
-    (0.4-0.5 s in all, measured with gc.callbacks) while the people's pages wait unread. The
-    import makes no reference cycles to leave behind; imports running at once share one pause.
-    """
-    global _pauses, _was_enabled
-    with _pause_lock:
-        if _pauses == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _pauses += 1
-    try:
-        yield
-    finally:
-        with _pause_lock:
-            _pauses -= 1
-            if _pauses == 0 and _was_enabled:
-                gc.enable()
 
 
 async def _follow(

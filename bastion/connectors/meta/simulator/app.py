@@ -9,11 +9,7 @@ query string and from form-encoded, multipart or JSON bodies.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -32,6 +28,7 @@ from bastion.connectors.meta.simulator.graph_routes import (
 )
 from bastion.connectors.meta.simulator.login_routes import login_routes
 from bastion.connectors.meta.simulator.simulator import Simulator
+from bastion.garbage import collector_paused
 
 
 def _bearer(request: Request) -> str | None:
@@ -59,7 +56,7 @@ async def graph_endpoint(request: Request) -> Response:
         sim.request_log.record_http(is_batch=False)
         return Response(json.dumps(error.body()), error.status, media_type="application/json")
     sim.request_log.record_http(is_batch=is_batch)
-    with _collector_paused():
+    with collector_paused():
         try:
             response = await (run_batch if is_batch else handle_graph)(sim, graph_request)
         except GraphError as error:
@@ -67,35 +64,6 @@ async def graph_endpoint(request: Request) -> Response:
         content = await encode_answer(response.body)
         response.body = None  # freed before the collector is back on, so it never walks it
     return Response(content, response.status, headers=response.headers)
-
-
-_pause_lock = threading.Lock()
-_pauses = 0
-_was_enabled = False
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """CPython's cyclic garbage collector off while an answer is rendered and encoded.
-
-    A large business's first read renders some 300,000 objects that live until they are
-    encoded, and the collector, walking the whole simulated business each time, spent about a
-    quarter of the simulator's CPU on full collections that freed nothing. Answers hold no
-    cycles, and they are freed before it is back on.
-    """
-    global _pauses, _was_enabled
-    with _pause_lock:
-        if _pauses == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _pauses += 1
-    try:
-        yield
-    finally:
-        with _pause_lock:
-            _pauses -= 1
-            if _pauses == 0 and _was_enabled:
-                gc.enable()
 
 
 def create_simulator_app(simulator: Simulator) -> Starlette:
