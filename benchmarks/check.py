@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -106,6 +107,10 @@ def child_simulate(args: argparse.Namespace) -> None:
     from bastion.connectors.meta.simulator import Simulator, create_simulator_app
 
     simulator = Simulator(scenario(args.scale))
+    # The business lives as long as the process: kept out of the collector's walks, as
+    # `bastion serve` does with what it loads at start.
+    gc.collect()
+    gc.freeze()
     port = free_port()
     details = {
         "base_url": f"http://127.0.0.1:{port}",
