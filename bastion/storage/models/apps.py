@@ -194,16 +194,27 @@ class Asset(TenantMixin, SeenMixin, TimestampMixin, Base):
 
 
 class Grant(TenantMixin, SeenMixin, TimestampMixin, Base):
-    """The tasks one account holds on one asset (a sorted list of task names)."""
+    """The tasks one account holds on one asset (a sorted list of task names).
+
+    Grants are the rows a check writes by the tens of thousands, so only the account and the
+    asset are foreign keys: the workspace and the app are the account's (only the check's load
+    writes grants, from the app's own accounts and assets, and deleting a workspace or an app
+    deletes its accounts and with them their grants), and the run stamps name check runs, which
+    are kept. PostgreSQL checks every foreign key of every inserted row with a look-up of its
+    own: 0.16 s per key for 50,000 grants.
+    """
 
     __tablename__ = "grants"
     __table_args__ = (UniqueConstraint("account_id", "asset_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    app_id: Mapped[int] = mapped_column(index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
     tasks: Mapped[list[str]] = mapped_column(default=list)
+    first_seen_run_id: Mapped[int | None] = mapped_column(Integer)
+    last_seen_run_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Partner(TenantMixin, SeenMixin, TimestampMixin, Base):
