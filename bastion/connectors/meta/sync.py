@@ -119,9 +119,9 @@ async def fetch_snapshot(client: GraphClient, business_id: str) -> Snapshot:
     before_http = client.counters.http_requests
     builder = SnapshotBuilder()
     with collector_paused():
-        # Only the business's own fields are kept: the pages read are freed before the collector
-        # is back, so it never walks them.
-        business = (await fetch_business(client, business_id, builder)).business
+        # Only the records are kept: each page is let go once the builder has what it holds, so
+        # the decoded pages never all live at once and the collector never walks them.
+        business = (await _fetch(client, business_id, _Collected(builder, keep=False))).business
         return builder.snapshot(
             business,
             graph_operations=client.counters.graph_operations - before_ops,
@@ -129,13 +129,15 @@ async def fetch_snapshot(client: GraphClient, business_id: str) -> Snapshot:
         )
 
 
-async def fetch_business(
-    client: GraphClient, business_id: str, builder: SnapshotBuilder | None = None
-) -> FetchedBusiness:
-    """One read of the business node with every edge expanded, then every further page.
+async def fetch_business(client: GraphClient, business_id: str) -> FetchedBusiness:
+    """One read of the business node with every edge expanded, then every further page; every
+    page's items are kept (``fetch_snapshot`` keeps only their records)."""
+    return await _fetch(client, business_id, _Collected(SnapshotBuilder(), keep=True))
 
-    ``builder`` is handed every account page as it arrives, and the assets, grants and partners
-    as soon as every read they depend on is in."""
+
+async def _fetch(client: GraphClient, business_id: str, collected: _Collected) -> FetchedBusiness:
+    """Read the business: the collected builder is handed every account page as it arrives, and
+    the assets, grants and partners as soon as every read they depend on is in."""
     edge_fields = {edge: f"{f}" for edge, (f, _) in LIST_EDGES.items()} | {
         e.edge: _asset_fields(business_id, e) for e in ASSET_EDGES
     }
@@ -145,7 +147,6 @@ async def fetch_business(
     expanded = ",".join(
         [BUSINESS_FIELDS, *(f"{e}.limit({sizes[e]}){{{f}}}" for e, f in edge_fields.items())]
     )
-    collected = _Collected(builder or SnapshotBuilder())
     pending: list[tuple[_Sink, GraphCall]] = []
     try:
         root = await client.get(business_id, {"fields": expanded})
@@ -167,7 +168,8 @@ async def fetch_business(
     except ConnectorError as exc:
         raise exc.during("Reading the business") from exc
     for edge in edge_fields:
-        inline = root.get(edge)
+        # Taken out of the root, which lives to the end: only the business's own fields stay.
+        inline = root.pop(edge, None)
         page = inline if isinstance(inline, Mapping) else {}
         pending += collected.take(client, _Sink(edge), page)
     await _follow(client, collected, pending, root)
@@ -201,6 +203,8 @@ async def _follow(
             if transform is None and asset_reads == 0:
                 steps = collected.builder.asset_steps(collected.result(root))
                 transform = asyncio.create_task(_run_in_steps(steps))
+            elif transform is not None and transform.done() and not collected.keep:
+                collected.release()
             if not (ready or in_flight):
                 break
             while ready and len(in_flight) < client.concurrency:
@@ -260,8 +264,11 @@ class _Sink:
 class _Collected:
     """Items gathered so far, per business edge and per asset's nested edge."""
 
-    def __init__(self, builder: SnapshotBuilder) -> None:
+    def __init__(self, builder: SnapshotBuilder, *, keep: bool) -> None:
         self.builder = builder
+        # Whether items stay once the builder has them (``fetch_business``); otherwise account
+        # pages are never kept, and the asset lists' pages go once transformed (``release``).
+        self.keep = keep
         self.edges: dict[str, list[JSONObject]] = {}
         self.nested: dict[_Sink, list[JSONObject]] = {}
         self._assets: tuple[FetchedAsset, ...] | None = None
@@ -273,12 +280,18 @@ class _Collected:
         items = _items(page)
         follow: list[tuple[_Sink, GraphCall]] = []
         if sink.asset_id is None:
-            self.edges.setdefault(sink.edge, []).extend(items)
+            if self.keep or sink.edge not in _ADD_ACCOUNTS:
+                self.edges.setdefault(sink.edge, []).extend(items)
             if sink.edge in _ADD_ACCOUNTS:
                 _ADD_ACCOUNTS[sink.edge](self.builder, items)
             elif sink.edge in ASSET_EDGE_NAMES:
                 for node in items:
                     follow += self._take_nested(client, node)
+        elif sink.edge == "assigned_users":
+            # Turned into grants at once: a large business's assignees are most of what is read.
+            self.builder.add_assignees(sink.asset_id, items)
+            if self.keep:
+                self.nested.setdefault(sink, []).extend(items)
         else:
             self.nested.setdefault(sink, []).extend(items)
         call = client.next_page(page)
@@ -292,8 +305,14 @@ class _Collected:
             inline = node.pop(nested, None)
             # A missing key means no items (reference §1, Field expansion).
             page = inline if isinstance(inline, Mapping) else {}
-            follow += self.take(client, _Sink(nested, str(node.get("id"))), page)
+            follow += self.take(client, _Sink(nested, _node_id(node)), page)
         return follow
+
+    def release(self) -> None:
+        """Let the transformed pages go: assets, their nested edges, agencies and clients."""
+        self.edges.clear()
+        self.nested.clear()
+        self._assets = ()
 
     def result(self, root: Mapping[str, Any]) -> FetchedBusiness:
         """What was read so far; the assets are kept from the first call, made once every read
@@ -316,8 +335,8 @@ class _Collected:
                 type=edge.type,
                 ownership=edge.ownership,
                 node=node,
-                assignees=tuple(self.nested.get(_Sink("assigned_users", str(node.get("id"))), ())),
-                agencies=tuple(self.nested.get(_Sink("agencies", str(node.get("id"))), ())),
+                assignees=tuple(self.nested.get(_Sink("assigned_users", _node_id(node)), ())),
+                agencies=tuple(self.nested.get(_Sink("agencies", _node_id(node)), ())),
             )
             for edge in ASSET_EDGES
             for node in self.edges.get(edge.edge, [])
@@ -339,6 +358,12 @@ def _asset_fields(business_id: str, edge: AssetEdge) -> str:
             f"agencies.limit({NESTED_PAGE_SIZE}){{{edge.agency_fields}}}",
         ]
     )
+
+
+def _node_id(node: Mapping[str, Any]) -> str:
+    """An asset's id as its records carry it (``transform``): a missing one is empty."""
+    value = node.get("id")
+    return "" if value is None else str(value)
 
 
 def _items(page: Mapping[str, Any]) -> list[JSONObject]:

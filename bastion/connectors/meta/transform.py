@@ -59,6 +59,12 @@ def snapshot_from_graph(
     builder.add_people(fetched.people)
     builder.add_invitations(fetched.invitations)
     builder.add_system_users(fetched.system_users)
+    fed: set[str] = set()
+    for asset in fetched.assets:
+        asset_id = _text(asset.node.get("id"))
+        if asset_id not in fed:  # an asset listed twice carries the same assignees twice
+            fed.add(asset_id)
+            builder.add_assignees(asset_id, asset.assignees)
     for _ in builder.asset_steps(fetched):
         pass
     return builder.snapshot(
@@ -67,9 +73,10 @@ def snapshot_from_graph(
 
 
 class SnapshotBuilder:
-    """The snapshot built while the fetch still reads: accounts page by page as they arrive,
-    assets, grants and partners in short steps once every asset list is complete (long before
-    the people's cursor ends), so that after the last page only the accounts' sort is left.
+    """The snapshot built while the fetch still reads: accounts and each asset's grants page by
+    page as they arrive, assets and partners in short steps once every asset list is complete
+    (long before the people's cursor ends), so that after the last page only the accounts' sort
+    is left.
 
     The records and their order are exactly those of transforming the whole business at once.
     """
@@ -82,6 +89,7 @@ class SnapshotBuilder:
         self._system_users: list[AccountRecord] = []
         self._assets: tuple[AssetRecord, ...] = ()
         self._grants: tuple[GrantRecord, ...] = ()
+        self._by_asset: dict[str, list[GrantRecord]] = {}
         self._partners: tuple[PartnerRecord, ...] = ()
 
     def add_people(self, nodes: Iterable[JSONObject]) -> None:
@@ -93,24 +101,27 @@ class SnapshotBuilder:
     def add_system_users(self, nodes: Iterable[JSONObject]) -> None:
         self._system_users.extend(system_user_from_graph(node) for node in nodes)
 
+    def add_assignees(self, asset_id: str, nodes: Iterable[JSONObject]) -> None:
+        """One page of an asset's ``assigned_users``: its grants, kept in the order read."""
+        grants = grants_from_assignees(asset_id, nodes)
+        if grants:
+            self._by_asset.setdefault(asset_id, []).extend(grants)
+
     def asset_steps(self, fetched: FetchedBusiness) -> Iterator[None]:
-        """Assets, grants and partners from ``fetched``, whose asset lists, agencies and clients
-        are complete; pauses (yields) every few hundred assets so a caller can serve other work.
+        """Assets and partners from ``fetched``, whose asset lists, agencies and clients are
+        complete, and the grants of every asset's assignees added; pauses (yields) every few
+        hundred assets so a caller can serve other work.
 
         Grants are sorted per asset, and the assets by id: the same order as sorting all grants
         by (asset, account), ties kept in the order read.
         """
         business_id = _text(fetched.business.get("id")) or None
         assets: list[AssetRecord] = []
-        by_asset: dict[str, list[GrantRecord]] = {}
+        by_asset = self._by_asset
         for count, asset in enumerate(fetched.assets, 1):
             assets.append(
                 asset_from_graph(asset.node, asset.type, asset.ownership, business_id=business_id)
             )
-            asset_id = _text(asset.node.get("id"))
-            grants = grants_from_assignees(asset_id, asset.assignees)
-            if grants:
-                by_asset.setdefault(asset_id, []).extend(grants)
             if count % self.ASSETS_PER_STEP == 0:
                 yield
         self._assets = tuple(sorted(assets, key=lambda a: (a.type, a.external_id)))
@@ -121,6 +132,7 @@ class SnapshotBuilder:
             if count % self.ASSETS_PER_STEP == 0:
                 yield
         self._grants = tuple(ordered)
+        self._by_asset = {}
         yield
         self._partners = partners_from_graph(fetched)
 
