@@ -27,7 +27,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from bastion.audit import AuditAction, AuditEntry, record_many
-from bastion.email_templates import render_email
+from bastion.email_templates import EmailStencil
 from bastion.notify import queue_email, queue_emails
 from bastion.storage.bulk import insert_rows, update_rows
 from bastion.storage.models import Account, App, AppMember, Notification, User, table_of, utcnow
@@ -260,18 +260,37 @@ class _Email:
     html: str
 
 
+class _Invitations:
+    """The "you have access" e-mails of one app: each role's e-mail is rendered once, then
+    filled in with each seat (an account's e-mail or name)."""
+
+    def __init__(self, app: App, base_url: str) -> None:
+        self._label = app.label
+        self._context = {
+            "link": f"{base_url.rstrip('/')}{ACCOUNTS_PATH}",
+            "how": (
+                "Sign in to Bastion to see it with its assets; the app is signed in to with your "
+                "company's single sign-on."
+                if app.login_method == LoginMethod.SSO
+                else "Sign in to Bastion to see it with its assets, then connect your account."
+            ),
+        }
+        self._by_role: dict[str, EmailStencil] = {}
+
+    def email(self, role: str, seat: str | None) -> _Email:
+        stencil = self._by_role.get(role)
+        if stencil is None:
+            stencil = self._by_role[role] = EmailStencil(
+                "member_access", "where", role=role, **self._context
+            )
+        where = f"Your account {seat} in {self._label}" if seat else f"Your access to {self._label}"
+        body = stencil.fill(where)
+        return _Email(f"[Bastion] You have access to {self._label}", body.text, body.html)
+
+
 def _invitation(app: App, role: str, seat: str | None, base_url: str) -> _Email:
     """The "you have access" e-mail for one seat (an account's e-mail or name) in the app."""
-    link = f"{base_url.rstrip('/')}{ACCOUNTS_PATH}"
-    where = f"Your account {seat} in {app.label}" if seat else f"Your access to {app.label}"
-    how = (
-        "Sign in to Bastion to see it with its assets; the app is signed in to with your "
-        "company's single sign-on."
-        if app.login_method == LoginMethod.SSO
-        else "Sign in to Bastion to see it with its assets, then connect your account."
-    )
-    body = render_email("member_access", where=where, role=role, how=how, link=link)
-    return _Email(f"[Bastion] You have access to {app.label}", body.text, body.html)
+    return _Invitations(app, base_url).email(role, seat)
 
 
 # --- a check's members, in bulk -------------------------------------------------------------------
@@ -394,10 +413,11 @@ def _invite_seated(
         )
     )
     emails = []
+    invitations = _Invitations(app, base_url)
     for member, person in candidates:
         if member.id in told:
             continue
-        email = _invitation(app, AppRole(member.role).value, person.seat, base_url)
+        email = invitations.email(AppRole(member.role).value, person.seat)
         emails.append(
             (
                 f"member-access:{app.id}:{person.user_id}",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from jinja2 import UndefinedError
 
-from bastion.email_templates import TEMPLATES_DIR, render_email
+from bastion.email_templates import TEMPLATES_DIR, EmailStencil, render_email
 
 
 def test_every_email_has_a_text_and_an_html_part() -> None:
@@ -48,3 +48,20 @@ def test_a_report_lists_each_person_in_both_parts() -> None:
 def test_a_forgotten_value_is_an_error_not_a_gap() -> None:
     with pytest.raises(UndefinedError):
         render_email("sign_in_link", link="https://b/l")
+
+
+@pytest.mark.parametrize(
+    "where",
+    ['Your account ann@x.com in Ads & "Co" <b>', "Your access to O'Brien's Pages", ""],
+)
+def test_a_stencil_fills_in_what_a_full_render_would(where: str) -> None:
+    context = {"role": "collaborator", "how": "Sign in & connect", "link": "https://b/a?x=1&y=2"}
+    stencil = EmailStencil("member_access", "where", **context)
+    assert stencil.fill(where) == render_email("member_access", where=where, **context)
+
+
+def test_a_value_the_templates_do_more_with_than_print_is_rendered_in_full() -> None:
+    # ``names|join(", ")`` takes the open value apart, token and all: each message is rendered.
+    stencil = EmailStencil("exemptions_expired", "names")
+    assert stencil.fill("Ann") == render_email("exemptions_expired", names="Ann")
+    assert "A, n, n" in stencil.fill("Ann").text
