@@ -6,9 +6,10 @@ How few (reference §1, Field expansion and Pagination; §2.9, Batch):
    everything in one Graph operation, never one call per asset;
 2. then every page still to read (further pages of an edge, of an asset's assignees) is one
    operation. There are no rounds: each cursor chain moves on as soon as its page arrives. The
-   pages known when a request slot frees go out together in batches of up to 50 under the
-   client's concurrency bound, the people's and the other list edges' pages in a batch of their
-   own, so the longest chain (the people) never waits behind a batch of 500-asset pages.
+   list edges' next pages (people, invitations, system users, partners) go out together, in a
+   request slot kept for them; the asset pages in batches of up to 50 in the client's other
+   slots, their answers taken a few at a time, so the longest chain (the people) never waits
+   behind a batch of 500-asset pages.
 So the import costs one operation plus one per extra page, the lower bound for cursor paging.
 If Meta refuses the expanded read as too large, each edge's first page is read on its own
 instead (one operation more per edge).
@@ -167,66 +168,147 @@ async def _fetch(client: GraphClient, business_id: str, collected: _Collected) -
         ]
     except ConnectorError as exc:
         raise exc.during("Reading the business") from exc
+    backlog: list[tuple[_Sink, Mapping[str, Any]]] = []
     for edge in edge_fields:
         # Taken out of the root, which lives to the end: only the business's own fields stay.
         inline = root.pop(edge, None)
         page = inline if isinstance(inline, Mapping) else {}
-        pending += collected.take(client, _Sink(edge), page)
-    await _follow(client, collected, pending, root)
+        if edge in LIST_EDGES:
+            pending += collected.take(client, _Sink(edge), page)
+        else:
+            backlog.append((_Sink(edge), page))
+    await _follow(client, collected, pending, root, backlog)
     return collected.result(root)
 
 
 _Pending = list[tuple["_Sink", GraphCall]]
+# How many answers of an asset batch are taken between two looks at the list chains.
+ANSWERS_PER_STEP = 5
 
 
 async def _follow(
-    client: GraphClient, collected: _Collected, pending: _Pending, root: Mapping[str, Any]
+    client: GraphClient,
+    collected: _Collected,
+    pending: _Pending,
+    root: Mapping[str, Any],
+    backlog: list[tuple[_Sink, Mapping[str, Any]]],
 ) -> None:
     """Read every page still to read, each chain advancing as soon as its page arrives.
 
-    Whenever a request slot is free, the pages known by then go out: the list edges' pages
-    (people, invitations, system users, partners) in a batch of their own, the asset pages in
-    batches of up to 50. Once no read of assets or partners is left, they are transformed in
-    short steps between the people's pages. The first failure cancels what is still in flight
-    and ends the import.
+    The list edges (people, invitations, system users, partners) and the asset pages are
+    followed apart. The list chains' next pages go out together the moment their pages are in,
+    with a request slot kept free for them; the asset pages go in batches of up to 50 in the
+    other slots, and their answers are taken a few at a time, so an arriving people page waits
+    for a few answers at most, never for a whole batch. ``backlog`` holds the business read's own
+    asset pages, taken once the list chains' next pages are on their way. Once no read of
+    assets or partners is left, they are transformed in short steps between the people's pages.
+    The first failure cancels what is still in flight and ends the import.
     """
-    ready: _Pending = list(pending)
-    in_flight: set[asyncio.Task[tuple[_Pending, list[JSONObject | ConnectorError]]]] = set()
-    asset_reads = sum(1 for sink, _ in ready if sink.feeds_assets)
-    transform: asyncio.Task[None] | None = None
-
-    async def send(chunk: _Pending) -> tuple[_Pending, list[JSONObject | ConnectorError]]:
-        return chunk, await client.batch_get([call for _, call in chunk])
-
+    follower = _Follower(client, collected, root, pending, backlog)
+    chains = [asyncio.create_task(follower.lists()), asyncio.create_task(follower.assets())]
     try:
-        while True:
-            if transform is None and asset_reads == 0:
-                steps = collected.builder.asset_steps(collected.result(root))
-                transform = asyncio.create_task(_run_in_steps(steps))
-            elif transform is not None and transform.done() and not collected.keep:
-                collected.release()
-            if not (ready or in_flight):
-                break
-            while ready and len(in_flight) < client.concurrency:
-                chunk = _next_chunk(ready)
-                in_flight.add(asyncio.create_task(send(chunk)))
-            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                chunk, answers = task.result()
-                for (sink, _), answer in zip(chunk, answers, strict=True):
-                    if isinstance(answer, ConnectorError):
-                        raise answer.during(f"Reading {sink.describe()}")
-                    follow = collected.take(client, sink, answer)
-                    asset_reads += sum(1 for s, _ in follow if s.feeds_assets) - sink.feeds_assets
-                    ready += follow
-        if transform is not None:
-            await transform
+        done, _ = await asyncio.wait(chains, return_when=asyncio.FIRST_EXCEPTION)
+        for chain in done:
+            chain.result()
+        if follower.transform is not None:
+            await follower.transform
     finally:
-        running = [*in_flight, *([transform] if transform is not None else [])]
+        running = [*chains, *([follower.transform] if follower.transform is not None else [])]
         for unfinished in running:
             unfinished.cancel()
-        if running:
-            await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)
+
+
+class _Follower:
+    """The two sides of ``_follow`` and what they share: the pages still to read, and how many
+    reads of assets or partners are left before those can be transformed."""
+
+    def __init__(
+        self,
+        client: GraphClient,
+        collected: _Collected,
+        root: Mapping[str, Any],
+        pending: _Pending,
+        backlog: list[tuple[_Sink, Mapping[str, Any]]],
+    ) -> None:
+        self.client, self.collected, self.root = client, collected, root
+        self.list_pages: _Pending = [item for item in pending if item[0].is_list]
+        self.asset_pages: _Pending = [item for item in pending if not item[0].is_list]
+        self.backlog = backlog
+        # The backlog counts as one read until it is taken.
+        self.asset_reads = sum(1 for sink, _ in pending if sink.feeds_assets) + bool(backlog)
+        self.transform: asyncio.Task[None] | None = None
+        self._start_transform()
+
+    async def lists(self) -> None:
+        while self.list_pages:
+            chunk, self.list_pages = self.list_pages[:MAX_BATCH], self.list_pages[MAX_BATCH:]
+            answers = await self.client.batch_get([call for _, call in chunk])
+            for (sink, _), answer in zip(chunk, answers, strict=True):
+                self._take(sink, answer)
+
+    async def assets(self) -> None:
+        in_flight: set[asyncio.Task[tuple[_Pending, list[JSONObject | ConnectorError]]]] = set()
+        # One request slot stays free for the list chains.
+        slots = max(1, self.client.concurrency - 1)
+
+        async def send(chunk: _Pending) -> tuple[_Pending, list[JSONObject | ConnectorError]]:
+            return chunk, await self.client.batch_get([call for _, call in chunk])
+
+        def dispatch() -> None:
+            while self.asset_pages and len(in_flight) < slots:
+                chunk = self.asset_pages[:MAX_BATCH]
+                del self.asset_pages[:MAX_BATCH]
+                in_flight.add(asyncio.create_task(send(chunk)))
+
+        try:
+            if self.backlog:
+                await asyncio.sleep(0)  # the list chains' next pages go out first
+                backlog, self.backlog = self.backlog, []
+                for sink, page in backlog:
+                    self._take(sink, page, answered=False)
+                    await asyncio.sleep(0)
+                self.asset_reads -= 1
+                self._start_transform()
+            dispatch()
+            while in_flight:
+                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    chunk, answers = task.result()
+                    for count, ((sink, _), answer) in enumerate(zip(chunk, answers, strict=True)):
+                        self._take(sink, answer)
+                        if count % ANSWERS_PER_STEP == ANSWERS_PER_STEP - 1:
+                            dispatch()
+                            await asyncio.sleep(0)
+                dispatch()
+        finally:
+            for unfinished in in_flight:
+                unfinished.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+    def _take(
+        self, sink: _Sink, answer: Mapping[str, Any] | ConnectorError, *, answered: bool = True
+    ) -> None:
+        """Keep one page, queue the pages it leads to; ``answered``: it was a read of its own."""
+        if isinstance(answer, ConnectorError):
+            raise answer.during(f"Reading {sink.describe()}")
+        follow = self.collected.take(self.client, sink, answer)
+        for item in follow:
+            (self.list_pages if item[0].is_list else self.asset_pages).append(item)
+        self.asset_reads += sum(1 for s, _ in follow if s.feeds_assets)
+        if answered and sink.feeds_assets:
+            self.asset_reads -= 1
+        self._start_transform()
+
+    def _start_transform(self) -> None:
+        if self.transform is None and self.asset_reads == 0:
+            steps = self.collected.builder.asset_steps(self.collected.result(self.root))
+            self.transform = asyncio.create_task(self._transformed(steps))
+
+    async def _transformed(self, steps: Iterator[None]) -> None:
+        await _run_in_steps(steps)
+        if not self.collected.keep:
+            self.collected.release()
 
 
 async def _run_in_steps(steps: Iterator[None]) -> None:
@@ -234,15 +316,6 @@ async def _run_in_steps(steps: Iterator[None]) -> None:
     steps, so the people's cursor is never held up by more than one step."""
     for _ in steps:
         await asyncio.sleep(0)
-
-
-def _next_chunk(ready: _Pending) -> _Pending:
-    """Take the next batch off ``ready``: the list edges' pages first, on their own."""
-    lists = [item for item in ready if item[0].asset_id is None and item[0].edge in LIST_EDGES]
-    chunk = lists[:MAX_BATCH] if lists else ready[:MAX_BATCH]
-    taken = {id(item) for item in chunk}
-    ready[:] = [item for item in ready if id(item) not in taken]
-    return chunk
 
 
 @dataclass(frozen=True)
@@ -254,6 +327,11 @@ class _Sink:
 
     def describe(self) -> str:
         return f"{self.edge} of asset {self.asset_id}" if self.asset_id else self.edge
+
+    @property
+    def is_list(self) -> bool:
+        """A page of a list edge (people, invitations, system users, partners)."""
+        return self.asset_id is None and self.edge in LIST_EDGES
 
     @property
     def feeds_assets(self) -> bool:
