@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 from urllib.parse import parse_qs
@@ -37,6 +38,7 @@ class HoldAssetPagesUntilThePeopleAreRead(httpx.AsyncBaseTransport):
         self.people_pages = people_pages
         self.people_asked: set[str] = set()
         self.people_read = asyncio.Event()
+        self.assets_asked = asyncio.Event()
         self.held = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -49,7 +51,13 @@ class HoldAssetPagesUntilThePeopleAreRead(httpx.AsyncBaseTransport):
                 self.people_read.set()
             if any("/business_users" not in url for url in urls) and not self.people_read.is_set():
                 self.held += 1
+                self.assets_asked.set()
                 await self.people_read.wait()
+            elif not self.people_read.is_set():
+                # A people page takes a moment, as over a network: long enough for the client to
+                # ask for asset pages meanwhile (which are held), if it does at all.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.assets_asked.wait(), 2)
         return await self.inner.handle_async_request(request)
 
 
