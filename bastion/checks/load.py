@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Text, cast, select, update
 from sqlalchemy.orm import Session
@@ -98,6 +98,19 @@ def explanations_since(session: Session, app_id: int, since: datetime | None) ->
         if op.kind == OperationKind.INVITE and op.parameters.get("email"):
             invites[email_key(op.parameters["email"]) or ""] = op.id
     return Explanations(by_target, invites)
+
+
+class _StoredAccount(NamedTuple):
+    """What the load compares of an account already stored."""
+
+    id: int
+    external_id: str
+    kind: str
+    name: str
+    email: str | None
+    app_role: str | None
+    details: dict[str, Any]
+    present: bool
 
 
 class SnapshotLoader:
@@ -223,9 +236,20 @@ class SnapshotLoader:
         return self.result
 
     def _load_accounts(self, records: Iterable[AccountRecord]) -> dict[str, int]:
+        # Plain rows: the kind is its stored value, the details their JSON text, decoded here.
         existing = {
-            row.external_id: row
-            for row in self.session.execute(
+            external_id: _StoredAccount(
+                row_id,
+                external_id,
+                kind,
+                name,
+                email,
+                app_role,
+                json.loads(details) if details else {},
+                bool(present),
+            )
+            for row_id, external_id, kind, name, email, app_role, details, present in plain_rows(
+                self.session.connection(),
                 select(
                     Account.id,
                     Account.external_id,
@@ -233,9 +257,9 @@ class SnapshotLoader:
                     Account.name,
                     Account.email,
                     Account.app_role,
-                    Account.details,
+                    cast(Account.details, Text),
                     Account.present,
-                ).where(Account.app_id == self.app.id)
+                ).where(Account.app_id == self.app.id),
             )
         }
         seen: dict[str, int] = {}
@@ -405,15 +429,7 @@ class SnapshotLoader:
         assets_by_id = {v: k for k, v in asset_ids.items()}
         # Tasks are read as their stored JSON text and decoded once per distinct text (a business
         # has a few dozen task lists across tens of thousands of grants); rows are plain tuples.
-        decoded: dict[str | None, tuple[str, ...]] = {}
-        existing: dict[tuple[int, int], tuple[int, tuple[str, ...], bool]] = {}
-        for (
-            grant_id,
-            held_by,
-            held_on,
-            tasks_text,
-            present,
-        ) in plain_rows(
+        rows = plain_rows(
             self.session.connection(),
             select(
                 Grant.id,
@@ -422,12 +438,16 @@ class SnapshotLoader:
                 cast(Grant.tasks, Text),
                 Grant.present,
             ).where(Grant.app_id == self.app.id),
-        ):
-            known = decoded.get(tasks_text)
-            if known is None:
-                known = decoded[tasks_text] = tuple(_tasks_of(tasks_text))
-            existing[(held_by, held_on)] = (grant_id, known, bool(present))
+        )
+        decoded = {text: tuple(_tasks_of(text)) for text in {row[3] for row in rows}}
+        existing: dict[tuple[int, int], tuple[int, tuple[str, ...], bool]] = {
+            (held_by, held_on): (grant_id, decoded[tasks_text], bool(present))
+            for grant_id, held_by, held_on, tasks_text, present in rows
+        }
+        del rows
         texts: dict[tuple[str, ...], str] = {}
+        # Records share one tuple per distinct task list: each is sorted once.
+        sorted_tasks: dict[tuple[str, ...], tuple[str, ...]] = {}
         seen: set[tuple[int, int]] = set()
         inserts: list[tuple[int, int, str]] = []
         updates: list[dict[str, Any]] = []
@@ -442,7 +462,9 @@ class SnapshotLoader:
             if key in seen:
                 continue
             seen.add(key)
-            ordered = tuple(sorted(record.tasks))
+            ordered = sorted_tasks.get(record.tasks)
+            if ordered is None:
+                ordered = sorted_tasks[record.tasks] = tuple(sorted(record.tasks))
             old = existing.get(key)
             if old is not None and old[2] and old[1] == ordered:
                 continue
