@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from bastion.connectors.base import AccountRecord, AssetRecord, GrantRecord, Snapshot
 from bastion.matching import email_key
-from bastion.storage.bulk import insert_rows, plain_rows, update_rows
+from bastion.storage.bulk import each_plain_row, insert_rows, plain_rows, update_rows
 from bastion.storage.models import (
     Account,
     App,
@@ -429,22 +429,27 @@ class SnapshotLoader:
         assets_by_id = {v: k for k, v in asset_ids.items()}
         # Tasks are read as their stored JSON text and decoded once per distinct text (a business
         # has a few dozen task lists across tens of thousands of grants); rows are plain tuples.
-        rows = plain_rows(
-            self.session.connection(),
-            select(
-                Grant.id,
-                Grant.account_id,
-                Grant.asset_id,
-                cast(Grant.tasks, Text),
-                Grant.present,
-            ).where(Grant.app_id == self.app.id),
-        )
-        decoded = {text: tuple(_tasks_of(text)) for text in {row[3] for row in rows}}
+        decoded: dict[str | None, tuple[str, ...]] = {}
+
+        def tasks_of(text: str | None) -> tuple[str, ...]:
+            known = decoded.get(text)
+            if known is None:
+                known = decoded[text] = tuple(_tasks_of(text))
+            return known
+
         existing: dict[tuple[int, int], tuple[int, tuple[str, ...], bool]] = {
-            (held_by, held_on): (grant_id, decoded[tasks_text], bool(present))
-            for grant_id, held_by, held_on, tasks_text, present in rows
+            (held_by, held_on): (grant_id, tasks_of(tasks_text), bool(present))
+            for grant_id, held_by, held_on, tasks_text, present in each_plain_row(
+                self.session.connection(),
+                select(
+                    Grant.id,
+                    Grant.account_id,
+                    Grant.asset_id,
+                    cast(Grant.tasks, Text),
+                    Grant.present,
+                ).where(Grant.app_id == self.app.id),
+            )
         }
-        del rows
         texts: dict[tuple[str, ...], str] = {}
         # Records share one tuple per distinct task list: each is sorted once.
         sorted_tasks: dict[tuple[str, ...], tuple[str, ...]] = {}

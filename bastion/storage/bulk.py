@@ -10,7 +10,7 @@ PostgreSQL takes inserts through ``COPY`` (psycopg 3); other databases the drive
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Select, Table
@@ -94,7 +94,8 @@ def insert_rows(
     extra = _converted(connection, table, list(shared), [list(shared.values())])[0]
     converted = _converted(connection, table, columns, rows, ready)
     target = connection.dialect.identifier_preparer.format_table(table)
-    if connection.dialect.name == "sqlite" and shared and len(converted) > STAGE_INSERTS_FROM:
+    staged = columns and shared and len(converted) > STAGE_INSERTS_FROM
+    if connection.dialect.name == "sqlite" and staged:
         _insert_through_stage(connection, target, columns, converted, list(shared), extra)
         return
     data = [(*row, *extra) for row in converted]
@@ -220,8 +221,10 @@ def _update_through_copy(
             f"CREATE TEMPORARY TABLE {staged} ON COMMIT DROP AS "  # noqa: S608
             f"SELECT {listed} FROM {target} WITH NO DATA"
         )
+        # One row per key, the last given, as a statement per row would leave it.
+        last = {row[-1]: row for row in data}
         with cursor.copy(f"COPY {staged} ({listed}) FROM STDIN") as copy:
-            for row in data:
+            for row in last.values():
                 copy.write_row(row)
         assignments = ", ".join(f"{quote(name)} = {staged}.{quote(name)}" for name in columns)
         cursor.execute(
@@ -239,6 +242,14 @@ def plain_rows(
     Only for columns whose values need none (integers, text; a boolean may come back as 0 or 1):
     reading tens of thousands of rows this way costs a third of a Core result's iteration.
     """
+    return list(each_plain_row(connection, statement))
+
+
+def each_plain_row(
+    connection: Connection, statement: Select[*tuple[Any, ...]]
+) -> Iterator[tuple[Any, ...]]:
+    """``plain_rows`` one at a time, fetched in batches: a caller that keeps only what it makes
+    of each row never holds the whole list of them."""
     compiled = statement.compile(dialect=connection.dialect)
     params = compiled.construct_params()
     if compiled.positiontup is not None:
@@ -250,6 +261,10 @@ def plain_rows(
     cursor = driver.cursor()
     try:
         cursor.execute(compiled.string, arguments)
-        return list(cursor.fetchall())
+        while batch := cursor.fetchmany(PLAIN_ROWS_BATCH):
+            yield from batch
     finally:
         cursor.close()
+
+
+PLAIN_ROWS_BATCH = 2000
