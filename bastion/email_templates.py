@@ -56,19 +56,27 @@ class EmailStencil:
     message: the bodies ``render_email`` gives with that value, for a string replacement each
     (a check sends thousands of invitations that differ in one value).
 
-    The open value is marked by a random token; where the templates do anything with it but
-    print it (a filter would change the token), every message is rendered in full instead.
+    The open value is rendered as two different random tokens; only where the two bodies differ
+    in nothing but the token (the templates print the value as it is, and nothing else depends
+    on it) is the stencil used. An empty value, which a template may test, and every value of a
+    template that does more with it, are rendered in full.
     """
 
     def __init__(self, name: str, open: str, **context: Any) -> None:
         self._name, self._open, self._context = name, open, context
         self._mark = f"open-{secrets.token_hex(16)}"
+        other = f"open-{secrets.token_hex(16)}"
         body = render_email(name, **context, **{open: self._mark})
+        check = render_email(name, **context, **{open: other})
         printed = self._mark in body.text and self._mark in body.html
-        self._body = body if printed else None
+        alike = (body.text.replace(self._mark, other), body.html.replace(self._mark, other)) == (
+            check.text,
+            check.html,
+        )
+        self._body = body if printed and alike else None
 
     def fill(self, value: str) -> EmailBody:
-        if self._body is None:
+        if self._body is None or not value:
             return render_email(self._name, **self._context, **{self._open: value})
         return EmailBody(
             text=self._body.text.replace(self._mark, value),

@@ -65,3 +65,20 @@ def test_a_value_the_templates_do_more_with_than_print_is_rendered_in_full() -> 
     stencil = EmailStencil("exemptions_expired", "names")
     assert stencil.fill("Ann") == render_email("exemptions_expired", names="Ann")
     assert "A, n, n" in stencil.fill("Ann").text
+
+
+def test_a_value_also_filtered_is_rendered_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Printed as it is and once more through a filter: the stencil would leave the filtered
+    # token behind, so every message is rendered from the template.
+    from jinja2 import DictLoader
+
+    from bastion import email_templates
+
+    loader = DictLoader({"t.txt": "{{ v }} / {{ v|upper }}", "t.html": "<p>{{ v }}</p>"})
+    monkeypatch.setattr(email_templates._text, "loader", loader)
+    monkeypatch.setattr(email_templates._html, "loader", loader)
+    monkeypatch.setattr(email_templates._text, "cache", None)
+    monkeypatch.setattr(email_templates._html, "cache", None)
+    stencil = EmailStencil("t", "v")
+    assert stencil.fill("ab <c>").text == "ab <c> / AB <C>"
+    assert stencil.fill("ab <c>").html == "<p>ab &lt;c&gt;</p>"

@@ -59,12 +59,8 @@ def snapshot_from_graph(
     builder.add_people(fetched.people)
     builder.add_invitations(fetched.invitations)
     builder.add_system_users(fetched.system_users)
-    fed: set[str] = set()
     for asset in fetched.assets:
-        asset_id = _text(asset.node.get("id"))
-        if asset_id not in fed:  # an asset listed twice carries the same assignees twice
-            fed.add(asset_id)
-            builder.add_assignees(asset_id, asset.assignees)
+        builder.add_assignees(_text(asset.node.get("id")), asset.assignees)
     for _ in builder.asset_steps(fetched):
         pass
     return builder.snapshot(
