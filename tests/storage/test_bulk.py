@@ -174,11 +174,15 @@ def test_many_updates_at_once_set_each_row_its_own_values(session: Session) -> N
         ],
     )
     # The temporary table went with the statement: a second batch in the same transaction works.
+    # A row given twice ends as it was given last, as with one statement per row.
     update_rows(
         session.connection(),
         table_of(Notification),
         ("subject",),
-        [(f"s{i}", n.id) for i, n in enumerate(notifications[:count])],
+        [
+            *((f"first{i}", n.id) for i, n in enumerate(notifications[:count])),
+            *((f"s{i}", n.id) for i, n in enumerate(notifications[:count])),
+        ],
     )
     session.expire_all()
     for i, n in enumerate(notifications[:count]):
