@@ -437,8 +437,10 @@ class SnapshotLoader:
                 known = decoded[text] = tuple(_tasks_of(text))
             return known
 
-        existing: dict[tuple[int, int], tuple[int, tuple[str, ...], bool]] = {
-            (held_by, held_on): (grant_id, tasks_of(tasks_text), bool(present))
+        # Keyed by one integer per (account, asset) pair (``_pair``): a large business has tens
+        # of thousands of grants, and a tuple per key costs twice the memory of an integer.
+        existing: dict[int, tuple[int, tuple[str, ...], bool]] = {
+            _pair(held_by, held_on): (grant_id, tasks_of(tasks_text), bool(present))
             for grant_id, held_by, held_on, tasks_text, present in each_plain_row(
                 self.session.connection(),
                 select(
@@ -453,7 +455,7 @@ class SnapshotLoader:
         texts: dict[tuple[str, ...], str] = {}
         # Records share one tuple per distinct task list: each is sorted once.
         sorted_tasks: dict[tuple[str, ...], tuple[str, ...]] = {}
-        seen: set[tuple[int, int]] = set()
+        seen: set[int] = set()
         inserts: list[tuple[int, int, str]] = []
         updates: list[dict[str, Any]] = []
         added = 0
@@ -463,7 +465,7 @@ class SnapshotLoader:
             if account_id is None or asset_id is None:
                 self.result.unresolved_grants += 1
                 continue
-            key = (account_id, asset_id)
+            key = _pair(account_id, asset_id)
             if key in seen:
                 continue
             seen.add(key)
@@ -534,8 +536,9 @@ class SnapshotLoader:
             ready=("tasks",),
         )
         self.result.add("grants", len(seen))
-        for (held_by, held_on), (grant_id, held, present) in existing.items():
-            if present and (held_by, held_on) not in seen:
+        for key, (grant_id, held, present) in existing.items():
+            if present and key not in seen:
+                held_by, held_on = key >> _PAIR_SHIFT, key & _PAIR_MASK
                 updates.append({"id": grant_id, "present": False, "gone_at": self.now})
                 account_ext = accounts_by_id.get(held_by, str(held_by))
                 asset_ext = assets_by_id.get(held_on, str(held_on))
@@ -680,6 +683,15 @@ class SnapshotLoader:
         for asset_id, (grant_id, _tasks, present) in existing.items():
             if present and asset_id not in seen:
                 updates.append({"id": grant_id, "present": False, "gone_at": self.now})
+
+
+_PAIR_SHIFT = 64
+_PAIR_MASK = (1 << _PAIR_SHIFT) - 1
+
+
+def _pair(account_id: int, asset_id: int) -> int:
+    """One integer for an (account, asset) pair of row ids (both below 2**64)."""
+    return account_id << _PAIR_SHIFT | asset_id
 
 
 def _tasks_of(stored: str | None) -> list[str]:
