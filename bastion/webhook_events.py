@@ -70,37 +70,58 @@ def emit_event(
     data: Mapping[str, Any],
 ) -> list[WebhookDelivery]:
     """Queue ``event_type`` for every endpoint subscribed to it; return the deliveries."""
+    return emit_events(
+        session, workspace_id=workspace_id, app_id=app_id, event_type=event_type, data=[data]
+    )
+
+
+def emit_events(
+    session: Session,
+    *,
+    workspace_id: int,
+    app_id: int | None,
+    event_type: str,
+    data: Sequence[Mapping[str, Any]],
+) -> list[WebhookDelivery]:
+    """``emit_event`` once per item of ``data`` (events of one type and scope, in that order),
+    with one look-up of the subscribed endpoints for them all."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event {event_type!r}")
+    if not data:
+        return []
     scope: ColumnElement[bool] = WebhookEndpoint.app_id.is_(None)
     if app_id is not None:
         scope = or_(scope, WebhookEndpoint.app_id == app_id)
-    endpoints = session.scalars(
-        select(WebhookEndpoint)
-        .where(
-            WebhookEndpoint.workspace_id == workspace_id,
-            WebhookEndpoint.enabled.is_(True),
-            scope,
-        )
-        .order_by(WebhookEndpoint.id)
-    ).all()
+    endpoints = [
+        endpoint
+        for endpoint in session.scalars(
+            select(WebhookEndpoint)
+            .where(
+                WebhookEndpoint.workspace_id == workspace_id,
+                WebhookEndpoint.enabled.is_(True),
+                scope,
+            )
+            .order_by(WebhookEndpoint.id)
+        ).all()
+        if event_type in endpoint.events
+    ]
     now = utcnow()
-    payload = {
-        "type": event_type,
-        "timestamp": now.isoformat().replace("+00:00", "Z"),
-        "data": {"workspace_id": workspace_id, "app_id": app_id, **data},
-    }
+    timestamp = now.isoformat().replace("+00:00", "Z")
     deliveries = [
         WebhookDelivery(
             workspace_id=workspace_id,
             endpoint_id=endpoint.id,
             message_id=new_message_id(),
             event_type=event_type,
-            payload=payload,
+            payload={
+                "type": event_type,
+                "timestamp": timestamp,
+                "data": {"workspace_id": workspace_id, "app_id": app_id, **item},
+            },
             next_attempt_at=now,
         )
+        for item in data
         for endpoint in endpoints
-        if event_type in endpoint.events
     ]
     session.add_all(deliveries)
     return deliveries
@@ -172,24 +193,29 @@ def emit_report_opened(session: Session, report: Report) -> None:
     )
 
 
-def emit_still_seated(
-    session: Session, *, item: ReportItem, account: Account, asset_count: int
-) -> None:
-    """A person the directory deprovisioned still holds this account (a new report item)."""
-    emit_event(
+def emit_still_seated(session: Session, seated: Sequence[tuple[ReportItem, Account, int]]) -> None:
+    """People the directory deprovisioned still hold these accounts (new report items, each
+    with its account and asset count), all of one app."""
+    if not seated:
+        return
+    first, account, _count = seated[0]
+    emit_events(
         session,
-        workspace_id=item.workspace_id,
+        workspace_id=first.workspace_id,
         app_id=account.app_id,
         event_type="account.deprovisioned_still_seated",
-        data={
-            "report_id": item.report_id,
-            "report_item_id": item.id,
-            "account_id": account.id,
-            "user_id": item.user_id,
-            "app_role": account.app_role,
-            "asset_count": asset_count,
-            "reason": item.reason,
-        },
+        data=[
+            {
+                "report_id": item.report_id,
+                "report_item_id": item.id,
+                "account_id": account.id,
+                "user_id": item.user_id,
+                "app_role": account.app_role,
+                "asset_count": asset_count,
+                "reason": item.reason,
+            }
+            for item, account, asset_count in seated
+        ],
     )
 
 

@@ -98,8 +98,7 @@ def update_deprovisioning_report(session: Session, app: App) -> list[NewItem]:
         session.add(item)
         created.append(NewItem(item, account, user, asset_counts.get(account.id, 0)))
     session.flush()
-    for new in created:
-        emit_still_seated(session, item=new.item, account=new.account, asset_count=new.asset_count)
+    emit_still_seated(session, [(new.item, new.account, new.asset_count) for new in created])
     return created
 
 

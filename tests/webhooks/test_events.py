@@ -13,7 +13,7 @@ from bastion.actions.reports import apply_report
 from bastion.actions.token_reminders import remind_expiring_tokens
 from bastion.storage.models import App, ReportItem, utcnow
 from bastion.webhook_delivery import deliver_due_webhooks
-from bastion.webhook_events import EVENT_TYPES, emit_event
+from bastion.webhook_events import EVENT_TYPES, emit_event, emit_events
 from tests.checks.conftest import World
 from tests.webhooks.conftest import Receiver, register
 
@@ -42,6 +42,7 @@ def test_a_check_tells_its_outcome_the_leavers_and_the_changes_made_by_hand(
     [opened] = of_type(events, "report.opened")
     seated = of_type(events, "account.deprovisioned_still_seated")
     assert len(seated) == first.counts["report_items_added"] >= 1
+    assert len({s["report_item_id"] for s in seated}) == len(seated)  # one event per item
     assert {s["report_id"] for s in seated} == {opened["report_id"]}
     assert of_type(events, "change.outside_bastion") == []  # the first check is a baseline
 
@@ -110,3 +111,33 @@ def test_a_token_reminder_is_also_an_event_once(hooks_world: World, receiver: Re
     [event] = of_type(received(world, receiver, made.secret), "token.expiring")
     assert event["reminder_days"] == 14
     assert event["expires_at"] == expires.isoformat()
+
+
+def test_events_emitted_together_reach_each_subscribed_endpoint_in_order(
+    hooks_world: World, receiver: Receiver
+) -> None:
+    world = hooks_world
+    everywhere = register(world, receiver.url, ["token.expiring"])
+    this_app = register(world, receiver.url, ["token.expiring"], app_id=world.app_id)
+    register(world, receiver.url, ["report.opened"])  # not subscribed to this type
+    with world.runtime.sessions.begin() as session:
+        deliveries = emit_events(
+            session,
+            workspace_id=world.workspace_id,
+            app_id=world.app_id,
+            event_type="token.expiring",
+            data=[{"n": 1}, {"n": 2}, {"n": 3}],
+        )
+        assert [d.payload["data"]["n"] for d in deliveries] == [1, 1, 2, 2, 3, 3]
+        assert {d.endpoint_id for d in deliveries} == {everywhere.endpoint.id, this_app.endpoint.id}
+        assert len({d.message_id for d in deliveries}) == 6
+        assert (
+            emit_events(
+                session,
+                workspace_id=world.workspace_id,
+                app_id=world.app_id,
+                event_type="token.expiring",
+                data=[],
+            )
+            == []
+        )
