@@ -27,7 +27,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from bastion.audit import AuditAction, AuditEntry, record_many
-from bastion.email_templates import EmailStencil
+from bastion.email_templates import EmailBody, EmailStencil, render_email
 from bastion.notify import queue_email, queue_emails
 from bastion.storage.bulk import insert_rows, update_rows
 from bastion.storage.models import Account, App, AppMember, Notification, User, table_of, utcnow
@@ -238,7 +238,7 @@ def _queue_invitation(
     base_url: str,
 ) -> Notification | None:
     seat = (account.email or account.name) if account is not None else None
-    email = _invitation(app, member.role.value, seat, base_url)
+    email = _Invitations(app, base_url).email(member.role.value, seat)
     notification = queue_email(
         session,
         workspace_id=member.workspace_id,
@@ -261,8 +261,9 @@ class _Email:
 
 
 class _Invitations:
-    """The "you have access" e-mails of one app: each role's e-mail is rendered once, then
-    filled in with each seat (an account's e-mail or name)."""
+    """The "you have access" e-mails of one app, for one seat each (an account's e-mail or name).
+    ``email`` renders one in full; ``stenciled`` renders each role's once and fills in the seat,
+    for a check's thousands."""
 
     def __init__(self, app: App, base_url: str) -> None:
         self._label = app.label
@@ -278,19 +279,22 @@ class _Invitations:
         self._by_role: dict[str, EmailStencil] = {}
 
     def email(self, role: str, seat: str | None) -> _Email:
+        body = render_email("member_access", where=self._where(seat), role=role, **self._context)
+        return self._email(body)
+
+    def stenciled(self, role: str, seat: str | None) -> _Email:
         stencil = self._by_role.get(role)
         if stencil is None:
             stencil = self._by_role[role] = EmailStencil(
                 "member_access", "where", role=role, **self._context
             )
-        where = f"Your account {seat} in {self._label}" if seat else f"Your access to {self._label}"
-        body = stencil.fill(where)
+        return self._email(stencil.fill(self._where(seat)))
+
+    def _where(self, seat: str | None) -> str:
+        return f"Your account {seat} in {self._label}" if seat else f"Your access to {self._label}"
+
+    def _email(self, body: EmailBody) -> _Email:
         return _Email(f"[Bastion] You have access to {self._label}", body.text, body.html)
-
-
-def _invitation(app: App, role: str, seat: str | None, base_url: str) -> _Email:
-    """The "you have access" e-mail for one seat (an account's e-mail or name) in the app."""
-    return _Invitations(app, base_url).email(role, seat)
 
 
 # --- a check's members, in bulk -------------------------------------------------------------------
@@ -417,7 +421,7 @@ def _invite_seated(
     for member, person in candidates:
         if member.id in told:
             continue
-        email = invitations.email(AppRole(member.role).value, person.seat)
+        email = invitations.stenciled(AppRole(member.role).value, person.seat)
         emails.append(
             (
                 f"member-access:{app.id}:{person.user_id}",

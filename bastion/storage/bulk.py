@@ -94,8 +94,8 @@ def insert_rows(
     extra = _converted(connection, table, list(shared), [list(shared.values())])[0]
     converted = _converted(connection, table, columns, rows, ready)
     target = connection.dialect.identifier_preparer.format_table(table)
-    staged = columns and shared and len(converted) > STAGE_INSERTS_FROM
-    if connection.dialect.name == "sqlite" and staged:
+    worth_a_stage = bool(columns and shared) and len(converted) > STAGE_INSERTS_FROM
+    if connection.dialect.name == "sqlite" and worth_a_stage:
         _insert_through_stage(connection, target, columns, converted, list(shared), extra)
         return
     data = [(*row, *extra) for row in converted]
