@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bastion.connectors.registry import ConnectorOptions
+from bastion.connectors.registry import ConnectorOptions, load_connectors
 from bastion.errors import ConfigurationError
 from bastion.logs import get_logger, register_secret
 from bastion.security.vault import KeyRing, write_generated_keys
@@ -92,7 +92,9 @@ def freeze_startup_objects() -> None:
     Modules, routes, ORM mappers and SCIM schemas live as long as the process: about 200,000
     objects that every full collection would otherwise walk again (about 100 ms each on a small
     machine, a pause in whatever request triggered it). Called by ``bastion serve`` and
-    ``bastion worker`` once everything is loaded.
+    ``bastion worker`` once everything is loaded; the connectors and their trust store are
+    loaded here too, so no check pays for them.
     """
+    load_connectors()
     gc.collect()
     gc.freeze()

@@ -81,6 +81,15 @@ def validate_app_settings(kind: str, settings: dict[str, Any]) -> dict[str, str]
     return cleaned
 
 
+def load_connectors() -> None:
+    """Import every app kind's connector and load the trust store, as a long-lived process does
+    once at start-up rather than in its first check (about 0.1 s together)."""
+    import bastion.connectors.meta  # noqa: F401
+    from bastion.connectors.tls import trust_context
+
+    trust_context()
+
+
 def open_connector(
     kind: str,
     settings: dict[str, Any],

@@ -30,6 +30,7 @@ from bastion.connectors.meta.metrics import (
     GRAPH_REQUESTS,
 )
 from bastion.connectors.meta.usage import read_usage
+from bastion.connectors.tls import trust_context
 
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v25.0"
@@ -125,6 +126,7 @@ class GraphClient:
             base_url=f"{base_url.rstrip('/')}/{api_version}/",
             headers={"Authorization": f"Bearer {token}"},
             timeout=httpx.Timeout(timeout),
+            verify=trust_context(),
             transport=transport,
         )
 

@@ -44,6 +44,7 @@ from bastion.connectors.meta.client import (
     RetryPolicy,
 )
 from bastion.connectors.meta.graph_errors import GraphErrorBody, error_from_response, scrub
+from bastion.connectors.tls import trust_context
 
 DEFAULT_LOGIN_URL = "https://www.facebook.com"
 # Reading ``/me/business_users`` needs business_management (§1.6; which permission the edge
@@ -150,6 +151,7 @@ class MetaProfileLogin:
                 httpx.AsyncClient(
                     base_url=f"{self.graph_base}/{self.api_version}/",
                     timeout=httpx.Timeout(self.timeout),
+                    verify=trust_context(),
                     transport=self._transport,
                 ) as http,
                 asyncio.timeout(self.timeout),

@@ -1,0 +1,38 @@
+"""The connectors' trust store: loaded once per process, and verifying."""
+
+from __future__ import annotations
+
+import ssl
+import sys
+
+import pytest
+
+from bastion.connectors.meta.client import GraphClient
+from bastion.connectors.registry import load_connectors
+from bastion.connectors.tls import trust_context
+
+
+def test_the_trust_context_is_built_once_and_verifies_servers() -> None:
+    context = trust_context()
+    assert trust_context() is context
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname is True
+    assert context.cert_store_stats()["x509_ca"] > 0
+
+
+@pytest.mark.anyio
+async def test_every_graph_client_shares_it() -> None:
+    clients = [GraphClient(token="t1"), GraphClient(token="t2")]
+    try:
+        contexts = {id(c._http._transport._pool._ssl_context) for c in clients}  # type: ignore[attr-defined]
+        assert contexts == {id(trust_context())}
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+def test_load_connectors_imports_every_kind_and_the_trust_store() -> None:
+    trust_context.cache_clear()
+    load_connectors()
+    assert "bastion.connectors.meta" in sys.modules
+    assert trust_context.cache_info().currsize == 1
