@@ -31,15 +31,18 @@ async def test_every_graph_client_shares_it() -> None:
             await client.aclose()
 
 
-def test_load_connectors_imports_every_kind_and_the_trust_store() -> None:
+def test_load_connectors_imports_every_kind_the_trust_store_and_the_http_stack() -> None:
     # In a fresh interpreter: this test's own imports already hold the connector.
     program = (
         "import sys\n"
         "from bastion.connectors import registry, tls\n"
         "assert 'bastion.connectors.meta' not in sys.modules\n"
         "assert tls.trust_context.cache_info().currsize == 0\n"
+        "stack = ('httpcore', 'h11', 'anyio._backends._asyncio')\n"
+        "assert not [m for m in stack if m in sys.modules]\n"
         "registry.load_connectors()\n"
         "assert 'bastion.connectors.meta' in sys.modules\n"
         "assert tls.trust_context.cache_info().currsize == 1\n"
+        "assert [m for m in stack if m in sys.modules] == list(stack)\n"
     )
     subprocess.run([sys.executable, "-c", program], check=True, timeout=60)
