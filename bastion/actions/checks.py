@@ -34,7 +34,7 @@ from bastion.actions.partner_tokens import partner_tokens
 from bastion.actions.restrictions import settle_restriction
 from bastion.actions.reviews import open_reviews
 from bastion.audit import AuditAction, record
-from bastion.checks.classify import classify_accounts
+from bastion.checks.classify import Classifier, classify_accounts
 from bastion.checks.load import SnapshotLoader, explanations_since
 from bastion.checks.reports import email_new_items, owner_emails, update_deprovisioning_report
 from bastion.checks.safeguard import evaluate
@@ -282,24 +282,25 @@ def _apply(
             _audit_finished(session, run)
             return run
     progress("loading")
-    loader = SnapshotLoader(
-        session,
-        app,
-        run,
-        baseline=baseline,
-        explanations=explanations_since(session, app.id, previous_start),
-    )
-    loaded = loader.load(snapshot)
-    progress("matching")
-    classified = classify_accounts(
+    classifier = Classifier(
         session,
         app,
         MatchingOptions(
             strip_plus_addressing=runtime.settings.match_strip_plus_addressing,
             fold_googlemail=runtime.settings.match_fold_googlemail,
         ),
-        base_url=runtime.settings.base_url,
     )
+    loader = SnapshotLoader(
+        session,
+        app,
+        run,
+        baseline=baseline,
+        explanations=explanations_since(session, app.id, previous_start),
+        classifier=classifier,
+    )
+    loaded = loader.load(snapshot)
+    progress("matching")
+    classified = classify_accounts(session, app, classifier, base_url=runtime.settings.base_url)
     confirmed = confirm_manual_operations(session, app)
     cancelled = cancel_invitations_past_limit(session, app, actor=Actor.system("check"))
     progress("reporting")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -144,15 +144,103 @@ _NO_EXEMPTION = {
 }
 
 
+class Classifier:
+    """The directory as one check matches against it, read once, and the rule that puts an
+    account in its tab. The load asks it for the accounts it adds, which are so written
+    already classified (a first check adds every account, and updating each of them again
+    right after cost as much as the insert); ``classify_accounts`` then settles the rest."""
+
+    def __init__(self, session: Session, app: App, options: MatchingOptions | None) -> None:
+        people, self.directory = _directory(session, app.workspace_id)
+        self.index = DirectoryIndex(people, options)
+
+    def new_account(self, kind: str, email: str | None, name: str, now: datetime) -> dict[str, Any]:
+        """The tab and match of an account the load adds (no manual link, no exemption), as
+        the columns ``classify_accounts`` would write for it."""
+        decision = self.decide(_NEW_ACCOUNT._replace(kind=kind, email=email, name=name), now)
+        return {**_NEW_ACCOUNT_COLUMNS, **decision.changes, "state": decision.state}
+
+    def decide(self, row: Any, now: datetime) -> _Decision:
+        """``row``: the account's ``_ACCOUNT_COLUMNS``. What to write is in ``changes``; the
+        state is there too only once the caller compares it with the stored one."""
+        changes: dict[str, Any] = {}
+        if row.kind == AccountKind.SYSTEM_USER:
+            # A system user is nobody's seat: never matched, exempted or counted among people.
+            if row.matched_user_id is not None or row.match_rule is not None:
+                changes.update(_NO_MATCH, matched_by_id=None, matched_at=None)
+            if row.exemption_reason is not None:
+                changes.update(_NO_EXEMPTION)
+            return _Decision(AccountState.SYSTEM_USER, changes, None, False)
+        manual = row.matched_user_id if row.match_rule == MatchRule.MANUAL else None
+        match = self.index.match(Identity(row.id, row.email, row.name, manual))
+        matched_user_id = match.user_id if match is not None else None
+        if match is None:
+            if row.matched_user_id is not None:
+                changes.update(_NO_MATCH, matched_at=None)
+        elif (row.matched_user_id, row.match_rule) != (match.user_id, match.rule.value):
+            changes.update(
+                matched_user_id=match.user_id,
+                match_rule=match.rule.value,
+                match_confidence=match.confidence,
+                matched_at=now,
+            )
+            if match.rule != MatchRule.MANUAL:
+                changes["matched_by_id"] = None
+        exemption = row.exemption_reason
+        expiry = row.exemption_expires_at
+        expired = bool(exemption and expiry is not None and expiry <= now)
+        if expired:
+            changes.update(_NO_EXEMPTION)
+            exemption = None
+        person = self.directory.get(matched_user_id) if matched_user_id is not None else None
+        if exemption:
+            state = AccountState.EXEMPTED
+        elif row.kind == AccountKind.PARTNER_PERSON and not (person and person.guest):
+            # Only a guest or a local partner of ours vouches for a partner's person.
+            state = AccountState.PARTNER
+        elif person is None:
+            state = AccountState.UNMATCHED
+        elif person.guest:
+            state = AccountState.GUEST
+        else:
+            state = AccountState.ONBOARDED
+        return _Decision(state, changes, matched_user_id, expired)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    state: AccountState
+    changes: dict[str, Any]
+    matched_user_id: int | None
+    exemption_expired: bool
+
+
+class _Account(NamedTuple):
+    """What ``Classifier.decide`` reads of an account, for one the load has not written yet."""
+
+    id: int
+    kind: str
+    email: str | None
+    name: str
+    matched_user_id: int | None
+    match_rule: str | None
+    exemption_reason: str | None
+    exemption_expires_at: datetime | None
+
+
+_NEW_ACCOUNT = _Account(0, AccountKind.PERSON, None, "", None, None, None, None)
+# Every column ``new_account`` may set, so that every added account has the same ones.
+_NEW_ACCOUNT_COLUMNS: dict[str, Any] = {**_NO_MATCH, "matched_at": None, "matched_by_id": None}
+
+
 def classify_accounts(
-    session: Session, app: App, options: MatchingOptions | None = None, *, base_url: str
+    session: Session, app: App, classifier: Classifier, *, base_url: str
 ) -> ClassifyResult:
     """Match and sort every present account, then settle the app's members and send the
     invitations (``bastion.onboarding.settle_check_members``). Accounts are read and written as
     plain rows in bulk; only what changed is written."""
     session.flush()
-    people, directory = _directory(session, app.workspace_id)
-    index = DirectoryIndex(people, options)
+    directory = classifier.directory
     now = utcnow()
     result = ClassifyResult()
     updates: dict[tuple[str, ...], list[list[Any]]] = {}
@@ -163,49 +251,10 @@ def classify_accounts(
         select(*_ACCOUNT_COLUMNS).where(Account.app_id == app.id, Account.present.is_(True))
     ).all()
     for row in rows:
-        changes: dict[str, Any] = {}
-        if row.kind == AccountKind.SYSTEM_USER:
-            # A system user is nobody's seat: never matched, exempted or counted among people.
-            state = AccountState.SYSTEM_USER
-            if row.matched_user_id is not None or row.match_rule is not None:
-                changes.update(_NO_MATCH, matched_by_id=None, matched_at=None)
-            if row.exemption_reason is not None:
-                changes.update(_NO_EXEMPTION)
-            matched_user_id = None
-        else:
-            manual = row.matched_user_id if row.match_rule == MatchRule.MANUAL else None
-            match = index.match(Identity(row.id, row.email, row.name, manual))
-            matched_user_id = match.user_id if match is not None else None
-            if match is None:
-                if row.matched_user_id is not None:
-                    changes.update(_NO_MATCH, matched_at=None)
-            elif (row.matched_user_id, row.match_rule) != (match.user_id, match.rule.value):
-                changes.update(
-                    matched_user_id=match.user_id,
-                    match_rule=match.rule.value,
-                    match_confidence=match.confidence,
-                    matched_at=now,
-                )
-                if match.rule != MatchRule.MANUAL:
-                    changes["matched_by_id"] = None
-            exemption = row.exemption_reason
-            expiry = row.exemption_expires_at
-            if exemption and expiry is not None and expiry <= now:
-                result.expired_exemptions.append(row.name or row.email or row.external_id)
-                changes.update(_NO_EXEMPTION)
-                exemption = None
-            person = directory.get(matched_user_id) if matched_user_id is not None else None
-            if exemption:
-                state = AccountState.EXEMPTED
-            elif row.kind == AccountKind.PARTNER_PERSON and not (person and person.guest):
-                # Only a guest or a local partner of ours vouches for a partner's person.
-                state = AccountState.PARTNER
-            elif person is None:
-                state = AccountState.UNMATCHED
-            elif person.guest:
-                state = AccountState.GUEST
-            else:
-                state = AccountState.ONBOARDED
+        decision = classifier.decide(row, now)
+        state, changes, matched_user_id = decision.state, decision.changes, decision.matched_user_id
+        if decision.exemption_expired:
+            result.expired_exemptions.append(row.name or row.email or row.external_id)
         if row.state != state:
             changes["state"] = state
         result.states[state.value] = result.states.get(state.value, 0) + 1

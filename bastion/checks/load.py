@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Text, cast, select, update
 from sqlalchemy.orm import Session
 
+from bastion.checks.classify import Classifier
 from bastion.connectors.base import AccountRecord, AssetRecord, GrantRecord, Snapshot
 from bastion.matching import email_key
 from bastion.storage.bulk import each_plain_row, insert_rows, plain_rows, update_rows
@@ -122,12 +123,15 @@ class SnapshotLoader:
         *,
         baseline: bool,
         explanations: Explanations,
+        classifier: Classifier,
     ) -> None:
         self.session = session
         self.app = app
         self.run = run
         self.baseline = baseline
         self.explanations = explanations
+        # Accounts the load adds are written in their tab, matched (``Classifier.new_account``).
+        self.classifier = classifier
         self.now = utcnow()
         self.result = LoadResult()
         self._changes: list[dict[str, Any]] = []
@@ -278,7 +282,10 @@ class SnapshotLoader:
             old = existing.get(record.external_id)
             label = record.name or record.email or record.external_id
             if old is None:
-                inserts.append(self._new_row(values, record.external_id))
+                classified = self.classifier.new_account(
+                    record.kind, record.email, record.name or "", self.now
+                )
+                inserts.append(self._new_row({**values, **classified}, record.external_id))
                 continue
             seen[record.external_id] = old.id
             if not old.present:

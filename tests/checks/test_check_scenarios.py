@@ -6,7 +6,7 @@ import dataclasses
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bastion.actions.actors import Actor
 from bastion.actions.checks import start_check
@@ -83,6 +83,35 @@ def test_first_check_imports_everything_and_classifies_as_the_directory_predicts
     app = world.app()
     assert app.status.value == "healthy"
     assert app.last_check_at is not None and app.next_check_at is not None
+
+
+def test_accounts_a_check_adds_are_written_in_their_tab_and_not_written_again(
+    world: World,
+) -> None:
+    statements: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(world.runtime.engine, "before_cursor_execute", note)
+    try:
+        run = world.check()
+    finally:
+        event.remove(world.runtime.engine, "before_cursor_execute", note)
+    assert run.state == RunState.SUCCEEDED, run.error
+    # Only the stamp of the run that saw them, which a first check has nothing to change in.
+    rewrites = [
+        s
+        for s in statements
+        if s.upper().startswith("UPDATE ACCOUNTS") and "last_seen_run_id" not in s
+    ]
+    assert rewrites == []
+    with world.runtime.sessions() as session:
+        accounts = session.scalars(select(Account)).all()
+    matched = [a for a in accounts if a.matched_user_id is not None]
+    assert matched and all(a.state == AccountState.ONBOARDED for a in matched)
+    assert all(a.match_rule and a.match_confidence and a.matched_at for a in matched)
+    assert {a.external_id: a.state.value for a in accounts} == _predicted_states(world)
 
 
 def test_a_second_check_with_no_difference_writes_no_change(world: World) -> None:
