@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,6 +39,7 @@ from bastion.checks.classify import Classifier, classify_accounts
 from bastion.checks.load import SnapshotLoader, explanations_since
 from bastion.checks.reports import email_new_items, owner_emails, update_deprovisioning_report
 from bastion.checks.safeguard import evaluate
+from bastion.checks.stored import StoredRead
 from bastion.concurrency import run_sync
 from bastion.connectors.base import (
     ConnectorError,
@@ -173,10 +175,14 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
         connector = connector_for(session, ring, runtime.connector_options, app)
         learn_identity = app.token_identity is None
         tokens, app_row_id = partner_tokens(session, ring, app), app.id
+        workspace_id = app.workspace_id
+    # Read while the fetch waits for the app's pages, where the database can say whether it
+    # is still current when the load begins (bastion/checks/stored.py).
+    stored = StoredRead.open(runtime.engine, workspace_id=workspace_id, app_id=app_row_id)
 
     async def fetch() -> tuple[Snapshot, str | None, list[PartnerRead]]:
         try:
-            snapshot = await connector.fetch_snapshot()
+            snapshot = await connector.fetch_snapshot(stored.steps() if stored else None)
             # Apps connected before Bastion kept its token's identity learn it once.
             identity = await connector.token_identity() if learn_identity else None
             # Native partners' people, each with its partner's token (never failing the check).
@@ -184,16 +190,21 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
         finally:
             await connector.aclose()
 
-    with _Heartbeat(runtime, run_id), fewer_collections():
+    with _Heartbeat(runtime, run_id), fewer_collections(), _closing(stored):
         progress("fetching")
         try:
             snapshot, identity, partner_reads = run_sync(fetch())
         except ConnectorError as exc:
             return _fail(runtime, run_id, exc)
         try:
-            with runtime.sessions.begin() as session:
+            if stored is not None:
+                stored.finish()
+            with (
+                stored.session(runtime.sessions) if stored else runtime.sessions() as session,
+                session.begin(),
+            ):
                 snapshot = with_partner_people(session, app_row_id, snapshot, partner_reads)
-                finished = _apply(runtime, session, run_id, snapshot, progress, identity)
+                finished = _apply(runtime, session, run_id, snapshot, progress, identity, stored)
                 record_partner_reads(session, app_row_id, partner_reads)
                 return finished
         except Exception as exc:
@@ -201,6 +212,15 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
             # instead of leaving the run to expire.
             _fail(runtime, run_id, ConnectorError(f"Bastion failed to apply the check: {exc!r}"))
             raise
+
+
+@contextmanager
+def _closing(stored: StoredRead | None) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if stored is not None:
+            stored.close()
 
 
 def _fail(runtime: Runtime, run_id: int, exc: ConnectorError) -> CheckRun:
@@ -240,6 +260,7 @@ def _apply(
     snapshot: Snapshot,
     progress: Progress,
     token_identity: str | None,
+    stored: StoredRead | None = None,
 ) -> CheckRun:
     run = session.get_one(CheckRun, run_id)
     app = session.get_one(App, run.app_id)
@@ -282,6 +303,9 @@ def _apply(
             _audit_finished(session, run)
             return run
     progress("loading")
+    session.flush()
+    # Read during the fetch, and still what this transaction sees; else read now.
+    directory, stored_grants = (stored.current(session) if stored else None) or (None, None)
     classifier = Classifier(
         session,
         app,
@@ -289,6 +313,7 @@ def _apply(
             strip_plus_addressing=runtime.settings.match_strip_plus_addressing,
             fold_googlemail=runtime.settings.match_fold_googlemail,
         ),
+        directory,
     )
     loader = SnapshotLoader(
         session,
@@ -297,6 +322,7 @@ def _apply(
         baseline=baseline,
         explanations=explanations_since(session, app.id, previous_start),
         classifier=classifier,
+        stored_grants=stored_grants,
     )
     loaded = loader.load(snapshot)
     progress("matching")

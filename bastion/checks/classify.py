@@ -11,11 +11,12 @@ to, or else sits under its partner (state ``partner``), never among our own peop
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from bastion.matching import DirectoryIndex, Identity, MatchingOptions, MatchRule, Person
@@ -29,6 +30,8 @@ from bastion.storage.models.enums import (
     UserStatus,
     WorkspaceRole,
 )
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -66,20 +69,27 @@ def directory_people(session: Session, workspace_id: int) -> tuple[list[Person],
     return people, users
 
 
-def _directory(
-    session: Session, workspace_id: int
-) -> tuple[list[Person], dict[int, _DirectoryPerson]]:
-    """``directory_people`` as plain rows, in two queries (a check reads the whole directory)."""
+DirectoryRows = tuple[list["Person"], dict[int, "_DirectoryPerson"]]
+# Rows read between two steps of a read made in steps (``bastion/checks/stored.py``).
+ROWS_PER_STEP = 1000
+
+
+def read_directory(
+    connection: Connection, workspace_id: int
+) -> Generator[None, None, DirectoryRows]:
+    """``directory_people`` as plain rows, in two queries (a check reads the whole directory),
+    a step every ``ROWS_PER_STEP`` rows; run it whole with ``drained``."""
     others: dict[int, list[str]] = {}
-    for user_id, email in session.execute(
+    for user_id, email in connection.execute(
         select(UserEmail.user_id, UserEmail.email)
         .where(UserEmail.workspace_id == workspace_id, UserEmail.primary.is_not(True))
         .order_by(UserEmail.id)
     ):
         others.setdefault(user_id, []).append(email)
+    yield
     people: list[Person] = []
     facts: dict[int, _DirectoryPerson] = {}
-    for row in session.execute(
+    result = connection.execute(
         select(
             User.id,
             User.email,
@@ -90,24 +100,36 @@ def _directory(
             User.source,
             User.signed_in_at,
         ).where(User.workspace_id == workspace_id)
-    ):
-        active = row.status == UserStatus.ACTIVE
-        people.append(
-            Person(
-                user_id=row.id,
-                email=row.email,
-                other_emails=tuple(others.get(row.id, ())),
-                name=row.display_name,
-                active=active,
+    )
+    for rows in result.partitions(ROWS_PER_STEP):
+        for row in rows:
+            active = row.status == UserStatus.ACTIVE
+            people.append(
+                Person(
+                    user_id=row.id,
+                    email=row.email,
+                    other_emails=tuple(others.get(row.id, ())),
+                    name=row.display_name,
+                    active=active,
+                )
             )
-        )
-        facts[row.id] = _DirectoryPerson(
-            email=row.email,
-            active=active and row.removed_at is None,
-            guest=_guest(row.role, row.source),
-            signed_in_at=row.signed_in_at,
-        )
+            facts[row.id] = _DirectoryPerson(
+                email=row.email,
+                active=active and row.removed_at is None,
+                guest=_guest(row.role, row.source),
+                signed_in_at=row.signed_in_at,
+            )
+        yield
     return people, facts
+
+
+def drained(steps: Generator[None, None, T]) -> T:
+    """What a read made in steps returns, all its steps taken at once."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
 
 
 def is_guest(user: User) -> bool:
@@ -150,8 +172,17 @@ class Classifier:
     already classified (a first check adds every account, and updating each of them again
     right after cost as much as the insert); ``classify_accounts`` then settles the rest."""
 
-    def __init__(self, session: Session, app: App, options: MatchingOptions | None) -> None:
-        people, self.directory = _directory(session, app.workspace_id)
+    def __init__(
+        self,
+        session: Session,
+        app: App,
+        options: MatchingOptions | None,
+        directory: DirectoryRows | None = None,
+    ) -> None:
+        """``directory``: as ``read_directory`` read it already in this transaction's view."""
+        if directory is None:
+            directory = drained(read_directory(session.connection(), app.workspace_id))
+        people, self.directory = directory
         self.index = DirectoryIndex(people, options)
 
     def new_account(self, kind: str, email: str | None, name: str, now: datetime) -> dict[str, Any]:

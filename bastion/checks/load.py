@@ -12,15 +12,15 @@ Change rows (every row would read "added", which tells nobody anything).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Text, cast, select, update
+from sqlalchemy import Connection, Text, cast, select, update
 from sqlalchemy.orm import Session
 
-from bastion.checks.classify import Classifier
+from bastion.checks.classify import ROWS_PER_STEP, Classifier, drained
 from bastion.connectors.base import AccountRecord, AssetRecord, GrantRecord, Snapshot
 from bastion.matching import email_key
 from bastion.storage.bulk import each_plain_row, insert_rows, plain_rows, update_rows
@@ -124,6 +124,7 @@ class SnapshotLoader:
         baseline: bool,
         explanations: Explanations,
         classifier: Classifier,
+        stored_grants: StoredGrants | None = None,
     ) -> None:
         self.session = session
         self.app = app
@@ -132,6 +133,9 @@ class SnapshotLoader:
         self.explanations = explanations
         # Accounts the load adds are written in their tab, matched (``Classifier.new_account``).
         self.classifier = classifier
+        # The app's grants as ``read_stored_grants`` read them already in this transaction's
+        # view (``bastion/checks/stored.py``), or None: the load reads them.
+        self.stored_grants = stored_grants
         self.now = utcnow()
         self.result = LoadResult()
         self._changes: list[dict[str, Any]] = []
@@ -434,31 +438,9 @@ class SnapshotLoader:
     ) -> None:
         accounts_by_id = {v: k for k, v in account_ids.items()}
         assets_by_id = {v: k for k, v in asset_ids.items()}
-        # Tasks are read as their stored JSON text and decoded once per distinct text (a business
-        # has a few dozen task lists across tens of thousands of grants); rows are plain tuples.
-        decoded: dict[str | None, tuple[str, ...]] = {}
-
-        def tasks_of(text: str | None) -> tuple[str, ...]:
-            known = decoded.get(text)
-            if known is None:
-                known = decoded[text] = tuple(_tasks_of(text))
-            return known
-
-        # Keyed by one integer per (account, asset) pair (``_pair``): a large business has tens
-        # of thousands of grants, and a tuple per key costs twice the memory of an integer.
-        existing: dict[int, tuple[int, tuple[str, ...], bool]] = {
-            _pair(held_by, held_on): (grant_id, tasks_of(tasks_text), bool(present))
-            for grant_id, held_by, held_on, tasks_text, present in each_plain_row(
-                self.session.connection(),
-                select(
-                    Grant.id,
-                    Grant.account_id,
-                    Grant.asset_id,
-                    cast(Grant.tasks, Text),
-                    Grant.present,
-                ).where(Grant.app_id == self.app.id),
-            )
-        }
+        existing = self.stored_grants
+        if existing is None:
+            existing = drained(read_stored_grants(self.session.connection(), self.app.id))
         texts: dict[tuple[str, ...], str] = {}
         # Records share one tuple per distinct task list: each is sorted once.
         sorted_tasks: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -694,6 +676,38 @@ class SnapshotLoader:
 
 _PAIR_SHIFT = 64
 _PAIR_MASK = (1 << _PAIR_SHIFT) - 1
+
+
+StoredGrants = dict[int, tuple[int, tuple[str, ...], bool]]
+
+
+def read_stored_grants(connection: Connection, app_id: int) -> Generator[None, None, StoredGrants]:
+    """The app's grants as the load compares them, a step every ``ROWS_PER_STEP`` rows; run
+    it whole with ``drained``.
+
+    Keyed by one integer per (account, asset) pair (``_pair``): a large business has tens of
+    thousands of grants, and a tuple per key costs twice the memory of an integer. Tasks are
+    read as their stored JSON text and decoded once per distinct text (a business has a few
+    dozen task lists across tens of thousands of grants); rows are plain tuples.
+    """
+    decoded: dict[str | None, tuple[str, ...]] = {}
+    existing: StoredGrants = {}
+    for count, (grant_id, held_by, held_on, tasks_text, present) in enumerate(
+        each_plain_row(
+            connection,
+            select(
+                Grant.id, Grant.account_id, Grant.asset_id, cast(Grant.tasks, Text), Grant.present
+            ).where(Grant.app_id == app_id),
+        ),
+        start=1,
+    ):
+        tasks = decoded.get(tasks_text)
+        if tasks is None:
+            tasks = decoded[tasks_text] = tuple(_tasks_of(tasks_text))
+        existing[_pair(held_by, held_on)] = (grant_id, tasks, bool(present))
+        if count % ROWS_PER_STEP == 0:
+            yield
+    return existing
 
 
 def _pair(account_id: int, asset_id: int) -> int:

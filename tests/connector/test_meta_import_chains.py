@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
+import time
+from collections.abc import Iterator
 from urllib.parse import parse_qs
 
 import httpx
@@ -97,3 +100,31 @@ def test_the_snapshot_built_while_reading_is_the_one_transformed_at_once(
     assert streamed == at_once
     assert len(streamed.grants) > 100 and len(streamed.accounts) > PEOPLE
     assert observed_snapshot(streamed) == expected_snapshot(sim.dump())
+
+
+def test_the_callers_idle_work_runs_while_the_people_page_and_the_rest_is_left_to_it(
+    sim: Simulator, connect: ConnectorFactory
+) -> None:
+    # The assets come whole with the business; the people take ten pages after it.
+    sim.load(generate_scenario("small", seed=7, people=10 * LIST_PAGE_SIZE, assignments=300))
+    taken: list[int] = []
+
+    def work() -> Iterator[None]:
+        for step in range(100_000):
+            time.sleep(0.0001)
+            taken.append(step)
+            yield
+
+    steps = work()
+
+    async def with_idle_work(meta: MetaConnector) -> tuple[Snapshot, Snapshot]:
+        return await meta.fetch_snapshot(steps), await meta.fetch_snapshot()
+
+    streamed, alone = run(connect(), with_idle_work)
+    during = len(taken)
+    assert 0 < during < 100_000
+    # What is left goes on where the fetch stopped, and the read is the same either way.
+    assert next(steps) is None and taken[-1] == during
+    assert streamed == dataclasses.replace(
+        alone, graph_operations=streamed.graph_operations, http_requests=streamed.http_requests
+    )

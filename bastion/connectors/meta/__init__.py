@@ -19,6 +19,7 @@ Settings arrive as plain arguments (``bastion.settings`` has ``graph_url``,
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
@@ -104,8 +105,8 @@ class MetaConnector:
             self.client, token=self._token, business_id=self.business_id, app_id=self.app_id
         )
 
-    async def fetch_snapshot(self) -> Snapshot:
-        return await fetch_snapshot(self.client, self.business_id)
+    async def fetch_snapshot(self, idle: Iterator[None] | None = None) -> Snapshot:
+        return await fetch_snapshot(self.client, self.business_id, idle)
 
     async def token_identity(self) -> str | None:
         """The system user the token acts as (``/me``), for an app connected before Bastion

@@ -113,16 +113,21 @@ NESTED_EDGES = ("assigned_users", "agencies")
 ALL_EDGES = frozenset(LIST_EDGES) | ASSET_EDGE_NAMES
 
 
-async def fetch_snapshot(client: GraphClient, business_id: str) -> Snapshot:
+async def fetch_snapshot(
+    client: GraphClient, business_id: str, idle: Iterator[None] | None = None
+) -> Snapshot:
     """Read everything, transforming while the people still page; counts are the client's for
-    this import only."""
+    this import only. ``idle``: the caller's work, advanced a step at a time while the pages
+    are awaited once the assets are transformed (``_Follower``); whatever is left of it when
+    the last page is in stays for the caller."""
     before_ops = client.counters.graph_operations
     before_http = client.counters.http_requests
     builder = SnapshotBuilder()
     with collector_paused():
         # Only the records are kept: each page is let go once the builder has what it holds, so
         # the decoded pages never all live at once and the collector never walks them.
-        business = (await _fetch(client, business_id, _Collected(builder, keep=False))).business
+        collected = _Collected(builder, keep=False)
+        business = (await _fetch(client, business_id, collected, idle)).business
         return builder.snapshot(
             business,
             graph_operations=client.counters.graph_operations - before_ops,
@@ -136,7 +141,12 @@ async def fetch_business(client: GraphClient, business_id: str) -> FetchedBusine
     return await _fetch(client, business_id, _Collected(SnapshotBuilder(), keep=True))
 
 
-async def _fetch(client: GraphClient, business_id: str, collected: _Collected) -> FetchedBusiness:
+async def _fetch(
+    client: GraphClient,
+    business_id: str,
+    collected: _Collected,
+    idle: Iterator[None] | None = None,
+) -> FetchedBusiness:
     """Read the business: the collected builder is handed every account page as it arrives, and
     the assets, grants and partners as soon as every read they depend on is in."""
     edge_fields = {edge: f"{f}" for edge, (f, _) in LIST_EDGES.items()} | {
@@ -177,7 +187,7 @@ async def _fetch(client: GraphClient, business_id: str, collected: _Collected) -
             pending += collected.take(client, _Sink(edge), page)
         else:
             backlog.append((_Sink(edge), page))
-    await _follow(client, collected, pending, root, backlog)
+    await _follow(client, collected, pending, root, backlog, idle)
     return collected.result(root)
 
 
@@ -192,6 +202,7 @@ async def _follow(
     pending: _Pending,
     root: Mapping[str, Any],
     backlog: list[tuple[_Sink, Mapping[str, Any]]],
+    idle: Iterator[None] | None = None,
 ) -> None:
     """Read every page still to read, each chain advancing as soon as its page arrives.
 
@@ -202,9 +213,10 @@ async def _follow(
     for a few answers at most, never for a whole batch. ``backlog`` holds the business read's own
     asset pages, taken once the list chains' next pages are on their way. Once no read of
     assets or partners is left, they are transformed in short steps between the people's pages.
-    The first failure cancels what is still in flight and ends the import.
+    Then ``idle`` is advanced a step at a time, a pause for the pages between two steps. The
+    first failure cancels what is still in flight and ends the import.
     """
-    follower = _Follower(client, collected, root, pending, backlog)
+    follower = _Follower(client, collected, root, pending, backlog, idle)
     chains = [asyncio.create_task(follower.lists()), asyncio.create_task(follower.assets())]
     try:
         done, _ = await asyncio.wait(chains, return_when=asyncio.FIRST_EXCEPTION)
@@ -213,7 +225,11 @@ async def _follow(
         if follower.transform is not None:
             await follower.transform
     finally:
-        running = [*chains, *([follower.transform] if follower.transform is not None else [])]
+        # The idle work stops between two steps: what is left of it is the caller's.
+        running = [
+            *chains,
+            *(task for task in (follower.transform, follower.idle) if task is not None),
+        ]
         for unfinished in running:
             unfinished.cancel()
         await asyncio.gather(*running, return_exceptions=True)
@@ -230,8 +246,12 @@ class _Follower:
         root: Mapping[str, Any],
         pending: _Pending,
         backlog: list[tuple[_Sink, Mapping[str, Any]]],
+        idle: Iterator[None] | None = None,
     ) -> None:
         self.client, self.collected, self.root = client, collected, root
+        self._idle_steps = idle
+        self.idle: asyncio.Task[None] | None = None
+        self._list_page_asked = asyncio.Event()
         self.list_pages: _Pending = [item for item in pending if item[0].is_list]
         self.asset_pages: _Pending = [item for item in pending if not item[0].is_list]
         self.backlog = backlog
@@ -243,6 +263,8 @@ class _Follower:
     async def lists(self) -> None:
         while self.list_pages:
             chunk, self.list_pages = self.list_pages[:MAX_BATCH], self.list_pages[MAX_BATCH:]
+            # The idle work starts once this request is on its way (IDLE_AFTER_SEND_SECONDS).
+            self._list_page_asked.set()
             answers = await self.client.batch_get([call for _, call in chunk])
             for (sink, _), answer in zip(chunk, answers, strict=True):
                 self._take(sink, answer)
@@ -309,6 +331,22 @@ class _Follower:
         await _run_in_steps(steps)
         if not self.collected.keep:
             self.collected.release()
+        if self._idle_steps is not None:
+            self.idle = asyncio.create_task(self._run_while_idle(self._idle_steps))
+
+    async def _run_while_idle(self, steps: Iterator[None]) -> None:
+        """Take the caller's steps in the list pages' round trips (``IDLE_BUDGET_SECONDS``)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._list_page_asked.wait()
+            self._list_page_asked.clear()
+            await asyncio.sleep(IDLE_AFTER_SEND_SECONDS)
+            deadline = loop.time() + IDLE_BUDGET_SECONDS
+            for _ in steps:
+                if loop.time() >= deadline:
+                    break
+            else:
+                return
 
 
 async def _run_in_steps(steps: Iterator[None]) -> None:
@@ -316,6 +354,13 @@ async def _run_in_steps(steps: Iterator[None]) -> None:
     steps, so the people's cursor is never held up by more than one step."""
     for _ in steps:
         await asyncio.sleep(0)
+
+
+# The caller's idle work runs in the round trip of a list page: from a moment after the page is
+# asked for (the request is on its way by then) for at most this long, well within Meta's
+# answer, so that no arriving page waits for it; a step (a thousand rows read) takes a few ms.
+IDLE_AFTER_SEND_SECONDS = 0.002
+IDLE_BUDGET_SECONDS = 0.02
 
 
 @dataclass(frozen=True)

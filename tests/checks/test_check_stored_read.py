@@ -1,0 +1,162 @@
+"""What a check reads of the database during its fetch is used only while it is still current.
+
+On SQLite the directory and the app's grants are read while the fetch waits for Meta's pages
+(bastion/checks/stored.py); a commit by anyone else in between makes the load read them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, select, update
+
+from bastion.actions.actors import Actor
+from bastion.actions.directory import create_person
+from bastion.checks.classify import drained, read_directory
+from bastion.checks.load import read_stored_grants
+from bastion.checks.stored import StoredRead
+from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
+from bastion.directory_records import EmailRecord, PersonRecord
+from bastion.security.vault import KeyRing
+from bastion.storage.models import Account, CheckRun, User
+from bastion.storage.models.enums import AccountKind, AccountState, RunState, UserSource
+from tests.checks.conftest import World, _Mailbox, build_runtime, connected_world
+
+
+@pytest.fixture
+def sqlite_world(
+    sqlite_engine: Engine, tmp_path: Path, key_ring: KeyRing, mailbox: _Mailbox
+) -> World:
+    """The read during the fetch is SQLite's alone (PostgreSQL reads in the load)."""
+    sim = Simulator(generate_scenario("small", seed=42))
+    runtime = build_runtime(sqlite_engine, tmp_path, sim, key_ring, mailbox.port)  # type: ignore[attr-defined]
+    return connected_world(runtime, sim, key_ring, mailbox)
+
+
+def _open(world: World) -> StoredRead:
+    stored = StoredRead.open(
+        world.runtime.engine, workspace_id=world.workspace_id, app_id=world.app_id
+    )
+    assert stored is not None
+    stored.finish()
+    return stored
+
+
+def test_what_was_read_is_used_when_nobody_committed_since(sqlite_world: World) -> None:
+    world = sqlite_world
+    assert world.check().state == RunState.SUCCEEDED
+    stored = _open(world)
+    try:
+        with stored.session(world.runtime.sessions) as session, session.begin():
+            # A read-only transaction holds no write lock: another writer could still commit.
+            assert stored.current(session) is None
+            session.execute(update(CheckRun).values(error=None))
+            current = stored.current(session)
+            assert current is not None
+            connection = session.connection()
+            assert current[0] == drained(read_directory(connection, world.workspace_id))
+            assert current[1] == drained(read_stored_grants(connection, world.app_id))
+            assert current[1]  # the first check's grants
+    finally:
+        stored.close()
+
+
+def test_a_commit_by_another_connection_makes_the_load_read_again(sqlite_world: World) -> None:
+    world = sqlite_world
+    assert world.check().state == RunState.SUCCEEDED
+    stored = _open(world)
+    try:
+        with world.runtime.sessions.begin() as other:
+            other.execute(update(User).values(display_name=User.display_name + " (renamed)"))
+        with stored.session(world.runtime.sessions) as session, session.begin():
+            session.execute(update(CheckRun).values(error=None))
+            assert stored.current(session) is None
+    finally:
+        stored.close()
+
+
+def test_only_sqlite_reads_during_the_fetch(world: World) -> None:
+    # PostgreSQL has no counter of other connections' commits: its load reads for itself.
+    stored = StoredRead.open(
+        world.runtime.engine, workspace_id=world.workspace_id, app_id=world.app_id
+    )
+    assert (stored is not None) == (world.runtime.engine.dialect.name == "sqlite")
+    if stored is not None:
+        stored.close()
+
+
+class JoinDuringTheFetch(httpx.AsyncBaseTransport):
+    """Passes requests to the simulator; once armed, the first batch request waits a moment
+    (the check's reads during the fetch are done by then) while a person joins the directory."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.inner = httpx.ASGITransport(app=create_simulator_app(sim))
+        self.joiner: tuple[World, str] | None = None
+        self.done = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.joiner is not None and not self.done and request.method == "POST":
+            self.done = True
+            await asyncio.sleep(0.3)
+            world, email = self.joiner
+            with world.runtime.sessions.begin() as session:
+                create_person(
+                    session,
+                    workspace_id=world.workspace_id,
+                    person=PersonRecord(
+                        user_name=email,
+                        display_name="Jo Joiner",
+                        external_id="joiner-1",
+                        active=True,
+                        emails=(EmailRecord(email, "work", True),),
+                    ),
+                    source=UserSource.SCIM,
+                    actor=Actor.system("tests"),
+                    check_delay=timedelta(minutes=5),
+                )
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.fixture
+def joining_world(engine: Engine, tmp_path: Path, key_ring: KeyRing, mailbox: _Mailbox) -> World:
+    sim = Simulator(generate_scenario("small", seed=42, people=260, assignments=600))
+    runtime = build_runtime(engine, tmp_path, sim, key_ring, mailbox.port)  # type: ignore[attr-defined]
+    transport = JoinDuringTheFetch(sim)
+    runtime = dataclasses.replace(
+        runtime,
+        connector_options=dataclasses.replace(runtime.connector_options, transport=transport),
+    )
+    return connected_world(runtime, sim, key_ring, mailbox, {"transport": transport})
+
+
+def test_a_person_who_joins_the_directory_during_the_fetch_is_matched_by_that_check(
+    joining_world: World,
+) -> None:
+    world = joining_world
+    assert world.check().state == RunState.SUCCEEDED
+    with world.runtime.sessions() as session:
+        account_id, email = session.execute(
+            select(Account.id, Account.email)
+            .where(
+                Account.present.is_(True),
+                Account.state == AccountState.UNMATCHED,
+                Account.kind == AccountKind.PERSON,
+                Account.email.is_not(None),
+            )
+            .order_by(Account.id)
+            .limit(1)
+        ).one()
+    transport: JoinDuringTheFetch = world.extra["transport"]
+    transport.joiner = (world, email)
+    run = world.check()
+    assert run.state == RunState.SUCCEEDED, run.error
+    assert transport.done
+    with world.runtime.sessions() as session:
+        account = session.get_one(Account, account_id)
+        joiner = session.scalars(select(User).where(User.external_id == "joiner-1")).one()
+    assert (account.state, account.matched_user_id) == (AccountState.ONBOARDED, joiner.id)
