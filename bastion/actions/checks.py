@@ -305,7 +305,7 @@ def _apply(
     progress("loading")
     session.flush()
     # Read during the fetch, and still what this transaction sees; else read now.
-    directory, stored_grants = (stored.current(session) if stored else None) or (None, None)
+    directory, stored_rows = (stored.current(session) if stored else None) or (None, None)
     classifier = Classifier(
         session,
         app,
@@ -322,7 +322,7 @@ def _apply(
         baseline=baseline,
         explanations=explanations_since(session, app.id, previous_start),
         classifier=classifier,
-        stored_grants=stored_grants,
+        stored=stored_rows,
     )
     loaded = loader.load(snapshot)
     progress("matching")

@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from bastion.checks.steps import ROWS_PER_STEP, drained
 from bastion.matching import DirectoryIndex, Identity, MatchingOptions, MatchRule, Person
 from bastion.onboarding import Seated, Seats, settle_check_members
 from bastion.storage.bulk import update_rows
@@ -30,8 +31,6 @@ from bastion.storage.models.enums import (
     UserStatus,
     WorkspaceRole,
 )
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -69,9 +68,7 @@ def directory_people(session: Session, workspace_id: int) -> tuple[list[Person],
     return people, users
 
 
-DirectoryRows = tuple[list["Person"], dict[int, "_DirectoryPerson"]]
-# Rows read between two steps of a read made in steps (``bastion/checks/stored.py``).
-ROWS_PER_STEP = 1000
+DirectoryRows = tuple[list[Person], dict[int, _DirectoryPerson]]
 
 
 def read_directory(
@@ -121,15 +118,6 @@ def read_directory(
             )
         yield
     return people, facts
-
-
-def drained(steps: Generator[None, None, T]) -> T:
-    """What a read made in steps returns, all its steps taken at once."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
 
 
 def is_guest(user: User) -> bool:

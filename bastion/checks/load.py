@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Text, cast, select, update
+from sqlalchemy import Connection, Row, Text, cast, select, update
 from sqlalchemy.orm import Session
 
-from bastion.checks.classify import ROWS_PER_STEP, Classifier, drained
+from bastion.checks.classify import Classifier
+from bastion.checks.steps import ROWS_PER_STEP, drained
 from bastion.connectors.base import AccountRecord, AssetRecord, GrantRecord, Snapshot
 from bastion.matching import email_key
 from bastion.storage.bulk import each_plain_row, insert_rows, plain_rows, update_rows
@@ -37,7 +38,13 @@ from bastion.storage.models import (
     table_of,
     utcnow,
 )
-from bastion.storage.models.enums import ChangeKind, OperationKind, OperationState
+from bastion.storage.models.enums import (
+    AssetType,
+    ChangeKind,
+    OperationKind,
+    OperationState,
+    Ownership,
+)
 
 
 @dataclass
@@ -124,7 +131,7 @@ class SnapshotLoader:
         baseline: bool,
         explanations: Explanations,
         classifier: Classifier,
-        stored_grants: StoredGrants | None = None,
+        stored: StoredRows | None = None,
     ) -> None:
         self.session = session
         self.app = app
@@ -133,9 +140,9 @@ class SnapshotLoader:
         self.explanations = explanations
         # Accounts the load adds are written in their tab, matched (``Classifier.new_account``).
         self.classifier = classifier
-        # The app's grants as ``read_stored_grants`` read them already in this transaction's
-        # view (``bastion/checks/stored.py``), or None: the load reads them.
-        self.stored_grants = stored_grants
+        # The app's rows as ``read_stored`` read them already in this transaction's view
+        # (``bastion/checks/stored.py``), or None: the load reads them.
+        self.stored = stored
         self.now = utcnow()
         self.result = LoadResult()
         self._changes: list[dict[str, Any]] = []
@@ -244,32 +251,11 @@ class SnapshotLoader:
         return self.result
 
     def _load_accounts(self, records: Iterable[AccountRecord]) -> dict[str, int]:
-        # Plain rows: the kind is its stored value, the details their JSON text, decoded here.
-        existing = {
-            external_id: _StoredAccount(
-                row_id,
-                external_id,
-                kind,
-                name,
-                email,
-                app_role,
-                json.loads(details) if details else {},
-                bool(present),
-            )
-            for row_id, external_id, kind, name, email, app_role, details, present in plain_rows(
-                self.session.connection(),
-                select(
-                    Account.id,
-                    Account.external_id,
-                    Account.kind,
-                    Account.name,
-                    Account.email,
-                    Account.app_role,
-                    cast(Account.details, Text),
-                    Account.present,
-                ).where(Account.app_id == self.app.id),
-            )
-        }
+        existing = (
+            self.stored.accounts
+            if self.stored is not None
+            else drained(read_stored_accounts(self.session.connection(), self.app.id))
+        )
         seen: dict[str, int] = {}
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
@@ -349,20 +335,11 @@ class SnapshotLoader:
         return seen
 
     def _load_assets(self, records: Iterable[AssetRecord]) -> dict[str, int]:
-        existing = {
-            row.external_id: row
-            for row in self.session.execute(
-                select(
-                    Asset.id,
-                    Asset.external_id,
-                    Asset.name,
-                    Asset.type,
-                    Asset.ownership,
-                    Asset.owner_business_id,
-                    Asset.present,
-                ).where(Asset.app_id == self.app.id)
-            )
-        }
+        existing = (
+            self.stored.assets
+            if self.stored is not None
+            else drained(read_stored_assets(self.session.connection(), self.app.id))
+        )
         seen: dict[str, int] = {}
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
@@ -438,9 +415,11 @@ class SnapshotLoader:
     ) -> None:
         accounts_by_id = {v: k for k, v in account_ids.items()}
         assets_by_id = {v: k for k, v in asset_ids.items()}
-        existing = self.stored_grants
-        if existing is None:
-            existing = drained(read_stored_grants(self.session.connection(), self.app.id))
+        existing = (
+            self.stored.grants
+            if self.stored is not None
+            else drained(read_stored_grants(self.session.connection(), self.app.id))
+        )
         texts: dict[tuple[str, ...], str] = {}
         # Records share one tuple per distinct task list: each is sorted once.
         sorted_tasks: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -679,6 +658,86 @@ _PAIR_MASK = (1 << _PAIR_SHIFT) - 1
 
 
 StoredGrants = dict[int, tuple[int, tuple[str, ...], bool]]
+
+
+# An asset as the load compares it: id, external id, name, type, ownership, owner, present.
+StoredAsset = Row[int, str, str, AssetType, Ownership, str | None, bool]
+
+
+@dataclass(frozen=True)
+class StoredRows:
+    """What the load compares a snapshot with: the app's accounts, assets and grants."""
+
+    accounts: dict[str, _StoredAccount]
+    assets: dict[str, StoredAsset]
+    grants: StoredGrants
+
+
+def read_stored(connection: Connection, app_id: int) -> Generator[None, None, StoredRows]:
+    """The app's rows as the load reads them, a step every ``ROWS_PER_STEP`` rows."""
+    accounts = yield from read_stored_accounts(connection, app_id)
+    assets = yield from read_stored_assets(connection, app_id)
+    grants = yield from read_stored_grants(connection, app_id)
+    return StoredRows(accounts, assets, grants)
+
+
+def read_stored_accounts(
+    connection: Connection, app_id: int
+) -> Generator[None, None, dict[str, _StoredAccount]]:
+    """By external id. Plain rows: the kind is its stored value, the details their JSON text,
+    decoded here."""
+    existing: dict[str, _StoredAccount] = {}
+    rows = each_plain_row(
+        connection,
+        select(
+            Account.id,
+            Account.external_id,
+            Account.kind,
+            Account.name,
+            Account.email,
+            Account.app_role,
+            cast(Account.details, Text),
+            Account.present,
+        ).where(Account.app_id == app_id),
+    )
+    for count, (row_id, external_id, kind, name, email, app_role, details, present) in enumerate(
+        rows, start=1
+    ):
+        existing[external_id] = _StoredAccount(
+            row_id,
+            external_id,
+            kind,
+            name,
+            email,
+            app_role,
+            json.loads(details) if details else {},
+            bool(present),
+        )
+        if count % ROWS_PER_STEP == 0:
+            yield
+    return existing
+
+
+def read_stored_assets(
+    connection: Connection, app_id: int
+) -> Generator[None, None, dict[str, StoredAsset]]:
+    """By external id."""
+    existing: dict[str, StoredAsset] = {}
+    result = connection.execute(
+        select(
+            Asset.id,
+            Asset.external_id,
+            Asset.name,
+            Asset.type,
+            Asset.ownership,
+            Asset.owner_business_id,
+            Asset.present,
+        ).where(Asset.app_id == app_id)
+    )
+    for rows in result.partitions(ROWS_PER_STEP):
+        existing.update((row.external_id, row) for row in rows)
+        yield
+    return existing
 
 
 def read_stored_grants(connection: Connection, app_id: int) -> Generator[None, None, StoredGrants]:

@@ -1,13 +1,13 @@
 """What a check reads of the database before it writes, read while the fetch waits for the app.
 
 A check's fetch spends most of its time waiting for Meta's next page of people. On SQLite, the
-directory (for matching) and the app's stored grants (for the comparison) are read meanwhile,
-on the connection the load then writes through, a thousand rows a step in the pauses between
-pages (``Connector.fetch_snapshot``'s ``idle``). SQLite tells a connection whether another one
-committed since a given moment (``PRAGMA data_version``): the load takes what was read only when
-none did, which it asks once it holds the database's write lock, so that what it compares is
-exactly what it would have read itself; otherwise it reads again, as it does on PostgreSQL,
-which has no such counter.
+directory (for matching) and the app's stored accounts, assets and grants (for the comparison)
+are read meanwhile, on the connection the load then writes through, a thousand rows a step in
+the round trips of the people's pages (``Connector.fetch_snapshot``'s ``idle``). SQLite tells a
+connection whether another one committed since a given moment (``PRAGMA data_version``): the
+load takes what was read only when none did, which it asks once it holds the database's write
+lock, so that what it compares is exactly what it would have read itself; otherwise it reads
+again, as it does on PostgreSQL, which has no such counter.
 """
 
 from __future__ import annotations
@@ -18,17 +18,18 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bastion.checks.classify import DirectoryRows, read_directory
-from bastion.checks.load import StoredGrants, read_stored_grants
+from bastion.checks.load import StoredRows, read_stored
 
 
 class StoredRead:
-    """The directory and the app's grants, read in steps on a connection of its own."""
+    """The directory and the app's accounts, assets and grants, read in steps on a connection
+    of its own."""
 
     def __init__(self, connection: Connection, *, workspace_id: int, app_id: int) -> None:
         self.connection = connection
         self._since = _data_version(connection)
         self._directory: DirectoryRows | None = None
-        self._grants: StoredGrants | None = None
+        self._rows: StoredRows | None = None
         self._steps = self._read(workspace_id, app_id)
 
     @classmethod
@@ -55,25 +56,25 @@ class StoredRead:
         """A session that writes through this read's connection (the one ``current`` asks)."""
         return sessions(bind=self.connection)
 
-    def current(self, session: Session) -> tuple[DirectoryRows, StoredGrants] | None:
+    def current(self, session: Session) -> tuple[DirectoryRows, StoredRows] | None:
         """What was read, if it is what ``session``'s transaction sees: no other connection
         committed since the read began, and the transaction holds the write lock, so none can
         before it ends. ``session`` must be one of ``session``'s making."""
         connection = session.connection()
         driver = connection.connection.driver_connection
         holds_the_write_lock = bool(getattr(driver, "in_transaction", False))
-        if self._directory is None or self._grants is None or not holds_the_write_lock:
+        if self._directory is None or self._rows is None or not holds_the_write_lock:
             return None
         if _data_version(connection) != self._since:
             return None
-        return self._directory, self._grants
+        return self._directory, self._rows
 
     def close(self) -> None:
         self.connection.close()
 
     def _read(self, workspace_id: int, app_id: int) -> Generator[None, None, None]:
         self._directory = yield from read_directory(self.connection, workspace_id)
-        self._grants = yield from read_stored_grants(self.connection, app_id)
+        self._rows = yield from read_stored(self.connection, app_id)
         # Only reads were made: the connection's transaction ends before the load begins its own.
         self.connection.rollback()
 

@@ -17,8 +17,9 @@ from sqlalchemy import Engine, select, update
 
 from bastion.actions.actors import Actor
 from bastion.actions.directory import create_person
-from bastion.checks.classify import drained, read_directory
-from bastion.checks.load import read_stored_grants
+from bastion.checks.classify import read_directory
+from bastion.checks.load import read_stored
+from bastion.checks.steps import drained
 from bastion.checks.stored import StoredRead
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
 from bastion.directory_records import EmailRecord, PersonRecord
@@ -60,8 +61,8 @@ def test_what_was_read_is_used_when_nobody_committed_since(sqlite_world: World) 
             assert current is not None
             connection = session.connection()
             assert current[0] == drained(read_directory(connection, world.workspace_id))
-            assert current[1] == drained(read_stored_grants(connection, world.app_id))
-            assert current[1]  # the first check's grants
+            assert current[1] == drained(read_stored(connection, world.app_id))
+            assert current[1].accounts and current[1].assets and current[1].grants
     finally:
         stored.close()
 
