@@ -227,6 +227,27 @@ class SnapshotLoader:
         )
         return {external_id: row_id for external_id, row_id in rows}
 
+    # -- what is stored: read during the fetch (each taken once, so that it goes when its part of
+    # the load is done, as a read of the load's own would), or else read now --------------------
+
+    def _stored_accounts(self) -> dict[str, _StoredAccount]:
+        if self.stored is None:
+            return drained(read_stored_accounts(self.session.connection(), self.app.id))
+        accounts, self.stored.accounts = self.stored.accounts, {}
+        return accounts
+
+    def _stored_assets(self) -> dict[str, StoredAsset]:
+        if self.stored is None:
+            return drained(read_stored_assets(self.session.connection(), self.app.id))
+        assets, self.stored.assets = self.stored.assets, {}
+        return assets
+
+    def _stored_grants(self) -> StoredGrants:
+        if self.stored is None:
+            return drained(read_stored_grants(self.session.connection(), self.app.id))
+        grants, self.stored.grants = self.stored.grants, {}
+        return grants
+
     # -- the load -----------------------------------------------------------------------------
 
     def load(self, snapshot: Snapshot) -> LoadResult:
@@ -251,11 +272,7 @@ class SnapshotLoader:
         return self.result
 
     def _load_accounts(self, records: Iterable[AccountRecord]) -> dict[str, int]:
-        existing = (
-            self.stored.accounts
-            if self.stored is not None
-            else drained(read_stored_accounts(self.session.connection(), self.app.id))
-        )
+        existing = self._stored_accounts()
         seen: dict[str, int] = {}
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
@@ -335,11 +352,7 @@ class SnapshotLoader:
         return seen
 
     def _load_assets(self, records: Iterable[AssetRecord]) -> dict[str, int]:
-        existing = (
-            self.stored.assets
-            if self.stored is not None
-            else drained(read_stored_assets(self.session.connection(), self.app.id))
-        )
+        existing = self._stored_assets()
         seen: dict[str, int] = {}
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
@@ -415,11 +428,7 @@ class SnapshotLoader:
     ) -> None:
         accounts_by_id = {v: k for k, v in account_ids.items()}
         assets_by_id = {v: k for k, v in asset_ids.items()}
-        existing = (
-            self.stored.grants
-            if self.stored is not None
-            else drained(read_stored_grants(self.session.connection(), self.app.id))
-        )
+        existing = self._stored_grants()
         texts: dict[tuple[str, ...], str] = {}
         # Records share one tuple per distinct task list: each is sorted once.
         sorted_tasks: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -664,9 +673,10 @@ StoredGrants = dict[int, tuple[int, tuple[str, ...], bool]]
 StoredAsset = Row[int, str, str, AssetType, Ownership, str | None, bool]
 
 
-@dataclass(frozen=True)
+@dataclass
 class StoredRows:
-    """What the load compares a snapshot with: the app's accounts, assets and grants."""
+    """What the load compares a snapshot with: the app's accounts, assets and grants. The load
+    takes each (``SnapshotLoader``), leaving an empty one."""
 
     accounts: dict[str, _StoredAccount]
     assets: dict[str, StoredAsset]

@@ -187,6 +187,9 @@ async def _fetch(
             pending += collected.take(client, _Sink(edge), page)
         else:
             backlog.append((_Sink(edge), page))
+    # The business read's asset pages are most of its 4 MB: each goes once it is taken (from the
+    # backlog, emptied as it is taken), not when the fetch ends.
+    del inline, page
     await _follow(client, collected, pending, root, backlog, idle)
     return collected.result(root)
 
@@ -287,8 +290,8 @@ class _Follower:
             if self.backlog:
                 await asyncio.sleep(0)  # the list chains' next pages go out first
                 backlog, self.backlog = self.backlog, []
-                for sink, page in backlog:
-                    self._take(sink, page, answered=False)
+                while backlog:
+                    self._take(*backlog.pop(0), answered=False)
                     await asyncio.sleep(0)
                 self.asset_reads -= 1
                 self._start_transform()
