@@ -59,9 +59,12 @@ class StoredRead:
     def current(self, session: Session) -> tuple[DirectoryRows, StoredRows] | None:
         """What was read, if it is what ``session``'s transaction sees: no other connection
         committed since the read began, and the transaction holds the write lock, so none can
-        before it ends. ``session`` must be one of ``session``'s making."""
+        before it ends. Only a session made by ``session`` (above) can tell: SQLite counts the
+        other connections' commits for each connection apart."""
         connection = session.connection()
         driver = connection.connection.driver_connection
+        if driver is not self.connection.connection.driver_connection:
+            return None
         holds_the_write_lock = bool(getattr(driver, "in_transaction", False))
         if self._directory is None or self._rows is None or not holds_the_write_lock:
             return None

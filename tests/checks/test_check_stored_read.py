@@ -67,6 +67,17 @@ def test_what_was_read_is_used_when_nobody_committed_since(sqlite_world: World) 
         stored.close()
 
 
+def test_a_session_on_another_connection_cannot_vouch_for_the_read(sqlite_world: World) -> None:
+    world = sqlite_world
+    stored = _open(world)
+    try:
+        with world.runtime.sessions.begin() as session:
+            session.execute(update(CheckRun).values(error=None))
+            assert stored.current(session) is None
+    finally:
+        stored.close()
+
+
 def test_a_commit_by_another_connection_makes_the_load_read_again(sqlite_world: World) -> None:
     world = sqlite_world
     assert world.check().state == RunState.SUCCEEDED
