@@ -93,3 +93,11 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
     assert "error" in body, body
     error: dict[str, Any] = body["error"]
     return error
+
+
+def business_state(sim: Simulator) -> dict[str, Any]:
+    """The simulator's dump without its clock, which runs with real time: what a refused or
+    faulted request must leave as it was."""
+    state = sim.dump()
+    del state["clock"]
+    return state
