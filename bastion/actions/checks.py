@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -190,7 +190,11 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
         finally:
             await connector.aclose()
 
-    with _Heartbeat(runtime, run_id), fewer_collections(), _closing(stored):
+    with (
+        _Heartbeat(runtime, run_id),
+        fewer_collections(),
+        closing(stored) if stored else nullcontext(),
+    ):
         progress("fetching")
         try:
             snapshot, identity, partner_reads = run_sync(fetch())
@@ -212,15 +216,6 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
             # instead of leaving the run to expire.
             _fail(runtime, run_id, ConnectorError(f"Bastion failed to apply the check: {exc!r}"))
             raise
-
-
-@contextmanager
-def _closing(stored: StoredRead | None) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        if stored is not None:
-            stored.close()
 
 
 def _fail(runtime: Runtime, run_id: int, exc: ConnectorError) -> CheckRun:
@@ -303,8 +298,9 @@ def _apply(
             _audit_finished(session, run)
             return run
     progress("loading")
+    # What was read during the fetch, if it is still what this transaction sees (the flush
+    # writes the run's figures, which on SQLite takes the write lock); else it is read now.
     session.flush()
-    # Read during the fetch, and still what this transaction sees; else read now.
     directory, stored_rows = (stored.current(session) if stored else None) or (None, None)
     classifier = Classifier(
         session,

@@ -126,8 +126,9 @@ async def fetch_snapshot(
     with collector_paused():
         # Only the records are kept: each page is let go once the builder has what it holds, so
         # the decoded pages never all live at once and the collector never walks them.
-        collected = _Collected(builder, keep=False)
-        business = (await _fetch(client, business_id, collected, idle)).business
+        business = (
+            await _fetch(client, business_id, _Collected(builder, keep=False), idle)
+        ).business
         return builder.snapshot(
             business,
             graph_operations=client.counters.graph_operations - before_ops,
@@ -216,8 +217,8 @@ async def _follow(
     for a few answers at most, never for a whole batch. ``backlog`` holds the business read's own
     asset pages, taken once the list chains' next pages are on their way. Once no read of
     assets or partners is left, they are transformed in short steps between the people's pages.
-    Then ``idle`` is advanced a step at a time, a pause for the pages between two steps. The
-    first failure cancels what is still in flight and ends the import.
+    Then ``idle`` is advanced in the list pages' round trips (``_run_while_idle``). The first
+    failure cancels what is still in flight and ends the import.
     """
     follower = _Follower(client, collected, root, pending, backlog, idle)
     chains = [asyncio.create_task(follower.lists()), asyncio.create_task(follower.assets())]
