@@ -27,6 +27,17 @@ def test_default_fields_are_id_and_name(graph: Graph, sim: Simulator) -> None:
     assert set(graph.get(sim.business_id).json()) == {"id", "name"}
 
 
+def test_answers_are_compact_ascii_json_as_graph_writes_them(graph: Graph, sim: Simulator) -> None:
+    person = sim.state.add_person(
+        name="Zoë Ångström 😀", email="zoe@example.com", role="EMPLOYEE", now=sim.now()
+    )
+    response = graph.get(person.id, fields="id,name")
+    assert response.content.isascii()
+    assert "Zo\\u00eb \\u00c5ngstr\\u00f6m \\ud83d\\ude00" in response.text
+    assert response.json() == {"id": person.id, "name": "Zoë Ångström 😀"}
+    assert ", " not in response.text and '": ' not in response.text
+
+
 def test_unknown_field_is_code_100(graph: Graph, sim: Simulator) -> None:
     error = error_of(graph.get(sim.business_id, fields="id,shoe_size"))
     assert error["code"] == 100

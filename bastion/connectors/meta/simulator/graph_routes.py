@@ -8,11 +8,12 @@ counts exactly like the same request sent alone. Paths accept ``/v22.0``–``/v2
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from bastion.connectors.meta.schema import load_schema
 from bastion.connectors.meta.simulator import (
@@ -244,8 +245,28 @@ async def _dispatch_alone_or_beside_reads(
 
 async def encode_answer(body: Any) -> str:
     """An answer's JSON, encoded in a worker thread as it was rendered (a large business's first
-    read is 4 MB). A rendered answer holds no cycles: not checking for them changes no byte."""
-    return await asyncio.to_thread(json.dumps, body, check_circular=False)
+    read is 4 MB): compact, as Graph answers are, with every character beyond ASCII written as
+    a ``\\u`` escape, as Graph writes them."""
+    return await asyncio.to_thread(_encoded, body)
+
+
+# orjson encodes a 4 MB answer about ten times faster than the standard library (whose encoder
+# holds the interpreter throughout), so one large answer does not hold up the small ones behind
+# it in this single process. It writes UTF-8; escaping is needed only where a name is not ASCII.
+_BEYOND_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _encoded(body: Any) -> str:
+    encoded = orjson.dumps(body).decode()
+    return encoded if encoded.isascii() else _BEYOND_ASCII.sub(_escape, encoded)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # a surrogate pair, as JSON writes characters beyond the first plane
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 async def handle_graph(sim: Simulator, request: GraphRequest) -> GraphResponse:
