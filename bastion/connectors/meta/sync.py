@@ -27,7 +27,7 @@ from typing import Any
 from bastion.connectors.base import AssetType, ConnectorError, Ownership, Snapshot, Transient
 from bastion.connectors.meta.client import MAX_BATCH, GraphCall, GraphClient, JSONObject
 from bastion.connectors.meta.transform import FetchedAsset, FetchedBusiness, SnapshotBuilder
-from bastion.garbage import collector_paused
+from bastion.garbage import collect_young, collector_paused
 
 # Page sizes asked for. Meta publishes no caps, only that some edges cap ``limit`` and that a page
 # may hold fewer items than asked (docs/graph-api/results); since every edge is followed through
@@ -335,22 +335,26 @@ class _Follower:
         await _run_in_steps(steps)
         if not self.collected.keep:
             self.collected.release()
-        if self._idle_steps is not None:
-            self.idle = asyncio.create_task(self._run_while_idle(self._idle_steps))
+        self.idle = asyncio.create_task(self._run_while_idle(self._idle_steps))
 
-    async def _run_while_idle(self, steps: Iterator[None]) -> None:
-        """Take the caller's steps in the list pages' round trips (``IDLE_BUDGET_SECONDS``)."""
+    async def _run_while_idle(self, steps: Iterator[None] | None) -> None:
+        """In each list page's round trip: the collector's look at what the import allocated
+        since the last one (``collect_young``), then the caller's steps for what is left of
+        ``IDLE_BUDGET_SECONDS``; once the steps are done, the collector's look alone."""
         loop = asyncio.get_running_loop()
         while True:
             await self._list_page_asked.wait()
             self._list_page_asked.clear()
             await asyncio.sleep(IDLE_AFTER_SEND_SECONDS)
             deadline = loop.time() + IDLE_BUDGET_SECONDS
+            collect_young()
+            if steps is None:
+                continue
             for _ in steps:
                 if loop.time() >= deadline:
                     break
             else:
-                return
+                steps = None
 
 
 async def _run_in_steps(steps: Iterator[None]) -> None:
