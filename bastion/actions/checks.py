@@ -182,7 +182,7 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
 
     async def fetch() -> tuple[Snapshot, str | None, list[PartnerRead]]:
         try:
-            snapshot = await connector.fetch_snapshot(stored.steps() if stored else None)
+            snapshot = await connector.fetch_snapshot(stored.work if stored else None)
             # Apps connected before Bastion kept its token's identity learn it once.
             identity = await connector.token_identity() if learn_identity else None
             # Native partners' people, each with its partner's token (never failing the check).

@@ -12,9 +12,10 @@ Change rows (every row would read "added", which tells nobody anything).
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Row, Text, cast, select, update
@@ -22,7 +23,13 @@ from sqlalchemy.orm import Session
 
 from bastion.checks.classify import Classifier
 from bastion.checks.steps import ROWS_PER_STEP, drained
-from bastion.connectors.base import AccountRecord, AssetRecord, GrantRecord, Snapshot
+from bastion.connectors.base import (
+    AccountRecord,
+    AssetRecord,
+    AssetsRead,
+    GrantRecord,
+    Snapshot,
+)
 from bastion.matching import email_key
 from bastion.storage.bulk import each_plain_row, insert_rows, plain_rows, update_rows
 from bastion.storage.models import (
@@ -248,6 +255,15 @@ class SnapshotLoader:
         grants, self.stored.grants = self.stored.grants, {}
         return grants
 
+    def _grant_plan(self, records: Sequence[GrantRecord]) -> GrantPlan | None:
+        """The plan made of these records' first ones, if there is one."""
+        plan = self.stored.grant_plan if self.stored is not None else None
+        if plan is None or len(plan.records) > len(records):
+            return None
+        if not all(a is b for a, b in zip(plan.records, records, strict=False)):
+            return None
+        return plan
+
     # -- the load -----------------------------------------------------------------------------
 
     def load(self, snapshot: Snapshot) -> LoadResult:
@@ -422,7 +438,7 @@ class SnapshotLoader:
 
     def _load_grants(
         self,
-        records: Iterable[GrantRecord],
+        records: Sequence[GrantRecord],
         account_ids: dict[str, int],
         asset_ids: dict[str, int],
     ) -> None:
@@ -436,7 +452,18 @@ class SnapshotLoader:
         inserts: list[tuple[int, int, str]] = []
         updates: list[dict[str, Any]] = []
         added = 0
-        for record in records:
+        plan = self._grant_plan(records)
+        todo: Iterable[GrantRecord] = records
+        if plan is not None:
+            # What the plan settled holds where its account is in the snapshot; the rest, and
+            # what came after the plan was made (partners' people), is compared here.
+            for holder, keys in plan.unchanged.items():
+                if holder in account_ids:
+                    seen.update(keys)
+                else:
+                    self.result.unresolved_grants += plan.records_of[holder]
+            todo = chain((plan.records[index] for index in plan.rest), records[len(plan.records) :])
+        for record in todo:
             account_id = account_ids.get(record.account_external_id)
             asset_id = asset_ids.get(record.asset_external_id)
             if account_id is None or asset_id is None:
@@ -674,13 +701,67 @@ StoredAsset = Row[int, str, str, AssetType, Ownership, str | None, bool]
 
 
 @dataclass
+class GrantPlan:
+    """The fetched grants compared with the stored ones before the load (``plan_grants``):
+    the pairs found unchanged, by the external id of the account holding them, and the indexes
+    of the rest, which the load compares itself."""
+
+    records: tuple[GrantRecord, ...]
+    # Account external id -> the (account, asset) pairs of its grants found as stored.
+    unchanged: dict[str, list[int]]
+    # Account external id -> how many records those pairs are (an app may list one twice).
+    records_of: dict[str, int]
+    rest: list[int]
+
+
+@dataclass
 class StoredRows:
     """What the load compares a snapshot with: the app's accounts, assets and grants. The load
-    takes each (``SnapshotLoader``), leaving an empty one."""
+    takes each (``SnapshotLoader``), leaving an empty one. ``grant_plan``: the fetched grants
+    compared with these already (``plan_grants``), or None."""
 
     accounts: dict[str, _StoredAccount]
     assets: dict[str, StoredAsset]
     grants: StoredGrants
+    grant_plan: GrantPlan | None = None
+
+
+def plan_grants(stored: StoredRows, fetched: AssetsRead) -> Generator[None, None, GrantPlan]:
+    """Compare the fetched grants with the stored ones where both ends are stored, a step every
+    ``ROWS_PER_STEP`` records, as ``SnapshotLoader`` would: only a pair found present with the
+    same tasks is settled here; every other record is left to the load, in order. A pair holds
+    for the load only if its account is in the snapshot (the load checks: the people were not
+    all read when this ran); its asset is (the assets were all read)."""
+    account_ids = {external_id: row.id for external_id, row in stored.accounts.items()}
+    fetched_assets = {asset.external_id for asset in fetched.assets}
+    asset_ids = {ext: row.id for ext, row in stored.assets.items() if ext in fetched_assets}
+    existing = stored.grants
+    sorted_tasks: dict[tuple[str, ...], tuple[str, ...]] = {}
+    plan = GrantPlan(fetched.grants, {}, {}, [])
+    # Pairs left to the load: a later record of one (listed twice) is the load's too.
+    left: set[int] = set()
+    for index, record in enumerate(fetched.grants):
+        if index % ROWS_PER_STEP == ROWS_PER_STEP - 1:
+            yield
+        account_id = account_ids.get(record.account_external_id)
+        asset_id = asset_ids.get(record.asset_external_id)
+        if account_id is None or asset_id is None:
+            plan.rest.append(index)
+            continue
+        key = _pair(account_id, asset_id)
+        holder = record.account_external_id
+        if key not in left:
+            ordered = sorted_tasks.get(record.tasks)
+            if ordered is None:
+                ordered = sorted_tasks[record.tasks] = tuple(sorted(record.tasks))
+            old = existing.get(key)
+            if old is not None and old[2] and old[1] == ordered:
+                plan.unchanged.setdefault(holder, []).append(key)
+                plan.records_of[holder] = plan.records_of.get(holder, 0) + 1
+                continue
+            left.add(key)
+        plan.rest.append(index)
+    return plan
 
 
 def read_stored(connection: Connection, app_id: int) -> Generator[None, None, StoredRows]:

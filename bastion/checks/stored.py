@@ -18,7 +18,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bastion.checks.classify import DirectoryRows, read_directory
-from bastion.checks.load import StoredRows, read_stored
+from bastion.checks.load import StoredRows, plan_grants, read_stored
+from bastion.connectors.base import AssetsRead
 
 
 class StoredRead:
@@ -30,6 +31,7 @@ class StoredRead:
         self._since = _data_version(connection)
         self._directory: DirectoryRows | None = None
         self._rows: StoredRows | None = None
+        self._fetched: AssetsRead | None = None
         self._steps = self._read(workspace_id, app_id)
 
     @classmethod
@@ -44,8 +46,10 @@ class StoredRead:
             connection.close()
             raise
 
-    def steps(self) -> Iterator[None]:
-        """The read, a step at a time; the steps left are taken by ``finish``."""
+    def work(self, fetched: AssetsRead) -> Iterator[None]:
+        """The read, a step at a time, then the fetched grants compared with the stored ones
+        (``plan_grants``); the steps left are taken by ``finish``."""
+        self._fetched = fetched
         return self._steps
 
     def finish(self) -> None:
@@ -80,6 +84,8 @@ class StoredRead:
         self._rows = yield from read_stored(self.connection, app_id)
         # Only reads were made: the connection's transaction ends before the load begins its own.
         self.connection.rollback()
+        if self._fetched is not None:
+            self._rows.grant_plan = yield from plan_grants(self._rows, self._fetched)
 
 
 def _data_version(connection: Connection) -> int:

@@ -22,6 +22,7 @@ operations engine and the UI work with these records and errors whatever the app
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -134,6 +135,21 @@ class Snapshot:
     partners: tuple[PartnerRecord, ...]
     graph_operations: int = 0
     http_requests: int = 0
+
+
+@dataclass(frozen=True)
+class AssetsRead:
+    """What a fetch holds final while the people still page: every asset and every grant of
+    the app, the very tuples its Snapshot will carry."""
+
+    assets: tuple[AssetRecord, ...]
+    grants: tuple[GrantRecord, ...]
+
+
+# The caller's work while a fetch waits for the app's answers: called once the assets and
+# grants are final (``AssetsRead``); its steps are taken one at a time in the round trips, and
+# what is left of them when the read ends is the caller's to finish.
+IdleWork = Callable[[AssetsRead], Iterator[None]]
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -10,6 +9,7 @@ import httpx
 
 from bastion.connectors.base import (
     ConnectionCheck,
+    IdleWork,
     OperationRequest,
     OperationResult,
     PartnerPeople,
@@ -29,10 +29,10 @@ class Connector(Protocol):
     """What checks, the operations engine and the connect wizard need from any connector."""
 
     async def validate(self) -> ConnectionCheck: ...
-    async def fetch_snapshot(self, idle: Iterator[None] | None = None) -> Snapshot:
-        """The whole app. ``idle``: the caller's work, advanced a step at a time while the
-        connector waits for the app's answers; what is left of it when the read ends is the
-        caller's to finish."""
+    async def fetch_snapshot(self, idle: IdleWork | None = None) -> Snapshot:
+        """The whole app. ``idle``: the caller's work, handed the assets and grants once they
+        are final and advanced a step at a time while the connector waits for the app's
+        answers; what is left of it when the read ends is the caller's to finish."""
         ...
 
     async def token_identity(self) -> str | None: ...

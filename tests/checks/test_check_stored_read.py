@@ -16,15 +16,18 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from bastion.actions.actors import Actor
+from bastion.actions.apps import connector_for
 from bastion.actions.directory import create_person
-from bastion.checks.classify import read_directory
-from bastion.checks.load import read_stored
+from bastion.checks.classify import Classifier, read_directory
+from bastion.checks.load import SnapshotLoader, explanations_since, plan_grants, read_stored
 from bastion.checks.steps import drained
 from bastion.checks.stored import StoredRead
+from bastion.concurrency import run_sync
+from bastion.connectors.base import AssetRecord, AssetsRead, GrantRecord, Snapshot
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
 from bastion.directory_records import EmailRecord, PersonRecord
 from bastion.security.vault import KeyRing
-from bastion.storage.models import Account, CheckRun, User
+from bastion.storage.models import Account, App, Change, CheckRun, Grant, User
 from bastion.storage.models.enums import AccountKind, AccountState, RunState, UserSource
 from tests.checks.conftest import World, _Mailbox, build_runtime, connected_world
 
@@ -172,3 +175,91 @@ def test_a_person_who_joins_the_directory_during_the_fetch_is_matched_by_that_ch
         account = session.get_one(Account, account_id)
         joiner = session.scalars(select(User).where(User.external_id == "joiner-1")).one()
     assert (account.state, account.matched_user_id) == (AccountState.ONBOARDED, joiner.id)
+
+
+def _fetched(world: World) -> Snapshot:
+    with world.runtime.sessions() as session:
+        app = session.get_one(App, world.app_id)
+        connector = connector_for(
+            session, world.runtime.require_key_ring(), world.runtime.connector_options, app
+        )
+
+    async def fetch() -> Snapshot:
+        try:
+            return await connector.fetch_snapshot()
+        finally:
+            await connector.aclose()
+
+    return run_sync(fetch())
+
+
+def _load(world: World, snapshot: Snapshot, fetched: AssetsRead | None) -> tuple[object, ...]:
+    """Load ``snapshot`` after the last check, with the grants compared beforehand when
+    ``fetched`` is given; what it wrote, rolled back after."""
+    session = world.runtime.sessions()
+    try:
+        app = session.get_one(App, world.app_id)
+        run = session.scalars(select(CheckRun).where(CheckRun.app_id == app.id)).first()
+        assert run is not None
+        stored = drained(read_stored(session.connection(), app.id))
+        if fetched is not None:
+            stored.grant_plan = drained(plan_grants(stored, fetched))
+            assert stored.grant_plan.unchanged and stored.grant_plan.rest
+        loader = SnapshotLoader(
+            session,
+            app,
+            run,
+            baseline=False,
+            explanations=explanations_since(session, app.id, None),
+            classifier=Classifier(session, app, None),
+            stored=stored,
+        )
+        result = loader.load(snapshot)
+        grants = session.execute(
+            select(Grant.account_id, Grant.asset_id, Grant.tasks, Grant.present)
+            .where(Grant.app_id == app.id)
+            .order_by(Grant.account_id, Grant.asset_id)
+        ).all()
+        changes = session.execute(
+            select(Change.kind, Change.summary, Change.account_id, Change.asset_id)
+            .where(Change.app_id == app.id)
+            .order_by(Change.kind, Change.summary)
+        ).all()
+        return result.counts, result.changes, result.unresolved_grants, grants, changes
+    finally:
+        session.rollback()
+        session.close()
+
+
+def test_grants_compared_during_the_fetch_load_as_the_load_comparing_them_all(
+    sqlite_world: World,
+) -> None:
+    world = sqlite_world
+    assert world.check().state == RunState.SUCCEEDED
+    read = _fetched(world)
+    grants = list(read.grants)
+    # A person who left (their grants are the app's still, but nobody's in the snapshot)...
+    gone = grants[0].account_external_id
+    accounts = tuple(a for a in read.accounts if a.external_id != gone)
+    # ...a grant whose tasks changed, one dropped, one listed twice (the first counts), and one
+    # on an asset the app did not have before.
+    changed = next(i for i, g in enumerate(grants) if g.account_external_id != gone)
+    grants[changed] = dataclasses.replace(grants[changed], tasks=("MANAGE", "ADVERTISE"))
+    dropped = grants.pop(changed + 1)
+    twice = grants[changed + 2]
+    grants.append(dataclasses.replace(twice, tasks=("ANALYZE",)))
+    new_asset = AssetRecord("asset-new", "New page", "page", "owned", None)
+    grants.append(GrantRecord(twice.account_external_id, "asset-new", ("ANALYZE",)))
+    fetched = AssetsRead((*read.assets, new_asset), tuple(grants))
+    # Partners' people are added after the fetch: their grants follow the fetched ones.
+    partner_grant = GrantRecord(
+        grants[changed + 3].account_external_id, dropped.asset_external_id, ("ADVERTISE",)
+    )
+    snapshot = dataclasses.replace(
+        read, accounts=accounts, assets=fetched.assets, grants=(*fetched.grants, partner_grant)
+    )
+    planned = _load(world, snapshot, fetched)
+    assert planned == _load(world, snapshot, None)
+    counts, changes, unresolved, _grants, _changes = planned
+    assert unresolved > 0 and changes > 0
+    assert counts["grant_changed"] >= 1 and counts["grant_removed"] >= 1

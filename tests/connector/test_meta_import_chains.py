@@ -20,7 +20,7 @@ from meta_harness import (
     run,
 )
 
-from bastion.connectors.base import Snapshot
+from bastion.connectors.base import AssetsRead, Snapshot
 from bastion.connectors.meta import MetaConnector
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
 from bastion.connectors.meta.sync import LIST_PAGE_SIZE, fetch_business
@@ -108,6 +108,7 @@ def test_the_callers_idle_work_runs_while_the_people_page_and_the_rest_is_left_t
     # The assets come whole with the business; the people take ten pages after it.
     sim.load(generate_scenario("small", seed=7, people=10 * LIST_PAGE_SIZE, assignments=300))
     taken: list[int] = []
+    handed: list[AssetsRead] = []
 
     def work() -> Iterator[None]:
         for step in range(100_000):
@@ -117,8 +118,12 @@ def test_the_callers_idle_work_runs_while_the_people_page_and_the_rest_is_left_t
 
     steps = work()
 
+    def idle(fetched: AssetsRead) -> Iterator[None]:
+        handed.append(fetched)
+        return steps
+
     async def with_idle_work(meta: MetaConnector) -> tuple[Snapshot, Snapshot]:
-        return await meta.fetch_snapshot(steps), await meta.fetch_snapshot()
+        return await meta.fetch_snapshot(idle), await meta.fetch_snapshot()
 
     streamed, alone = run(connect(), with_idle_work)
     during = len(taken)
@@ -128,3 +133,7 @@ def test_the_callers_idle_work_runs_while_the_people_page_and_the_rest_is_left_t
     assert streamed == dataclasses.replace(
         alone, graph_operations=streamed.graph_operations, http_requests=streamed.http_requests
     )
+    # The work was handed the assets and grants once, final: the snapshot's very tuples.
+    assert len(handed) == 1
+    assert handed[0].assets is streamed.assets and handed[0].grants is streamed.grants
+    assert len(streamed.grants) > 100

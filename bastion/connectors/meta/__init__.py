@@ -19,7 +19,6 @@ Settings arrive as plain arguments (``bastion.settings`` has ``graph_url``,
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
@@ -27,6 +26,7 @@ import httpx
 
 from bastion.connectors.base import (
     ConnectionCheck,
+    IdleWork,
     OperationRequest,
     OperationResult,
     PartnerPeople,
@@ -105,7 +105,7 @@ class MetaConnector:
             self.client, token=self._token, business_id=self.business_id, app_id=self.app_id
         )
 
-    async def fetch_snapshot(self, idle: Iterator[None] | None = None) -> Snapshot:
+    async def fetch_snapshot(self, idle: IdleWork | None = None) -> Snapshot:
         return await fetch_snapshot(self.client, self.business_id, idle)
 
     async def token_identity(self) -> str | None:

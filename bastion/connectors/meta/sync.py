@@ -24,7 +24,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bastion.connectors.base import AssetType, ConnectorError, Ownership, Snapshot, Transient
+from bastion.connectors.base import (
+    AssetsRead,
+    AssetType,
+    ConnectorError,
+    IdleWork,
+    Ownership,
+    Snapshot,
+    Transient,
+)
 from bastion.connectors.meta.client import MAX_BATCH, GraphCall, GraphClient, JSONObject
 from bastion.connectors.meta.transform import FetchedAsset, FetchedBusiness, SnapshotBuilder
 from bastion.garbage import collect_young, collector_paused
@@ -114,12 +122,12 @@ ALL_EDGES = frozenset(LIST_EDGES) | ASSET_EDGE_NAMES
 
 
 async def fetch_snapshot(
-    client: GraphClient, business_id: str, idle: Iterator[None] | None = None
+    client: GraphClient, business_id: str, idle: IdleWork | None = None
 ) -> Snapshot:
     """Read everything, transforming while the people still page; counts are the client's for
-    this import only. ``idle``: the caller's work, advanced a step at a time while the pages
-    are awaited once the assets are transformed (``_Follower``); whatever is left of it when
-    the last page is in stays for the caller."""
+    this import only. ``idle``: the caller's work, handed the assets and grants once they are
+    transformed and advanced a step at a time while the pages are awaited (``_Follower``);
+    whatever is left of it when the last page is in stays for the caller."""
     before_ops = client.counters.graph_operations
     before_http = client.counters.http_requests
     builder = SnapshotBuilder()
@@ -146,7 +154,7 @@ async def _fetch(
     client: GraphClient,
     business_id: str,
     collected: _Collected,
-    idle: Iterator[None] | None = None,
+    idle: IdleWork | None = None,
 ) -> FetchedBusiness:
     """Read the business: the collected builder is handed every account page as it arrives, and
     the assets, grants and partners as soon as every read they depend on is in."""
@@ -206,7 +214,7 @@ async def _follow(
     pending: _Pending,
     root: Mapping[str, Any],
     backlog: list[tuple[_Sink, Mapping[str, Any]]],
-    idle: Iterator[None] | None = None,
+    idle: IdleWork | None = None,
 ) -> None:
     """Read every page still to read, each chain advancing as soon as its page arrives.
 
@@ -250,10 +258,10 @@ class _Follower:
         root: Mapping[str, Any],
         pending: _Pending,
         backlog: list[tuple[_Sink, Mapping[str, Any]]],
-        idle: Iterator[None] | None = None,
+        idle: IdleWork | None = None,
     ) -> None:
         self.client, self.collected, self.root = client, collected, root
-        self._idle_steps = idle
+        self._idle_work = idle
         self.idle: asyncio.Task[None] | None = None
         self._list_page_asked = asyncio.Event()
         self.list_pages: _Pending = [item for item in pending if item[0].is_list]
@@ -335,7 +343,10 @@ class _Follower:
         await _run_in_steps(steps)
         if not self.collected.keep:
             self.collected.release()
-        self.idle = asyncio.create_task(self._run_while_idle(self._idle_steps))
+        builder = self.collected.builder
+        work = self._idle_work
+        idle = work(AssetsRead(builder.assets, builder.grants)) if work is not None else None
+        self.idle = asyncio.create_task(self._run_while_idle(idle))
 
     async def _run_while_idle(self, steps: Iterator[None] | None) -> None:
         """In each list page's round trip: the collector's look at what the import allocated

@@ -132,6 +132,16 @@ class SnapshotBuilder:
         yield
         self._partners = partners_from_graph(fetched)
 
+    @property
+    def assets(self) -> tuple[AssetRecord, ...]:
+        """The assets, once ``asset_steps`` has run to its end."""
+        return self._assets
+
+    @property
+    def grants(self) -> tuple[GrantRecord, ...]:
+        """The grants, once ``asset_steps`` has run to its end."""
+        return self._grants
+
     def snapshot(
         self, business: JSONObject, *, graph_operations: int, http_requests: int
     ) -> Snapshot:
