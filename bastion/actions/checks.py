@@ -178,7 +178,9 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
         workspace_id = app.workspace_id
     # Read while the fetch waits for the app's pages, where the database can say whether it
     # is still current when the load begins (bastion/checks/stored.py).
-    stored = StoredRead.open(runtime.engine, workspace_id=workspace_id, app_id=app_row_id)
+    stored = StoredRead.open(
+        runtime.engine, workspace_id=workspace_id, app_id=app_row_id, options=_matching(runtime)
+    )
 
     async def fetch() -> tuple[Snapshot, str | None, list[PartnerRead]]:
         try:
@@ -210,12 +212,22 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
                 snapshot = with_partner_people(session, app_row_id, snapshot, partner_reads)
                 finished = _apply(runtime, session, run_id, snapshot, progress, identity, stored)
                 record_partner_reads(session, app_row_id, partner_reads)
+                # Let the check's records go before the collector's thresholds come back
+                # (bastion/garbage.py), so that its collection then walks only what is left.
+                del snapshot, partner_reads
                 return finished
         except Exception as exc:
             # Nothing of the load was committed; free the app's lock with the reason at once
             # instead of leaving the run to expire.
             _fail(runtime, run_id, ConnectorError(f"Bastion failed to apply the check: {exc!r}"))
             raise
+
+
+def _matching(runtime: Runtime) -> MatchingOptions:
+    return MatchingOptions(
+        strip_plus_addressing=runtime.settings.match_strip_plus_addressing,
+        fold_googlemail=runtime.settings.match_fold_googlemail,
+    )
 
 
 def _fail(runtime: Runtime, run_id: int, exc: ConnectorError) -> CheckRun:
@@ -301,16 +313,8 @@ def _apply(
     # What was read during the fetch, if it is still what this transaction sees (the flush
     # writes the run's figures, which on SQLite takes the write lock); else it is read now.
     session.flush()
-    directory, stored_rows = (stored.current(session) if stored else None) or (None, None)
-    classifier = Classifier(
-        session,
-        app,
-        MatchingOptions(
-            strip_plus_addressing=runtime.settings.match_strip_plus_addressing,
-            fold_googlemail=runtime.settings.match_fold_googlemail,
-        ),
-        directory,
-    )
+    read = stored.current(session) if stored else None
+    classifier = read.classifier if read else Classifier.read(session, app, _matching(runtime))
     loader = SnapshotLoader(
         session,
         app,
@@ -318,11 +322,17 @@ def _apply(
         baseline=baseline,
         explanations=explanations_since(session, app.id, previous_start),
         classifier=classifier,
-        stored=stored_rows,
+        stored=read.rows if read else None,
     )
     loaded = loader.load(snapshot)
     progress("matching")
-    classified = classify_accounts(session, app, classifier, base_url=runtime.settings.base_url)
+    classified = classify_accounts(
+        session,
+        app,
+        classifier,
+        base_url=runtime.settings.base_url,
+        written=loader.accounts_written,
+    )
     confirmed = confirm_manual_operations(session, app)
     cancelled = cancel_invitations_past_limit(session, app, actor=Actor.system("check"))
     progress("reporting")

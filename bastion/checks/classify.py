@@ -11,7 +11,7 @@ to, or else sits under its partner (state ``partner``), never among our own peop
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Collection, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -160,18 +160,35 @@ class Classifier:
     already classified (a first check adds every account, and updating each of them again
     right after cost as much as the insert); ``classify_accounts`` then settles the rest."""
 
-    def __init__(
-        self,
-        session: Session,
-        app: App,
-        options: MatchingOptions | None,
-        directory: DirectoryRows | None = None,
-    ) -> None:
-        """``directory``: as ``read_directory`` read it already in this transaction's view."""
-        if directory is None:
-            directory = drained(read_directory(session.connection(), app.workspace_id))
+    def __init__(self, directory: DirectoryRows, options: MatchingOptions | None) -> None:
+        """``directory``: as ``read_directory`` reads it."""
         people, self.directory = directory
         self.index = DirectoryIndex(people, options)
+        # The app's present accounts as read before the load, each with its decision where
+        # one could be made then: the ones the load leaves as they were are sorted with it
+        # (``decide_stored``).
+        self.decided: dict[int, tuple[Any, _Decision | None]] | None = None
+
+    @classmethod
+    def read(cls, session: Session, app: App, options: MatchingOptions | None) -> Classifier:
+        """A classifier for the directory as ``session``'s transaction sees it."""
+        return cls(drained(read_directory(session.connection(), app.workspace_id)), options)
+
+    def decide_stored(self, connection: Connection, app_id: int) -> Generator[None, None, None]:
+        """Read the app's present accounts and decide each, a step every ``ROWS_PER_STEP``
+        rows (``decided``). Only a decision that writes nothing and depends on no exemption's
+        expiry is kept: the rest are decided at the time of the check."""
+        now = utcnow()
+        decided: dict[int, tuple[Any, _Decision | None]] = {}
+        result = connection.execute(
+            select(*_ACCOUNT_COLUMNS).where(Account.app_id == app_id, Account.present.is_(True))
+        )
+        for rows in result.partitions(ROWS_PER_STEP):
+            for row in rows:
+                decision = None if row.exemption_expires_at else self.decide(row, now)
+                decided[row.id] = (row, decision if decision and not decision.changes else None)
+            yield
+        self.decided = decided
 
     def new_account(self, kind: str, email: str | None, name: str, now: datetime) -> dict[str, Any]:
         """The tab and match of an account the load adds (no manual link, no exemption), as
@@ -248,16 +265,52 @@ class _Account(NamedTuple):
 
 
 _NEW_ACCOUNT = _Account(0, AccountKind.PERSON, None, "", None, None, None, None)
+# Accounts read by id at most this many at once (SQLite binds up to 32,766 parameters).
+_IDS_PER_READ = 500
+
+
+def _present_accounts(
+    session: Session,
+    app_id: int,
+    decided: dict[int, tuple[Any, _Decision | None]] | None,
+    written: Collection[int] | None,
+) -> Iterator[tuple[Any, _Decision | None]]:
+    """The app's present accounts by id (the first of a person's accounts is their seat),
+    each with its decision if one was made before the load: those the load did not write are
+    as they were read then, the others are read now."""
+    query = select(*_ACCOUNT_COLUMNS).where(Account.app_id == app_id, Account.present.is_(True))
+    if decided is None or written is None or len(written) > len(decided):
+        # Nothing, or less than what the load wrote, was decided before: all are read now.
+        for row in session.execute(query.order_by(Account.id)):
+            yield row, None
+        return
+    ids = sorted(written)
+    accounts: list[tuple[Any, _Decision | None]] = []
+    for start in range(0, len(ids), _IDS_PER_READ):
+        chunk = ids[start : start + _IDS_PER_READ]
+        accounts += ((row, None) for row in session.execute(query.where(Account.id.in_(chunk))))
+    # What was read before the load was present then; the load wrote every account that left.
+    accounts += (item for account_id, item in decided.items() if account_id not in written)
+    accounts.sort(key=lambda item: int(item[0].id))
+    yield from accounts
+
+
 # Every column ``new_account`` may set, so that every added account has the same ones.
 _NEW_ACCOUNT_COLUMNS: dict[str, Any] = {**_NO_MATCH, "matched_at": None, "matched_by_id": None}
 
 
 def classify_accounts(
-    session: Session, app: App, classifier: Classifier, *, base_url: str
+    session: Session,
+    app: App,
+    classifier: Classifier,
+    *,
+    base_url: str,
+    written: Collection[int] | None = None,
 ) -> ClassifyResult:
     """Match and sort every present account, then settle the app's members and send the
     invitations (``bastion.onboarding.settle_check_members``). Accounts are read and written as
-    plain rows in bulk; only what changed is written."""
+    plain rows in bulk; only what changed is written. ``written``: the accounts the load
+    inserted or updated, when the classifier decided the others before it (``decided``)."""
     session.flush()
     directory = classifier.directory
     now = utcnow()
@@ -266,11 +319,9 @@ def classify_accounts(
     # Each seated person's seats, and one of their accounts (an accepted one first).
     counts: dict[int, list[int]] = {}
     seat_of: dict[int, tuple[AccountKind, str | None]] = {}
-    rows = session.execute(
-        select(*_ACCOUNT_COLUMNS).where(Account.app_id == app.id, Account.present.is_(True))
-    ).all()
-    for row in rows:
-        decision = classifier.decide(row, now)
+    before, classifier.decided = classifier.decided, None
+    for row, decided in _present_accounts(session, app.id, before, written):
+        decision = decided or classifier.decide(row, now)
         state, changes, matched_user_id = decision.state, decision.changes, decision.matched_user_id
         if decision.exemption_expired:
             result.expired_exemptions.append(row.name or row.email or row.external_id)

@@ -153,6 +153,8 @@ class SnapshotLoader:
         self.now = utcnow()
         self.result = LoadResult()
         self._changes: list[dict[str, Any]] = []
+        # The accounts this load inserted or updated (``classify_accounts``'s ``written``).
+        self.accounts_written: set[int] = set()
 
     # -- changes ------------------------------------------------------------------------------
 
@@ -365,6 +367,8 @@ class SnapshotLoader:
             )
         if updates:
             self._update(Account, updates)
+        self.accounts_written.update(row["id"] for row in updates)
+        self.accounts_written.update(seen[new["external_id"]] for new in inserts)
         return seen
 
     def _load_assets(self, records: Iterable[AssetRecord]) -> dict[str, int]:

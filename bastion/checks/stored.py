@@ -13,35 +13,64 @@ again, as it does on PostgreSQL, which has no such counter.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bastion.checks.classify import DirectoryRows, read_directory
+from bastion.checks.classify import Classifier, DirectoryRows, read_directory
 from bastion.checks.load import StoredRows, plan_grants, read_stored
 from bastion.connectors.base import AssetsRead
+from bastion.matching import MatchingOptions
+
+
+class StoredView(NamedTuple):
+    """What was read, as the load's transaction sees it: the directory, the app's rows (with
+    the fetched grants compared already, if the fetch handed them over) and the classifier
+    built on the directory, with the present accounts decided."""
+
+    directory: DirectoryRows
+    rows: StoredRows
+    classifier: Classifier
 
 
 class StoredRead:
     """The directory and the app's accounts, assets and grants, read in steps on a connection
-    of its own."""
+    of its own, and what can be worked out of them before the load: the present accounts'
+    tabs (``Classifier.decide_stored``) and, once the fetch hands them over, the grants
+    compared (``plan_grants``)."""
 
-    def __init__(self, connection: Connection, *, workspace_id: int, app_id: int) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        workspace_id: int,
+        app_id: int,
+        options: MatchingOptions | None = None,
+    ) -> None:
         self.connection = connection
         self._since = _data_version(connection)
         self._directory: DirectoryRows | None = None
         self._rows: StoredRows | None = None
+        self._classifier: Classifier | None = None
         self._fetched: AssetsRead | None = None
-        self._steps = self._read(workspace_id, app_id)
+        self._steps = self._read(workspace_id, app_id, options)
 
     @classmethod
-    def open(cls, engine: Engine, *, workspace_id: int, app_id: int) -> StoredRead | None:
+    def open(
+        cls,
+        engine: Engine,
+        *,
+        workspace_id: int,
+        app_id: int,
+        options: MatchingOptions | None = None,
+    ) -> StoredRead | None:
         """A read for this engine's database, or None where it could not be trusted."""
         if engine.dialect.name != "sqlite":
             return None
         connection = engine.connect()
         try:
-            return cls(connection, workspace_id=workspace_id, app_id=app_id)
+            return cls(connection, workspace_id=workspace_id, app_id=app_id, options=options)
         except BaseException:
             connection.close()
             raise
@@ -60,7 +89,7 @@ class StoredRead:
         """A session that writes through this read's connection (the one ``current`` asks)."""
         return sessions(bind=self.connection)
 
-    def current(self, session: Session) -> tuple[DirectoryRows, StoredRows] | None:
+    def current(self, session: Session) -> StoredView | None:
         """What was read, if it is what ``session``'s transaction sees: no other connection
         committed since the read began, and the transaction holds the write lock, so none can
         before it ends. Only a session made by ``session`` (above) can tell: SQLite counts the
@@ -70,18 +99,27 @@ class StoredRead:
         if driver is not self.connection.connection.driver_connection:
             return None
         holds_the_write_lock = bool(getattr(driver, "in_transaction", False))
-        if self._directory is None or self._rows is None or not holds_the_write_lock:
+        read = self._directory, self._rows, self._classifier
+        if read[0] is None or read[1] is None or read[2] is None or not holds_the_write_lock:
             return None
         if _data_version(connection) != self._since:
             return None
-        return self._directory, self._rows
+        return StoredView(read[0], read[1], read[2])
 
     def close(self) -> None:
+        """Close the connection and let what was read go."""
         self.connection.close()
+        self._directory = self._rows = self._classifier = self._fetched = None
 
-    def _read(self, workspace_id: int, app_id: int) -> Generator[None, None, None]:
+    def _read(
+        self, workspace_id: int, app_id: int, options: MatchingOptions | None
+    ) -> Generator[None, None, None]:
         self._directory = yield from read_directory(self.connection, workspace_id)
+        classifier = Classifier(self._directory, options)
+        yield
         self._rows = yield from read_stored(self.connection, app_id)
+        yield from classifier.decide_stored(self.connection, app_id)
+        self._classifier = classifier
         # Only reads were made: the connection's transaction ends before the load begins its own.
         self.connection.rollback()
         if self._fetched is not None:

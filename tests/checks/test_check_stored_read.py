@@ -211,7 +211,7 @@ def _load(world: World, snapshot: Snapshot, fetched: AssetsRead | None) -> tuple
             run,
             baseline=False,
             explanations=explanations_since(session, app.id, None),
-            classifier=Classifier(session, app, None),
+            classifier=Classifier.read(session, app, None),
             stored=stored,
         )
         result = loader.load(snapshot)
@@ -263,3 +263,37 @@ def test_grants_compared_during_the_fetch_load_as_the_load_comparing_them_all(
     counts, changes, unresolved, _grants, _changes = planned
     assert unresolved > 0 and changes > 0
     assert counts["grant_changed"] >= 1 and counts["grant_removed"] >= 1
+
+
+def test_an_account_the_load_changes_is_sorted_again_not_as_decided_during_the_fetch(
+    sqlite_world: World,
+) -> None:
+    world = sqlite_world
+    assert world.check().state == RunState.SUCCEEDED
+    with world.runtime.sessions() as session:
+        external_id, account_id = session.execute(
+            select(Account.external_id, Account.id)
+            .where(
+                Account.present.is_(True),
+                Account.state == AccountState.UNMATCHED,
+                Account.kind == AccountKind.PERSON,
+            )
+            .order_by(Account.id)
+            .limit(1)
+        ).one()
+        person = session.scalars(
+            select(User).where(User.workspace_id == world.workspace_id).order_by(User.id)
+        ).first()
+        assert person is not None and person.email
+        person_id, email = person.id, person.email
+    # The app now shows the account with a directory person's address: the tab decided
+    # during the fetch, from the stored row, no longer holds.
+    seat = world.sim.state.people[external_id]
+    world.sim.state.people[external_id] = dataclasses.replace(seat, email=email)
+    run = world.check()
+    assert run.state == RunState.SUCCEEDED, run.error
+    with world.runtime.sessions() as session:
+        account = session.get_one(Account, account_id)
+    assert account.email == email
+    assert (account.state, account.matched_user_id) != (AccountState.UNMATCHED, None)
+    assert account.matched_user_id == person_id
