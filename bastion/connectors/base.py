@@ -59,7 +59,9 @@ class BusinessInfo:
     verification_status: str | None = None
 
 
-@dataclass(frozen=True)
+# The records a check holds by the tens of thousands have slots: no dictionary each, half the
+# memory, and half the objects for the garbage collector to look at.
+@dataclass(frozen=True, slots=True)
 class AccountRecord:
     """One identity inside the app: a person, a pending invitation, a system user or a partner's
     person. Fields that do not apply to a kind stay ``None``."""
@@ -83,7 +85,7 @@ class AccountRecord:
     created_by_email: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AssetRecord:
     """A Page, ad account, catalog, pixel or Instagram asset the business owns or reaches as a
     client."""
@@ -95,7 +97,7 @@ class AssetRecord:
     owner_business_id: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GrantRecord:
     """The tasks one account holds on one asset; ``tasks`` is sorted so equal grants compare
     equal whatever order the app returned them in."""
