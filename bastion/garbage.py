@@ -4,10 +4,9 @@ A check allocates hundreds of thousands of small objects (Graph pages, records, 
 live until it ends, and almost none of them form reference cycles. With CPython's default
 thresholds the collector runs over that growing heap again and again: about a quarter of a large
 check's time. Inside ``fewer_collections`` the youngest generation is collected every 100,000
-allocations instead of every 700, and the older two, where the check's records and rows end up,
+allocations instead of every 700, and the oldest, where the check's records and rows end up,
 not before the check ends (reference counting still frees everything without a cycle at once);
-the defaults come back when the last check of the process leaves, and with them a collection of
-whatever of the check is left.
+the defaults come back when the last check of the process leaves.
 
 While the import reads (``collector_paused``) the collector is off altogether: the decoded
 pages and the records all stay alive until it ends, so its full collections only found nothing
@@ -27,9 +26,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-# The older generations' thresholds count collections of the younger one: a check makes far
-# fewer than these.
-CHECK_THRESHOLDS = (100_000, 10_000, 10_000)
+# The oldest generation's threshold counts collections of the middle one: a check makes far
+# fewer than that.
+CHECK_THRESHOLDS = (100_000, 50, 10_000)
 
 _lock = threading.Lock()
 _depth = 0

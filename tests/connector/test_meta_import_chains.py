@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import json
 import math
 import time
@@ -20,7 +21,7 @@ from meta_harness import (
     run,
 )
 
-from bastion.connectors.base import AssetsRead, Snapshot
+from bastion.connectors.base import AccountRecord, AssetsRead, GrantRecord, Snapshot
 from bastion.connectors.meta import MetaConnector
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
 from bastion.connectors.meta.sync import LIST_PAGE_SIZE, fetch_business
@@ -137,3 +138,30 @@ def test_the_callers_idle_work_runs_while_the_people_page_and_the_rest_is_left_t
     assert len(handed) == 1
     assert handed[0].assets is streamed.assets and handed[0].grants is streamed.grants
     assert len(streamed.grants) > 100
+
+
+def test_the_records_go_with_the_snapshot_without_waiting_for_the_collector(
+    sim: Simulator, connect: ConnectorFactory
+) -> None:
+    # With idle work, so that every task the fetch starts (the idle one too) is cancelled at
+    # its end: no reference cycle may hold the records the snapshot lets go.
+    sim.load(generate_scenario("small", seed=7, people=3 * LIST_PAGE_SIZE, assignments=300))
+
+    def idle(_fetched: AssetsRead) -> Iterator[None]:
+        while True:
+            yield
+
+    def records_alive() -> int:
+        return sum(isinstance(o, GrantRecord | AccountRecord) for o in gc.get_objects())
+
+    gc.collect()
+    before = records_alive()
+    gc.disable()
+    try:
+        snapshot = run(connect(), lambda meta: meta.fetch_snapshot(idle))
+        assert len(snapshot.grants) > 100
+        assert records_alive() >= before + len(snapshot.grants)
+        del snapshot
+        assert records_alive() == before
+    finally:
+        gc.enable()

@@ -245,6 +245,10 @@ async def _follow(
         for unfinished in running:
             unfinished.cancel()
         await asyncio.gather(*running, return_exceptions=True)
+        # A cancelled task keeps its exception, whose traceback holds the frames it stopped in
+        # and so the follower: unless the follower lets go of its tasks, the records it leads
+        # to would wait for a full collection instead of going with the snapshot.
+        follower.transform = follower.idle = None
 
 
 class _Follower:
