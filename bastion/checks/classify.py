@@ -11,7 +11,7 @@ to, or else sits under its partner (state ``partner``), never among our own peop
 
 from __future__ import annotations
 
-from collections.abc import Collection, Generator, Iterator
+from collections.abc import Collection, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -174,6 +174,16 @@ class Classifier:
         """A classifier for the directory as ``session``'s transaction sees it."""
         return cls(drained(read_directory(session.connection(), app.workspace_id)), options)
 
+    def added(self, account_id: int, columns: Mapping[str, Any]) -> bool:
+        """An account the load inserted with ``new_account``'s columns (and the rest of its
+        row): decided as ``classify_accounts`` would decide that row, which writes nothing,
+        where the app's other accounts were decided before the load. Returns whether it was."""
+        if self.decided is None:
+            return False
+        row = _AccountRow(account_id, *(columns.get(name) for name in _AccountRow._fields[1:]))
+        self.decided[account_id] = (row, _Decision(row.state, {}, row.matched_user_id, False))
+        return True
+
     def decide_stored(self, connection: Connection, app_id: int) -> Generator[None, None, None]:
         """Read the app's present accounts and decide each, a step every ``ROWS_PER_STEP``
         rows (``decided``). Only a decision that writes nothing and depends on no exemption's
@@ -265,6 +275,28 @@ class _Account(NamedTuple):
 
 
 _NEW_ACCOUNT = _Account(0, AccountKind.PERSON, None, "", None, None, None, None)
+
+
+class _AccountRow(NamedTuple):
+    """An account's ``_ACCOUNT_COLUMNS``, for one the load inserted (``Classifier.added``)."""
+
+    id: int
+    kind: Any
+    name: Any
+    email: Any
+    external_id: Any
+    state: Any
+    matched_user_id: Any
+    match_rule: Any
+    match_confidence: Any
+    matched_at: Any
+    matched_by_id: Any
+    exemption_reason: Any
+    exempted_at: Any
+    exempted_by_id: Any
+    exemption_expires_at: Any
+
+
 # Accounts read by id at most this many at once (SQLite binds up to 32,766 parameters).
 _IDS_PER_READ = 500
 

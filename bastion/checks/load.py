@@ -368,7 +368,11 @@ class SnapshotLoader:
         if updates:
             self._update(Account, updates)
         self.accounts_written.update(row["id"] for row in updates)
-        self.accounts_written.update(seen[new["external_id"]] for new in inserts)
+        for new in inserts:
+            # Written as classified; decided so too where the others were before the load.
+            account_id = seen[new["external_id"]]
+            if not self.classifier.added(account_id, new):
+                self.accounts_written.add(account_id)
         return seen
 
     def _load_assets(self, records: Iterable[AssetRecord]) -> dict[str, int]:

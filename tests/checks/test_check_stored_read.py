@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select, update
 from bastion.actions.actors import Actor
 from bastion.actions.apps import connector_for
 from bastion.actions.directory import create_person
-from bastion.checks.classify import Classifier, read_directory
+from bastion.checks.classify import _ACCOUNT_COLUMNS, Classifier, _AccountRow, read_directory
 from bastion.checks.load import SnapshotLoader, explanations_since, plan_grants, read_stored
 from bastion.checks.steps import drained
 from bastion.checks.stored import StoredRead
@@ -297,3 +297,7 @@ def test_an_account_the_load_changes_is_sorted_again_not_as_decided_during_the_f
     assert account.email == email
     assert (account.state, account.matched_user_id) != (AccountState.UNMATCHED, None)
     assert account.matched_user_id == person_id
+
+
+def test_an_added_accounts_row_has_the_columns_classify_reads() -> None:
+    assert _AccountRow._fields == tuple(column.key for column in _ACCOUNT_COLUMNS)
