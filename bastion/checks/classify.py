@@ -174,6 +174,11 @@ class Classifier:
         """A classifier for the directory as ``session``'s transaction sees it."""
         return cls(drained(read_directory(session.connection(), app.workspace_id)), options)
 
+    def nothing_present(self) -> None:
+        """The app had no present account before the load: every one is decided already."""
+        if self.decided is None:
+            self.decided = {}
+
     def added(self, account_id: int, columns: Mapping[str, Any]) -> bool:
         """An account the load inserted with ``new_account``'s columns (and the rest of its
         row): decided as ``classify_accounts`` would decide that row, which writes nothing,

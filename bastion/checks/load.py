@@ -291,6 +291,10 @@ class SnapshotLoader:
 
     def _load_accounts(self, records: Iterable[AccountRecord]) -> dict[str, int]:
         existing = self._stored_accounts()
+        if not any(row.present for row in existing.values()):
+            # No account was present (an app's first check): there is nothing to decide before
+            # the load, and the accounts it adds are decided as written (``Classifier.added``).
+            self.classifier.nothing_present()
         seen: dict[str, int] = {}
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
