@@ -50,9 +50,8 @@ class StoredRead:
     ) -> None:
         self.connection = connection
         self._since = _data_version(connection)
-        self._directory: DirectoryRows | None = None
-        self._rows: StoredRows | None = None
-        self._classifier: Classifier | None = None
+        # Set once everything is read (the grants are compared after, into its rows).
+        self._view: StoredView | None = None
         self._fetched: AssetsRead | None = None
         self._steps = self._read(workspace_id, app_id, options)
 
@@ -99,31 +98,30 @@ class StoredRead:
         if driver is not self.connection.connection.driver_connection:
             return None
         holds_the_write_lock = bool(getattr(driver, "in_transaction", False))
-        read = self._directory, self._rows, self._classifier
-        if read[0] is None or read[1] is None or read[2] is None or not holds_the_write_lock:
+        if self._view is None or not holds_the_write_lock:
             return None
         if _data_version(connection) != self._since:
             return None
-        return StoredView(read[0], read[1], read[2])
+        return self._view
 
     def close(self) -> None:
         """Close the connection and let what was read go."""
         self.connection.close()
-        self._directory = self._rows = self._classifier = self._fetched = None
+        self._view = self._fetched = None
 
     def _read(
         self, workspace_id: int, app_id: int, options: MatchingOptions | None
     ) -> Generator[None, None, None]:
-        self._directory = yield from read_directory(self.connection, workspace_id)
-        classifier = Classifier(self._directory, options)
+        directory = yield from read_directory(self.connection, workspace_id)
+        classifier = Classifier(directory, options)
         yield
-        self._rows = yield from read_stored(self.connection, app_id)
+        rows = yield from read_stored(self.connection, app_id)
         yield from classifier.decide_stored(self.connection, app_id)
-        self._classifier = classifier
+        self._view = StoredView(directory, rows, classifier)
         # Only reads were made: the connection's transaction ends before the load begins its own.
         self.connection.rollback()
         if self._fetched is not None:
-            self._rows.grant_plan = yield from plan_grants(self._rows, self._fetched)
+            rows.grant_plan = yield from plan_grants(rows, self._fetched)
 
 
 def _data_version(connection: Connection) -> int:

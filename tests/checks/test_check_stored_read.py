@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
 from bastion.actions.apps import connector_for
@@ -155,17 +156,9 @@ def test_a_person_who_joins_the_directory_during_the_fetch_is_matched_by_that_ch
     world = joining_world
     assert world.check().state == RunState.SUCCEEDED
     with world.runtime.sessions() as session:
-        account_id, email = session.execute(
-            select(Account.id, Account.email)
-            .where(
-                Account.present.is_(True),
-                Account.state == AccountState.UNMATCHED,
-                Account.kind == AccountKind.PERSON,
-                Account.email.is_not(None),
-            )
-            .order_by(Account.id)
-            .limit(1)
-        ).one()
+        unmatched = _first_unmatched_person(session)
+        account_id, email = unmatched.id, unmatched.email
+        assert email is not None
     transport: JoinDuringTheFetch = world.extra["transport"]
     transport.joiner = (world, email)
     run = world.check()
@@ -175,6 +168,21 @@ def test_a_person_who_joins_the_directory_during_the_fetch_is_matched_by_that_ch
         account = session.get_one(Account, account_id)
         joiner = session.scalars(select(User).where(User.external_id == "joiner-1")).one()
     assert (account.state, account.matched_user_id) == (AccountState.ONBOARDED, joiner.id)
+
+
+def _first_unmatched_person(session: Session) -> Account:
+    """The first present person's account in the Unmatched tab that has an e-mail address."""
+    return session.scalars(
+        select(Account)
+        .where(
+            Account.present.is_(True),
+            Account.state == AccountState.UNMATCHED,
+            Account.kind == AccountKind.PERSON,
+            Account.email.is_not(None),
+        )
+        .order_by(Account.id)
+        .limit(1)
+    ).one()
 
 
 def _fetched(world: World) -> Snapshot:
@@ -271,16 +279,8 @@ def test_an_account_the_load_changes_is_sorted_again_not_as_decided_during_the_f
     world = sqlite_world
     assert world.check().state == RunState.SUCCEEDED
     with world.runtime.sessions() as session:
-        external_id, account_id = session.execute(
-            select(Account.external_id, Account.id)
-            .where(
-                Account.present.is_(True),
-                Account.state == AccountState.UNMATCHED,
-                Account.kind == AccountKind.PERSON,
-            )
-            .order_by(Account.id)
-            .limit(1)
-        ).one()
+        unmatched = _first_unmatched_person(session)
+        external_id, account_id = unmatched.external_id, unmatched.id
         person = session.scalars(
             select(User).where(User.workspace_id == world.workspace_id).order_by(User.id)
         ).first()

@@ -245,8 +245,9 @@ async def _dispatch_alone_or_beside_reads(
 
 async def encode_answer(body: Any) -> str:
     """An answer's JSON, encoded in a worker thread as it was rendered (a large business's first
-    read is 4 MB): compact, as Graph answers are, with every character beyond ASCII written as
-    a ``\\u`` escape, as Graph writes them."""
+    read is 4 MB), with every character beyond ASCII written as a ``\\u`` escape, as Graph's
+    answers quoted in restfb/restfb#94 write them. UNCONFIRMED: that Graph writes no spaces
+    between tokens (no documentation says; any JSON reader takes either)."""
     return await asyncio.to_thread(_encoded, body)
 
 
