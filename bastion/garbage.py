@@ -11,10 +11,11 @@ the defaults come back when the last check of the process leaves.
 While the import reads (``collector_paused``) the collector is off altogether: the decoded
 pages and the records all stay alive until it ends, so its full collections only found nothing
 to free while the people's pages waited unread (three of 0.1-0.3 s each on a large business).
-Instead the import calls ``collect_young`` in each people page's round trip, which looks only at
-what was allocated since the last call: otherwise the first collection after the pause would
-walk every record the import built, about 90 ms on a large business, between the last page and
-the load.
+Instead the import calls ``collect_young`` in each list page's round trip from the first, which
+looks only at what was allocated since the last call: otherwise the first collection after the
+pause would walk every record the import built, about 90 ms on a large business, between the
+last page and the load (or, were the calls to begin only once the assets are transformed, in
+one round trip, holding up its page by as much).
 The simulator pauses it the same way while it renders an answer. Every pause of the process is
 one pause: the collector comes back, as it was, when the last one ends.
 """

@@ -225,10 +225,11 @@ async def _follow(
     for a few answers at most, never for a whole batch. ``backlog`` holds the business read's own
     asset pages, taken once the list chains' next pages are on their way. Once no read of
     assets or partners is left, they are transformed in short steps between the people's pages.
-    Then ``idle`` is advanced in the list pages' round trips (``_run_while_idle``). The first
+    Then ``idle`` is advanced in the list pages' round trips (``run_while_idle``). The first
     failure cancels what is still in flight and ends the import.
     """
     follower = _Follower(client, collected, root, pending, backlog, idle)
+    follower.idle = asyncio.create_task(follower.run_while_idle())
     chains = [asyncio.create_task(follower.lists()), asyncio.create_task(follower.assets())]
     try:
         done, _ = await asyncio.wait(chains, return_when=asyncio.FIRST_EXCEPTION)
@@ -274,6 +275,8 @@ class _Follower:
         # The backlog counts as one read until it is taken.
         self.asset_reads = sum(1 for sink, _ in pending if sink.feeds_assets) + bool(backlog)
         self.transform: asyncio.Task[None] | None = None
+        # The caller's steps, once the assets and grants are transformed.
+        self._steps: Iterator[None] | None = None
         self._start_transform()
 
     async def lists(self) -> None:
@@ -349,13 +352,14 @@ class _Follower:
             self.collected.release()
         builder = self.collected.builder
         work = self._idle_work
-        idle = work(AssetsRead(builder.assets, builder.grants)) if work is not None else None
-        self.idle = asyncio.create_task(self._run_while_idle(idle))
+        if work is not None:
+            self._steps = work(AssetsRead(builder.assets, builder.grants))
 
-    async def _run_while_idle(self, steps: Iterator[None] | None) -> None:
-        """In each list page's round trip: the collector's look at what the import allocated
-        since the last one (``collect_young``), then the caller's steps for what is left of
-        ``IDLE_BUDGET_SECONDS``; once the steps are done, the collector's look alone."""
+    async def run_while_idle(self) -> None:
+        """In each list page's round trip, from the first: the collector's look at what the
+        import allocated since the last one (``collect_young``), so that no look walks more than
+        a round trip's pages and records; then, once the assets are transformed, the caller's
+        steps for what is left of ``IDLE_BUDGET_SECONDS``."""
         loop = asyncio.get_running_loop()
         while True:
             await self._list_page_asked.wait()
@@ -363,13 +367,13 @@ class _Follower:
             await asyncio.sleep(IDLE_AFTER_SEND_SECONDS)
             deadline = loop.time() + IDLE_BUDGET_SECONDS
             collect_young()
-            if steps is None:
+            if self._steps is None:
                 continue
-            for _ in steps:
+            for _ in self._steps:
                 if loop.time() >= deadline:
                     break
             else:
-                steps = None
+                self._steps = None
 
 
 async def _run_in_steps(steps: Iterator[None]) -> None:
