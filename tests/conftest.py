@@ -88,6 +88,14 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture
+def postgres_engine() -> Iterator[Engine]:
+    """A migrated PostgreSQL database alone, for what Bastion does only there."""
+    engine = _migrated_postgres(postgres_url_or_skip())
+    yield engine
+    engine.dispose()
+
+
 def _copy_of(migrated: Path, path: Path) -> Engine:
     shutil.copyfile(migrated, path)
     return make_engine(f"sqlite:///{path}")

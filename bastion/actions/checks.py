@@ -36,6 +36,7 @@ from bastion.actions.restrictions import settle_restriction
 from bastion.actions.reviews import open_reviews
 from bastion.audit import AuditAction, record
 from bastion.checks.classify import Classifier, classify_accounts
+from bastion.checks.early import EarlyWrites
 from bastion.checks.load import SnapshotLoader, explanations_since
 from bastion.checks.reports import email_new_items, owner_emails, update_deprovisioning_report
 from bastion.checks.safeguard import evaluate
@@ -178,8 +179,14 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
         workspace_id = app.workspace_id
     # Read while the fetch waits for the app's pages, where the database can say whether it
     # is still current when the load begins (bastion/checks/stored.py).
-    stored = StoredRead.open(
+    stored: StoredRead | EarlyWrites | None = StoredRead.open(
         runtime.engine, workspace_id=workspace_id, app_id=app_row_id, options=_matching(runtime)
+    ) or EarlyWrites.open(
+        runtime.engine,
+        workspace_id=workspace_id,
+        app_id=app_row_id,
+        run_id=run_id,
+        options=_matching(runtime),
     )
 
     async def fetch() -> tuple[Snapshot, str | None, list[PartnerRead]]:
@@ -267,7 +274,7 @@ def _apply(
     snapshot: Snapshot,
     progress: Progress,
     token_identity: str | None,
-    stored: StoredRead | None = None,
+    stored: StoredRead | EarlyWrites | None = None,
 ) -> CheckRun:
     run = session.get_one(CheckRun, run_id)
     app = session.get_one(App, run.app_id)
@@ -323,6 +330,7 @@ def _apply(
         explanations=explanations_since(session, app.id, previous_start),
         classifier=classifier,
         stored=read.rows if read else None,
+        early=read.early if read else None,
     )
     loaded = loader.load(snapshot)
     progress("matching")

@@ -18,7 +18,7 @@ from datetime import datetime
 from itertools import chain
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, Text, cast, select, update
+from sqlalchemy import Connection, Row, Text, cast, delete, select, update
 from sqlalchemy.orm import Session
 
 from bastion.checks.classify import Classifier
@@ -139,7 +139,10 @@ class SnapshotLoader:
         explanations: Explanations,
         classifier: Classifier,
         stored: StoredRows | None = None,
+        early: EarlyRows | None = None,
     ) -> None:
+        if early is not None and not (baseline and stored is not None and stored.empty):
+            raise ValueError("rows are written before the load only by an app's first check")
         self.session = session
         self.app = app
         self.run = run
@@ -150,6 +153,8 @@ class SnapshotLoader:
         # The app's rows as ``read_stored`` read them already in this transaction's view
         # (``bastion/checks/stored.py``), or None: the load reads them.
         self.stored = stored
+        # The assets and grants written before the load, in its transaction (``early.py``).
+        self.early = early
         self.now = utcnow()
         self.result = LoadResult()
         self._changes: list[dict[str, Any]] = []
@@ -196,14 +201,8 @@ class SnapshotLoader:
     def _new_row(self, values: dict[str, Any], external_id: str) -> dict[str, Any]:
         return {
             **values,
-            "workspace_id": self.app.workspace_id,
-            "app_id": self.app.id,
             "external_id": external_id,
-            "present": True,
-            "first_seen_run_id": self.run.id,
-            "last_seen_run_id": self.run.id,
-            "created_at": self.now,
-            "updated_at": self.now,
+            **first_seen(self.app.workspace_id, self.app.id, self.run.id, self.now),
         }
 
     def _insert(self, model: type[Any], rows: list[dict[str, Any]]) -> None:
@@ -260,11 +259,7 @@ class SnapshotLoader:
     def _grant_plan(self, records: Sequence[GrantRecord]) -> GrantPlan | None:
         """The plan made of these records' first ones, if there is one."""
         plan = self.stored.grant_plan if self.stored is not None else None
-        if plan is None or len(plan.records) > len(records):
-            return None
-        if not all(a is b for a, b in zip(plan.records, records, strict=False)):
-            return None
-        return plan
+        return plan if plan is not None and _begins_with(records, plan.records) else None
 
     # -- the load -----------------------------------------------------------------------------
 
@@ -345,7 +340,14 @@ class SnapshotLoader:
             ) or old.kind != record.kind:
                 updates.append({"id": old.id, **values, "updated_at": self.now})
         if inserts:
-            self._insert(Account, inserts)
+            reserved = self.early.account_ids if self.early is not None else {}
+            numbered = [
+                {"id": reserved[row["external_id"]], **row}
+                for row in inserts
+                if row["external_id"] in reserved
+            ]
+            self._insert(Account, numbered)
+            self._insert(Account, [row for row in inserts if row["external_id"] not in reserved])
             ids = self._external_ids(Account)
             for new in inserts:
                 seen[new["external_id"]] = ids[new["external_id"]]
@@ -379,18 +381,18 @@ class SnapshotLoader:
                 self.accounts_written.add(account_id)
         return seen
 
-    def _load_assets(self, records: Iterable[AssetRecord]) -> dict[str, int]:
+    def _load_assets(self, records: Sequence[AssetRecord]) -> dict[str, int]:
+        if self.early is not None and records is self.early.assets:
+            # Written already, each as added (the first check records no change).
+            self.result.add(ChangeKind.ASSET_ADDED.value, len(records))
+            self.result.add("assets", len(self.early.asset_ids))
+            return dict(self.early.asset_ids)
         existing = self._stored_assets()
         seen: dict[str, int] = {}
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         for record in records:
-            values = {
-                "name": record.name or "",
-                "type": record.type,
-                "ownership": record.ownership,
-                "owner_business_id": record.owner_business_id,
-            }
+            values = asset_columns(record)
             old = existing.get(record.external_id)
             if old is None:
                 inserts.append(self._new_row(values, record.external_id))
@@ -466,7 +468,22 @@ class SnapshotLoader:
         added = 0
         plan = self._grant_plan(records)
         todo: Iterable[GrantRecord] = records
-        if plan is not None:
+        early = self.early
+        if early is not None and _begins_with(records, early.grants):
+            # Written already: each holder's grants hold where the snapshot lists its account;
+            # the others go, as the load would not have written them.
+            orphans: list[int] = []
+            for holder, keys in early.pairs.items():
+                if holder in account_ids:
+                    seen.update(keys)
+                    added += len(keys)
+                else:
+                    self.result.unresolved_grants += early.records_of[holder]
+                    orphans.append(early.account_ids[holder])
+            self.result.unresolved_grants += early.unresolved
+            self._delete_grants_of(orphans)
+            todo = records[len(early.grants) :]
+        elif plan is not None:
             # What the plan settled holds where its account is in the snapshot; the rest, and
             # what came after the plan was made (partners' people), is compared here.
             for holder, keys in plan.unchanged.items():
@@ -481,7 +498,7 @@ class SnapshotLoader:
             if account_id is None or asset_id is None:
                 self.result.unresolved_grants += 1
                 continue
-            key = _pair(account_id, asset_id)
+            key = pair_key(account_id, asset_id)
             if key in seen:
                 continue
             seen.add(key)
@@ -538,17 +555,9 @@ class SnapshotLoader:
         insert_rows(
             self.session.connection(),
             table_of(Grant),
-            ("account_id", "asset_id", "tasks"),
+            GRANT_COLUMNS,
             inserts,
-            {
-                "workspace_id": self.app.workspace_id,
-                "app_id": self.app.id,
-                "present": True,
-                "first_seen_run_id": self.run.id,
-                "last_seen_run_id": self.run.id,
-                "created_at": self.now,
-                "updated_at": self.now,
-            },
+            first_seen(self.app.workspace_id, self.app.id, self.run.id, self.now),
             ready=("tasks",),
         )
         self.result.add("grants", len(seen))
@@ -569,6 +578,13 @@ class SnapshotLoader:
                 )
         if updates:
             self._update(Grant, updates)
+
+    def _delete_grants_of(self, account_ids: Sequence[int]) -> None:
+        for start in range(0, len(account_ids), _IDS_PER_STATEMENT):
+            chunk = account_ids[start : start + _IDS_PER_STATEMENT]
+            self.session.execute(
+                delete(Grant).where(Grant.app_id == self.app.id, Grant.account_id.in_(chunk))
+            )
 
     def _load_partners(self, snapshot: Snapshot, asset_ids: dict[str, int]) -> None:
         existing = {
@@ -726,6 +742,25 @@ class GrantPlan:
     rest: list[int]
 
 
+@dataclass(frozen=True)
+class EarlyRows:
+    """The assets and grants an app's first check wrote before its load, in the transaction the
+    load goes on with (``bastion/checks/early.py``): the very records the snapshot carries, the
+    ids they took, and the ids kept for the accounts holding the grants."""
+
+    assets: tuple[AssetRecord, ...]
+    asset_ids: dict[str, int]
+    grants: tuple[GrantRecord, ...]
+    # Account external id -> the id its account is written with.
+    account_ids: dict[str, int]
+    # Account external id -> the (account, asset) pairs written for it, and how many records
+    # they are (an app may list a grant twice).
+    pairs: dict[str, list[int]]
+    records_of: dict[str, int]
+    # Records whose asset is not among the assets (not written).
+    unresolved: int
+
+
 @dataclass
 class StoredRows:
     """What the load compares a snapshot with: the app's accounts, assets and grants. The load
@@ -736,6 +771,10 @@ class StoredRows:
     assets: dict[str, StoredAsset]
     grants: StoredGrants
     grant_plan: GrantPlan | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.accounts or self.assets or self.grants)
 
 
 def plan_grants(stored: StoredRows, fetched: AssetsRead) -> Generator[None, None, GrantPlan]:
@@ -760,7 +799,7 @@ def plan_grants(stored: StoredRows, fetched: AssetsRead) -> Generator[None, None
         if account_id is None or asset_id is None:
             plan.rest.append(index)
             continue
-        key = _pair(account_id, asset_id)
+        key = pair_key(account_id, asset_id)
         holder = record.account_external_id
         if key not in left:
             ordered = sorted_tasks.get(record.tasks)
@@ -847,7 +886,7 @@ def read_stored_grants(connection: Connection, app_id: int) -> Generator[None, N
     """The app's grants as the load compares them, a step every ``ROWS_PER_STEP`` rows; run
     it whole with ``drained``.
 
-    Keyed by one integer per (account, asset) pair (``_pair``): a large business has tens of
+    Keyed by one integer per (account, asset) pair (``pair_key``): a large business has tens of
     thousands of grants, and a tuple per key costs twice the memory of an integer. Tasks are
     read as their stored JSON text and decoded once per distinct text (a business has a few
     dozen task lists across tens of thousands of grants); rows are plain tuples.
@@ -866,13 +905,47 @@ def read_stored_grants(connection: Connection, app_id: int) -> Generator[None, N
         tasks = decoded.get(tasks_text)
         if tasks is None:
             tasks = decoded[tasks_text] = tuple(_tasks_of(tasks_text))
-        existing[_pair(held_by, held_on)] = (grant_id, tasks, bool(present))
+        existing[pair_key(held_by, held_on)] = (grant_id, tasks, bool(present))
         if count % ROWS_PER_STEP == 0:
             yield
     return existing
 
 
-def _pair(account_id: int, asset_id: int) -> int:
+# The columns a new grant is written with, besides ``first_seen``'s.
+GRANT_COLUMNS = ("account_id", "asset_id", "tasks")
+# Ids in one statement's IN list at most (SQLite binds up to 32,766 parameters).
+_IDS_PER_STATEMENT = 500
+
+
+def first_seen(workspace_id: int, app_id: int, run_id: int, now: datetime) -> dict[str, Any]:
+    """The columns every row a check adds (account, asset, grant) starts with."""
+    return {
+        "workspace_id": workspace_id,
+        "app_id": app_id,
+        "present": True,
+        "first_seen_run_id": run_id,
+        "last_seen_run_id": run_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def asset_columns(record: AssetRecord) -> dict[str, Any]:
+    """What an asset's row holds of its record (compared, in this order, on every check)."""
+    return {
+        "name": record.name or "",
+        "type": record.type,
+        "ownership": record.ownership,
+        "owner_business_id": record.owner_business_id,
+    }
+
+
+def _begins_with(records: Sequence[GrantRecord], first: Sequence[GrantRecord]) -> bool:
+    """Whether ``records`` start with the very records of ``first``."""
+    return len(first) <= len(records) and all(a is b for a, b in zip(first, records, strict=False))
+
+
+def pair_key(account_id: int, asset_id: int) -> int:
     """One integer for an (account, asset) pair of row ids (both below 2**64)."""
     return account_id << _PAIR_SHIFT | asset_id
 

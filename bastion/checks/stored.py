@@ -7,7 +7,8 @@ the round trips of the people's pages (``Connector.fetch_snapshot``'s ``idle``).
 connection whether another one committed since a given moment (``PRAGMA data_version``): the
 load takes what was read only when none did, which it asks once it holds the database's write
 lock, so that what it compares is exactly what it would have read itself; otherwise it reads
-again, as it does on PostgreSQL, which has no such counter.
+again, as it does on PostgreSQL, which has no such counter (there, an app's first check writes
+its assets and grants during the fetch instead: ``bastion/checks/early.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bastion.checks.classify import Classifier, DirectoryRows, read_directory
-from bastion.checks.load import StoredRows, plan_grants, read_stored
+from bastion.checks.load import EarlyRows, StoredRows, plan_grants, read_stored
 from bastion.connectors.base import AssetsRead
 from bastion.matching import MatchingOptions
 
@@ -27,11 +28,13 @@ from bastion.matching import MatchingOptions
 class StoredView(NamedTuple):
     """What was read, as the load's transaction sees it: the directory, the app's rows (with
     the fetched grants compared already, if the fetch handed them over) and the classifier
-    built on the directory, with the present accounts decided."""
+    built on the directory, with the present accounts decided; on an app's first check on
+    PostgreSQL, what was written already (``bastion/checks/early.py``)."""
 
     directory: DirectoryRows
     rows: StoredRows
     classifier: Classifier
+    early: EarlyRows | None = None
 
 
 class StoredRead:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import Connection, Engine, inspect, text
 
+import bastion.checks.early as early
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
 from bastion.connectors.meta.sync import LIST_PAGE_SIZE
 from bastion.security.vault import KeyRing
@@ -106,3 +107,34 @@ def test_a_fault_on_the_last_people_page_leaves_the_database_as_it_was(
     assert again.counts["account_removed"] == 1
     assert again.counts["role_changed"] == 1
     assert again.counts["account_added"] == 1
+
+
+def test_an_apps_first_check_failing_on_the_last_people_page_writes_none_of_its_rows(
+    paged_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On PostgreSQL the first check writes its assets and grants while the people page
+    # (bastion/checks/early.py): the failure must take them back.
+    written: list[object] = []
+    writes = early.EarlyWrites._written
+
+    def spied(self: early.EarlyWrites, fetched: object) -> object:
+        written.append(writes(self, fetched))  # type: ignore[arg-type]
+        return written[-1]
+
+    monkeypatch.setattr(early.EarlyWrites, "_written", spied)
+    world = paged_world
+    before = _rows(world.runtime.engine)
+    transport: FailTheLastPeoplePage = world.extra["transport"]
+    transport.armed = True
+
+    run = world.check()
+
+    assert transport.failed
+    assert run.state == RunState.FAILED
+    assert bool(written) == (world.runtime.engine.dialect.name == "postgresql")
+    assert _rows(world.runtime.engine) == before
+    world.sim.clear_faults()
+    transport.armed = False
+    again = world.check()
+    assert again.state == RunState.SUCCEEDED
+    assert again.counts["grants"] > 0
