@@ -48,6 +48,7 @@ from bastion.storage.models import Account, Asset, CheckRun, Grant, table_of, ut
 from bastion.storage.models.enums import RunState
 
 log = get_logger(__name__)
+ROWS_PER_COPY = 5000
 
 
 class EarlyWrites:
@@ -172,7 +173,9 @@ class EarlyWrites:
         records_of: dict[str, int] = {}
         written: set[int] = set()
         texts: dict[tuple[str, ...], str] = {}
+        # Copied a few thousand at a time, so that the rows never all live at once.
         rows: list[tuple[int, int, str]] = []
+        grants = table_of(Grant)
         unresolved = 0
         for record in fetched.grants:
             asset_id = asset_ids.get(record.asset_external_id)
@@ -191,7 +194,10 @@ class EarlyWrites:
             if text is None:
                 text = texts[record.tasks] = json.dumps(sorted(record.tasks))
             rows.append((account_id, asset_id, text))
-        insert_rows(connection, table_of(Grant), GRANT_COLUMNS, rows, shared, ready=("tasks",))
+            if len(rows) == ROWS_PER_COPY:
+                insert_rows(connection, grants, GRANT_COLUMNS, rows, shared, ready=("tasks",))
+                rows = []
+        insert_rows(connection, grants, GRANT_COLUMNS, rows, shared, ready=("tasks",))
         return EarlyRows(
             assets=fetched.assets,
             asset_ids=asset_ids,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from bastion.storage.bulk import (
@@ -219,3 +219,10 @@ def test_plain_rows_are_the_drivers_tuples(session: Session) -> None:
         .order_by(Notification.kind),
     )
     assert rows == [("a", 0), ("b", 0)]
+
+
+def test_sqlite_stages_bulk_inserts_in_memory(sqlite_engine: Engine) -> None:
+    # The staging table of a large insert (``_insert_through_stage``) is kept in memory, not in
+    # a temporary file: every connection says so.
+    with sqlite_engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA temp_store").scalar() == 2  # MEMORY
