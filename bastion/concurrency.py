@@ -14,8 +14,10 @@ so a large result such as a whole Snapshot would be turned into text for nothing
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -57,3 +59,32 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     if error:
         raise error[0]
     return result[0]
+
+
+# While a thread of ours does work that holds the interpreter (building and copying rows), the
+# thread serving the event loop waits for it to let go: up to the switch interval each time,
+# 5 ms by default, which a fetch pays on every page it takes. Inside ``prompt_switching`` the
+# interval is this, and back as it was when the last one ends.
+PROMPT_SWITCH_SECONDS = 0.0005
+
+_switch_lock = threading.Lock()
+_switching = 0
+_saved_switch = 0.0
+
+
+@contextmanager
+def prompt_switching() -> Iterator[None]:
+    """The interpreter switches threads every ``PROMPT_SWITCH_SECONDS`` inside."""
+    global _switching, _saved_switch
+    with _switch_lock:
+        if _switching == 0:
+            _saved_switch = sys.getswitchinterval()
+            sys.setswitchinterval(PROMPT_SWITCH_SECONDS)
+        _switching += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switching -= 1
+            if _switching == 0:
+                sys.setswitchinterval(_saved_switch)

@@ -40,6 +40,7 @@ from bastion.checks.load import (
 )
 from bastion.checks.steps import drained
 from bastion.checks.stored import StoredView
+from bastion.concurrency import prompt_switching
 from bastion.connectors.base import AssetsRead
 from bastion.logs import get_logger
 from bastion.matching import MatchingOptions
@@ -147,7 +148,9 @@ class EarlyWrites:
 
     def _write(self, fetched: AssetsRead) -> None:
         try:
-            self._early = self._written(fetched)
+            # The people's pages are taken while this runs: they wait less for it.
+            with prompt_switching():
+                self._early = self._written(fetched)
         except BaseException as exc:  # the load then writes everything itself
             self._failed = exc
 

@@ -1,14 +1,17 @@
-"""run_sync hands back the coroutine's result, its error, and never formats the result."""
+"""run_sync hands back the coroutine's result, its error, and never formats the result;
+prompt_switching shortens the interpreter's switch interval while any caller is inside."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
 
-from bastion.concurrency import run_sync
+from bastion.concurrency import PROMPT_SWITCH_SECONDS, prompt_switching, run_sync
 
 
 class _Unprintable:
@@ -56,3 +59,25 @@ async def test_inside_a_running_loop_the_result_comes_back_from_a_worker_thread(
     result = run_sync(_answer())
     assert isinstance(result, _Unprintable)
     assert result.formatted == 0
+
+
+def test_the_interval_is_short_inside_and_back_after_the_last_one() -> None:
+    before = sys.getswitchinterval()
+    assert before != PROMPT_SWITCH_SECONDS
+    entered, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with prompt_switching():
+            entered.set()
+            leave.wait(10)
+
+    thread = threading.Thread(target=other)
+    with prompt_switching():
+        thread.start()
+        assert entered.wait(10)
+        assert sys.getswitchinterval() == PROMPT_SWITCH_SECONDS
+    # The other is still inside: the interval stays short until it leaves.
+    assert sys.getswitchinterval() == PROMPT_SWITCH_SECONDS
+    leave.set()
+    thread.join(10)
+    assert sys.getswitchinterval() == before
