@@ -172,9 +172,10 @@ class EarlyWrites:
             )
         holders = sorted({g.account_external_id for g in fetched.grants})
         account_ids = dict(zip(holders, _reserve(connection, Account, len(holders)), strict=True))
-        pairs: dict[str, list[int]] = {}
+        pairs: dict[str, int] = {}
         records_of: dict[str, int] = {}
-        written: set[int] = set()
+        # A grant listed twice follows itself: they are sorted by asset, then account.
+        last = -1
         texts: dict[tuple[str, ...], str] = {}
         # Copied a few thousand at a time, so that the rows never all live at once.
         rows: list[tuple[int, int, str]] = []
@@ -189,10 +190,10 @@ class EarlyWrites:
             records_of[holder] = records_of.get(holder, 0) + 1
             account_id = account_ids[holder]
             key = pair_key(account_id, asset_id)
-            if key in written:
+            if key == last:
                 continue
-            written.add(key)
-            pairs.setdefault(holder, []).append(key)
+            last = key
+            pairs[holder] = pairs.get(holder, 0) + 1
             text = texts.get(record.tasks)
             if text is None:
                 text = texts[record.tasks] = json.dumps(sorted(record.tasks))

@@ -466,6 +466,9 @@ class SnapshotLoader:
         inserts: list[tuple[int, int, str]] = []
         updates: list[dict[str, Any]] = []
         added = 0
+        # Grants written before the load (``early``), counted, not listed: none of the records
+        # after them (partners' people's) can be of the same pair, their accounts being others.
+        kept = 0
         plan = self._grant_plan(records)
         todo: Iterable[GrantRecord] = records
         early = self.early
@@ -473,10 +476,10 @@ class SnapshotLoader:
             # Written already: each holder's grants hold where the snapshot lists its account;
             # the others go, as the load would not have written them.
             orphans: list[int] = []
-            for holder, keys in early.pairs.items():
+            for holder, count in early.pairs.items():
                 if holder in account_ids:
-                    seen.update(keys)
-                    added += len(keys)
+                    kept += count
+                    added += count
                 else:
                     self.result.unresolved_grants += early.records_of[holder]
                     orphans.append(early.account_ids[holder])
@@ -560,7 +563,7 @@ class SnapshotLoader:
             first_seen(self.app.workspace_id, self.app.id, self.run.id, self.now),
             ready=("tasks",),
         )
-        self.result.add("grants", len(seen))
+        self.result.add("grants", kept + len(seen))
         for key, (grant_id, held, present) in existing.items():
             if present and key not in seen:
                 held_by, held_on = key >> _PAIR_SHIFT, key & _PAIR_MASK
@@ -753,9 +756,9 @@ class EarlyRows:
     grants: tuple[GrantRecord, ...]
     # Account external id -> the id its account is written with.
     account_ids: dict[str, int]
-    # Account external id -> the (account, asset) pairs written for it, and how many records
-    # they are (an app may list a grant twice).
-    pairs: dict[str, list[int]]
+    # Account external id -> how many (account, asset) pairs were written for it, and how many
+    # records they are (an app may list a grant twice).
+    pairs: dict[str, int]
     records_of: dict[str, int]
     # Records whose asset is not among the assets (not written).
     unresolved: int

@@ -130,7 +130,7 @@ def test_the_first_check_writes_during_the_fetch_what_the_load_alone_would(
     assert len(spy.written) == 1
 
 
-def test_grants_of_accounts_the_snapshot_lacks_are_not_kept(
+def test_grants_of_accounts_the_snapshot_lacks_and_grants_listed_twice_load_as_alone(
     first_check: Callable[[], tuple[World, Any, dict[str, Any]]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -141,6 +141,14 @@ def test_grants_of_accounts_the_snapshot_lacks_are_not_kept(
         add_people(builder, [n for n in nodes if int(str(n.get("id"))[-1]) != 7])
 
     monkeypatch.setitem(sync._ADD_ACCOUNTS, "business_users", lossy)
+    # And every asset lists its first assignee twice: one grant, two records.
+    add_assignees = SnapshotBuilder.add_assignees
+
+    def twice(builder: SnapshotBuilder, asset_id: str, nodes: Any) -> None:
+        nodes = list(nodes)
+        add_assignees(builder, asset_id, nodes[:1] + nodes)
+
+    monkeypatch.setattr(SnapshotBuilder, "add_assignees", twice)
     with monkeypatch.context() as alone:
         _without(alone)
         _, reference, expected = first_check()
@@ -150,6 +158,7 @@ def test_grants_of_accounts_the_snapshot_lacks_are_not_kept(
 
     assert spy.handed
     assert reference.counts["unresolved_grants"] > 0
+    assert sum(spy.written[0].records_of.values()) > sum(spy.written[0].pairs.values())
     assert run.counts == reference.counts
     assert rows == expected
 
