@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
@@ -61,30 +61,45 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     return result[0]
 
 
+class ProcessSetting:
+    """A process-wide setting changed while any caller is inside (``with setting():``) and back
+    as it was when the last one leaves; callers may overlap, from any thread. ``change`` makes
+    the change and returns what undoes it."""
+
+    def __init__(self, change: Callable[[], Callable[[], None]]) -> None:
+        self._change = change
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._undo: Callable[[], None] | None = None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._inside == 0:
+                self._undo = self._change()
+            self._inside += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._inside -= 1
+                if self._inside == 0 and self._undo is not None:
+                    self._undo()
+                    self._undo = None
+
+
 # While a thread of ours does work that holds the interpreter (building and copying rows), the
 # thread serving the event loop waits for it to let go: up to the switch interval each time,
 # 5 ms by default, which a fetch pays on every page it takes. Inside ``prompt_switching`` the
-# interval is this, and back as it was when the last one ends.
+# interval is this.
 PROMPT_SWITCH_SECONDS = 0.0005
 
-_switch_lock = threading.Lock()
-_switching = 0
-_saved_switch = 0.0
+
+def _switch_promptly() -> Callable[[], None]:
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(PROMPT_SWITCH_SECONDS)
+    return lambda: sys.setswitchinterval(saved)
 
 
-@contextmanager
-def prompt_switching() -> Iterator[None]:
-    """The interpreter switches threads every ``PROMPT_SWITCH_SECONDS`` inside."""
-    global _switching, _saved_switch
-    with _switch_lock:
-        if _switching == 0:
-            _saved_switch = sys.getswitchinterval()
-            sys.setswitchinterval(PROMPT_SWITCH_SECONDS)
-        _switching += 1
-    try:
-        yield
-    finally:
-        with _switch_lock:
-            _switching -= 1
-            if _switching == 0:
-                sys.setswitchinterval(_saved_switch)
+# The interpreter switches threads every ``PROMPT_SWITCH_SECONDS`` inside.
+prompt_switching = ProcessSetting(_switch_promptly)

@@ -23,57 +23,31 @@ one pause: the collector comes back, as it was, when the last one ends.
 from __future__ import annotations
 
 import gc
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+
+from bastion.concurrency import ProcessSetting
 
 # The oldest generation's threshold counts collections of the middle one: a check makes far
 # fewer than that.
 CHECK_THRESHOLDS = (100_000, 50, 10_000)
 
-_lock = threading.Lock()
-_depth = 0
-_saved: tuple[int, int, int] | None = None
+
+def _check_thresholds() -> Callable[[], None]:
+    saved = gc.get_threshold()
+    gc.set_threshold(*CHECK_THRESHOLDS)
+    return lambda: gc.set_threshold(*saved)
 
 
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    global _depth, _saved
-    with _lock:
-        if _depth == 0:
-            _saved = gc.get_threshold()
-            gc.set_threshold(*CHECK_THRESHOLDS)
-        _depth += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0 and _saved is not None:
-                gc.set_threshold(*_saved)
-                _saved = None
+def _collector_off() -> Callable[[], None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    return gc.enable if was_enabled else lambda: None
 
 
-_pauses = 0
-_was_enabled = False
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """CPython's cyclic garbage collector off inside, back on as it was after the last pause."""
-    global _pauses, _was_enabled
-    with _lock:
-        if _pauses == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _pauses += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _pauses -= 1
-            if _pauses == 0 and _was_enabled:
-                gc.enable()
+# The collector's thresholds raised inside (``CHECK_THRESHOLDS``).
+fewer_collections = ProcessSetting(_check_thresholds)
+# CPython's cyclic garbage collector off inside, back on as it was after the last pause.
+collector_paused = ProcessSetting(_collector_off)
 
 
 def collect_young() -> None:

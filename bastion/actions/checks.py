@@ -178,7 +178,8 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
         tokens, app_row_id = partner_tokens(session, ring, app), app.id
         workspace_id = app.workspace_id
     # Read while the fetch waits for the app's pages, where the database can say whether it
-    # is still current when the load begins (bastion/checks/stored.py).
+    # is still current when the load begins (SQLite: bastion/checks/stored.py); or, on an
+    # app's first check on PostgreSQL, write its assets and grants meanwhile (early.py).
     stored: StoredRead | EarlyWrites | None = StoredRead.open(
         runtime.engine, workspace_id=workspace_id, app_id=app_row_id, options=_matching(runtime)
     ) or EarlyWrites.open(

@@ -79,14 +79,22 @@ def _rows(engine: Engine) -> dict[str, Any]:
         }
 
 
-def _without(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(early.EarlyWrites, "open", classmethod(lambda cls, *a, **k: None))
+# A first check in a new database: the world, its run and its rows (``_rows``).
+FirstCheck = Callable[[], tuple[World, Any, dict[str, Any]]]
+
+
+def _checked_alone(first_check: FirstCheck, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    """The run and the rows of a first check whose load writes everything itself."""
+    with monkeypatch.context() as alone:
+        alone.setattr(early.EarlyWrites, "open", classmethod(lambda cls, *a, **k: None))
+        _, reference, expected = first_check()
+    return reference, expected
 
 
 @pytest.fixture
 def first_check(
     postgres_engine: Engine, tmp_path: Path, key_ring: KeyRing, mailbox: _Mailbox
-) -> Iterator[Callable[[], tuple[World, Any, dict[str, Any]]]]:
+) -> Iterator[FirstCheck]:
     """Runs an app's first check of one business in a new database each time: its run's
     counts and rows."""
     url = postgres_engine.url.render_as_string(hide_password=False)
@@ -109,12 +117,10 @@ def first_check(
 
 
 def test_the_first_check_writes_during_the_fetch_what_the_load_alone_would(
-    first_check: Callable[[], tuple[World, Any, dict[str, Any]]],
+    first_check: FirstCheck,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with monkeypatch.context() as alone:
-        _without(alone)
-        _, reference, expected = first_check()
+    reference, expected = _checked_alone(first_check, monkeypatch)
     spy = Spy(monkeypatch)
 
     world, run, rows = first_check()
@@ -131,7 +137,7 @@ def test_the_first_check_writes_during_the_fetch_what_the_load_alone_would(
 
 
 def test_grants_of_accounts_the_snapshot_lacks_and_grants_listed_twice_load_as_alone(
-    first_check: Callable[[], tuple[World, Any, dict[str, Any]]],
+    first_check: FirstCheck,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Every tenth person's record is lost: their grants have no account to belong to.
@@ -149,9 +155,7 @@ def test_grants_of_accounts_the_snapshot_lacks_and_grants_listed_twice_load_as_a
         add_assignees(builder, asset_id, nodes[:1] + nodes)
 
     monkeypatch.setattr(SnapshotBuilder, "add_assignees", twice)
-    with monkeypatch.context() as alone:
-        _without(alone)
-        _, reference, expected = first_check()
+    reference, expected = _checked_alone(first_check, monkeypatch)
     spy = Spy(monkeypatch)
 
     _, run, rows = first_check()
@@ -164,12 +168,10 @@ def test_grants_of_accounts_the_snapshot_lacks_and_grants_listed_twice_load_as_a
 
 
 def test_when_the_writes_fail_the_load_writes_everything(
-    first_check: Callable[[], tuple[World, Any, dict[str, Any]]],
+    first_check: FirstCheck,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with monkeypatch.context() as alone:
-        _without(alone)
-        _, reference, expected = first_check()
+    reference, expected = _checked_alone(first_check, monkeypatch)
     insert_rows = early.insert_rows
     calls: list[str] = []
 

@@ -225,11 +225,10 @@ async def _follow(
     for a few answers at most, never for a whole batch. ``backlog`` holds the business read's own
     asset pages, taken once the list chains' next pages are on their way. Once no read of
     assets or partners is left, they are transformed in short steps between the people's pages.
-    Then ``idle`` is advanced in the list pages' round trips (``run_while_idle``). The first
+    Then ``idle`` is advanced in the list pages' round trips (``_run_while_idle``). The first
     failure cancels what is still in flight and ends the import.
     """
     follower = _Follower(client, collected, root, pending, backlog, idle)
-    follower.idle = asyncio.create_task(follower.run_while_idle())
     chains = [asyncio.create_task(follower.lists()), asyncio.create_task(follower.assets())]
     try:
         done, _ = await asyncio.wait(chains, return_when=asyncio.FIRST_EXCEPTION)
@@ -267,7 +266,6 @@ class _Follower:
     ) -> None:
         self.client, self.collected, self.root = client, collected, root
         self._idle_work = idle
-        self.idle: asyncio.Task[None] | None = None
         self._list_page_asked = asyncio.Event()
         self.list_pages: _Pending = [item for item in pending if item[0].is_list]
         self.asset_pages: _Pending = [item for item in pending if not item[0].is_list]
@@ -277,6 +275,7 @@ class _Follower:
         self.transform: asyncio.Task[None] | None = None
         # The caller's steps, once the assets and grants are transformed.
         self._steps: Iterator[None] | None = None
+        self.idle: asyncio.Task[None] | None = asyncio.create_task(self._run_while_idle())
         self._start_transform()
 
     async def lists(self) -> None:
@@ -355,7 +354,7 @@ class _Follower:
         if work is not None:
             self._steps = work(AssetsRead(builder.assets, builder.grants))
 
-    async def run_while_idle(self) -> None:
+    async def _run_while_idle(self) -> None:
         """In each list page's round trip, from the first: the collector's look at what the
         import allocated since the last one (``collect_young``), so that no look walks more than
         a round trip's pages and records; then, once the assets are transformed, the caller's
