@@ -33,6 +33,7 @@ from bastion.checks.classify import Classifier, read_directory
 from bastion.checks.load import (
     GRANT_COLUMNS,
     EarlyRows,
+    StoredGrants,
     StoredRows,
     asset_columns,
     first_seen,
@@ -135,7 +136,10 @@ class EarlyWrites:
             return None
         directory = drained(read_directory(connection, self._workspace_id))
         return StoredView(
-            directory, StoredRows({}, {}, {}), Classifier(directory, self._options), self._early
+            directory,
+            StoredRows({}, {}, StoredGrants()),
+            Classifier(directory, self._options),
+            self._early,
         )
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ Change rows (every row would read "added", which tells nobody anything).
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
@@ -124,7 +124,9 @@ class _StoredAccount(NamedTuple):
     name: str
     email: str | None
     app_role: str | None
-    details: dict[str, Any]
+    # As stored, JSON text: compared with the fetched details by ``_same_details``. Decoded,
+    # a large business's accounts' details would take three times the memory.
+    details: str
     present: bool
 
 
@@ -253,7 +255,7 @@ class SnapshotLoader:
     def _stored_grants(self) -> StoredGrants:
         if self.stored is None:
             return drained(read_stored_grants(self.session.connection(), self.app.id))
-        grants, self.stored.grants = self.stored.grants, {}
+        grants, self.stored.grants = self.stored.grants, StoredGrants()
         return grants
 
     def _grant_plan(self, records: Sequence[GrantRecord]) -> GrantPlan | None:
@@ -332,12 +334,16 @@ class SnapshotLoader:
                     after={"role": record.role},
                     account_id=old.id,
                 )
-            if (old.name, old.email, old.app_role, old.details) != (
-                values["name"],
-                values["email"],
-                values["app_role"],
-                details,
-            ) or old.kind != record.kind:
+            if (
+                (old.name, old.email, old.app_role)
+                != (
+                    values["name"],
+                    values["email"],
+                    values["app_role"],
+                )
+                or old.kind != record.kind
+                or not _same_details(old.details, details)
+            ):
                 updates.append({"id": old.id, **values, "updated_at": self.now})
         if inserts:
             reserved = self.early.account_ids if self.early is not None else {}
@@ -724,7 +730,60 @@ _PAIR_SHIFT = 64
 _PAIR_MASK = (1 << _PAIR_SHIFT) - 1
 
 
-StoredGrants = dict[int, tuple[int, tuple[str, ...], bool]]
+class StoredGrants:
+    """The app's grants as the load compares them, by ``pair_key``: each one integer (its row id,
+    the number of its task list, whether it is present), the task lists kept once apart. A
+    large business has tens of thousands of grants and a few dozen task lists: a tuple and an
+    id per grant would cost three times the memory."""
+
+    __slots__ = ("_held", "_lists", "_numbers")
+
+    def __init__(self) -> None:
+        self._held: dict[int, int] = {}
+        self._lists: list[tuple[str, ...]] = []
+        self._numbers: dict[tuple[str, ...], int] = {}
+
+    def add(self, key: int, grant_id: int, tasks: tuple[str, ...], present: bool) -> None:
+        number = self._numbers.get(tasks)
+        if number is None:
+            number = self._numbers[tasks] = len(self._lists)
+            self._lists.append(tasks)
+        self._held[key] = (grant_id << _LIST_SHIFT | number) << 1 | present
+
+    def get(self, key: int) -> tuple[int, tuple[str, ...], bool] | None:
+        """The grant of this pair: (row id, tasks, present), or None."""
+        value = self._held.get(key)
+        return None if value is None else self._unpacked(value)
+
+    def holds(self, key: int, tasks: tuple[str, ...]) -> bool:
+        """Whether this pair's grant is present with exactly these tasks."""
+        value = self._held.get(key)
+        return (
+            value is not None and bool(value & 1) and self._lists[value >> 1 & _LIST_MASK] == tasks
+        )
+
+    def items(self) -> Iterator[tuple[int, tuple[int, tuple[str, ...], bool]]]:
+        for key, value in self._held.items():
+            yield key, self._unpacked(value)
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def __eq__(self, other: object) -> bool:
+        """The same grants, however their task lists are numbered."""
+        if not isinstance(other, StoredGrants):
+            return NotImplemented
+        return dict(self.items()) == dict(other.items())
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _unpacked(self, value: int) -> tuple[int, tuple[str, ...], bool]:
+        return value >> (_LIST_SHIFT + 1), self._lists[value >> 1 & _LIST_MASK], bool(value & 1)
+
+
+# Bits of a stored grant's integer for the number of its task list (``StoredGrants``).
+_LIST_SHIFT = 20
+_LIST_MASK = (1 << _LIST_SHIFT) - 1
 
 
 # An asset as the load compares it: id, external id, name, type, ownership, owner, present.
@@ -808,8 +867,7 @@ def plan_grants(stored: StoredRows, fetched: AssetsRead) -> Generator[None, None
             ordered = sorted_tasks.get(record.tasks)
             if ordered is None:
                 ordered = sorted_tasks[record.tasks] = tuple(sorted(record.tasks))
-            old = existing.get(key)
-            if old is not None and old[2] and old[1] == ordered:
+            if existing.holds(key, ordered):
                 plan.unchanged.setdefault(holder, []).append(key)
                 plan.records_of[holder] = plan.records_of.get(holder, 0) + 1
                 continue
@@ -829,8 +887,7 @@ def read_stored(connection: Connection, app_id: int) -> Generator[None, None, St
 def read_stored_accounts(
     connection: Connection, app_id: int
 ) -> Generator[None, None, dict[str, _StoredAccount]]:
-    """By external id. Plain rows: the kind is its stored value, the details their JSON text,
-    decoded here."""
+    """By external id. Plain rows: the kind is its stored value, the details their JSON text."""
     existing: dict[str, _StoredAccount] = {}
     rows = each_plain_row(
         connection,
@@ -855,7 +912,7 @@ def read_stored_accounts(
             name,
             email,
             app_role,
-            json.loads(details) if details else {},
+            details or "",
             bool(present),
         )
         if count % ROWS_PER_STEP == 0:
@@ -895,7 +952,7 @@ def read_stored_grants(connection: Connection, app_id: int) -> Generator[None, N
     dozen task lists across tens of thousands of grants); rows are plain tuples.
     """
     decoded: dict[str | None, tuple[str, ...]] = {}
-    existing: StoredGrants = {}
+    existing = StoredGrants()
     for count, (grant_id, held_by, held_on, tasks_text, present) in enumerate(
         each_plain_row(
             connection,
@@ -908,7 +965,7 @@ def read_stored_grants(connection: Connection, app_id: int) -> Generator[None, N
         tasks = decoded.get(tasks_text)
         if tasks is None:
             tasks = decoded[tasks_text] = tuple(_tasks_of(tasks_text))
-        existing[pair_key(held_by, held_on)] = (grant_id, tasks, bool(present))
+        existing.add(pair_key(held_by, held_on), grant_id, tasks, bool(present))
         if count % ROWS_PER_STEP == 0:
             yield
     return existing
@@ -957,6 +1014,14 @@ def _tasks_of(stored: str | None) -> list[str]:
     """A grant's tasks from their stored JSON text."""
     value = json.loads(stored) if stored else []
     return [str(task) for task in value] if isinstance(value, list) else []
+
+
+def _same_details(stored: str, details: dict[str, Any]) -> bool:
+    """Whether an account's stored details (their JSON text) are these: the text as they are
+    written is compared first, the text decoded only where it differs."""
+    if stored == json.dumps(details):
+        return True
+    return (json.loads(stored) if stored else {}) == details
 
 
 def _account_details(record: AccountRecord) -> dict[str, Any]:

@@ -8,19 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, Text, cast, select, update
 from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
 from bastion.actions.apps import connector_for
 from bastion.actions.directory import create_person
 from bastion.checks.classify import _ACCOUNT_COLUMNS, Classifier, _AccountRow, read_directory
-from bastion.checks.load import SnapshotLoader, explanations_since, plan_grants, read_stored
+from bastion.checks.load import (
+    SnapshotLoader,
+    StoredGrants,
+    explanations_since,
+    pair_key,
+    plan_grants,
+    read_stored,
+)
 from bastion.checks.steps import drained
 from bastion.checks.stored import StoredRead
 from bastion.concurrency import run_sync
@@ -301,3 +309,71 @@ def test_an_account_the_load_changes_is_sorted_again_not_as_decided_during_the_f
 
 def test_an_added_accounts_row_has_the_columns_classify_reads() -> None:
     assert _AccountRow._fields == tuple(column.key for column in _ACCOUNT_COLUMNS)
+
+
+def test_stored_grants_keep_each_grants_id_tasks_and_presence() -> None:
+    grants = StoredGrants()
+    big = 2**40 + 7  # ids past 32 bits keep clear of the task list's number
+    grants.add(pair_key(1, 2), big, ("ADVERTISE", "ANALYZE"), True)
+    grants.add(pair_key(1, 3), 5, ("MANAGE",), False)
+    grants.add(pair_key(4, 2), 6, ("ADVERTISE", "ANALYZE"), True)
+    assert len(grants) == 3
+    assert grants.get(pair_key(1, 2)) == (big, ("ADVERTISE", "ANALYZE"), True)
+    assert grants.get(pair_key(1, 3)) == (5, ("MANAGE",), False)
+    assert grants.get(pair_key(2, 1)) is None
+    assert grants.holds(pair_key(4, 2), ("ADVERTISE", "ANALYZE"))
+    assert not grants.holds(pair_key(4, 2), ("ADVERTISE",))
+    assert not grants.holds(pair_key(1, 3), ("MANAGE",))  # not present
+    assert not grants.holds(pair_key(9, 9), ("MANAGE",))
+    same = StoredGrants()  # numbered in another order, still the same grants
+    same.add(pair_key(1, 3), 5, ("MANAGE",), False)
+    same.add(pair_key(4, 2), 6, ("ADVERTISE", "ANALYZE"), True)
+    same.add(pair_key(1, 2), big, ("ADVERTISE", "ANALYZE"), True)
+    assert same == grants and dict(same.items()) == dict(grants.items())
+    same.add(pair_key(1, 3), 5, ("MANAGE",), True)
+    assert same != grants
+
+
+def test_a_re_check_rewrites_the_accounts_whose_details_changed_and_only_those(
+    world: World,
+) -> None:
+    assert world.check().state == RunState.SUCCEEDED
+    with world.runtime.sessions.begin() as session:
+        people = session.scalars(
+            select(Account)
+            .where(Account.app_id == world.app_id, Account.kind == AccountKind.PERSON)
+            .order_by(Account.id)
+            .limit(3)
+        ).all()
+        changed, reordered, untouched = (a.external_id for a in people)
+        keys = list(people[1].details)
+        # The same details written with their keys in another order: another text, the same
+        # details, which a check leaves as they are.
+        session.execute(
+            update(Account)
+            .where(Account.id == people[1].id)
+            .values(details=dict(reversed(list(people[1].details.items()))))
+        )
+    before = _details_texts(world)
+    seat = world.sim.state.people[changed]
+    flipped = "not_enabled" if seat.two_fac_status == "enabled" else "enabled"
+    world.sim.state.people[changed] = dataclasses.replace(seat, two_fac_status=flipped)
+    run = world.check()
+    assert run.state == RunState.SUCCEEDED, run.error
+    after = _details_texts(world)
+    assert json.loads(after[changed])["two_factor_status"] == flipped
+    assert json.loads(before[reordered]) == json.loads(after[reordered])
+    assert len(keys) > 1 and list(json.loads(before[reordered])) == keys[::-1]
+    assert {k for k in after if after[k] != before[k]} == {changed}
+    assert after[untouched] == before[untouched]
+
+
+def _details_texts(world: World) -> dict[str, str]:
+    """Each account's details as stored: their JSON text."""
+    with world.runtime.sessions() as session:
+        rows = session.execute(
+            select(Account.external_id, cast(Account.details, Text)).where(
+                Account.app_id == world.app_id
+            )
+        )
+        return {external_id: text for external_id, text in rows}
