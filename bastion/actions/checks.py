@@ -217,6 +217,7 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
                 stored.session(runtime.sessions) if stored else runtime.sessions() as session,
                 session.begin(),
             ):
+                _lock_app(session, app_row_id)
                 snapshot = with_partner_people(session, app_row_id, snapshot, partner_reads)
                 finished = _apply(runtime, session, run_id, snapshot, progress, identity, stored)
                 record_partner_reads(session, app_row_id, partner_reads)
@@ -229,6 +230,14 @@ def execute_check(runtime: Runtime, run_id: int, progress: Progress = _silent) -
             # instead of leaving the run to expire.
             _fail(runtime, run_id, ConnectorError(f"Bastion failed to apply the check: {exc!r}"))
             raise
+
+
+def _lock_app(session: Session, app_id: int) -> None:
+    """Lock the app's row for the rest of the load, before the directory is read: a person
+    deprovisioned meanwhile (``request_app_checks``, which locks the row too) is then either
+    seen by this check or asks for the next one after it, never lost under the time this check
+    sets. SQLite has one writer at a time: the statement is a plain read there."""
+    session.execute(select(App.id).where(App.id == app_id).with_for_update())
 
 
 def _matching(runtime: Runtime) -> MatchingOptions:

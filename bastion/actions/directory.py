@@ -476,9 +476,18 @@ def request_app_checks(
         Account.matched_user_id == user_id,
         Account.present.is_(True),
     )
-    apps = tenant.all(App, App.id.in_(holding), App.disconnected_at.is_(None))
+    # Locked, in id order, and so read once a check finishing on one of them has committed
+    # (it locks its app before reading the directory: ``execute_check``), so that the time
+    # brought forward is decided on what that check left and not overwritten by it.
+    apps = list(
+        session.scalars(
+            tenant.select(App, App.id.in_(holding), App.disconnected_at.is_(None))
+            .order_by(App.id)
+            .with_for_update()
+        )
+    )
     due = utcnow() + delay
-    for app in sorted(apps, key=lambda a: a.id):
+    for app in apps:
         if app.status != AppStatus.RESTRICTED:
             app.status = AppStatus.REQUIRES_CHECK
             app.status_reason = "a person holding a seat was deprovisioned in the directory"
