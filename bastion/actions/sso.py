@@ -19,21 +19,23 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from limits import RateLimitItem, parse
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
 from bastion.actions.permissions import MANAGE_DIRECTORY, require
 from bastion.actions.secrets import read_secret, store_secret
-from bastion.actions.sessions import open_session
+from bastion.actions.sessions import TooManyAttempts, open_session
 from bastion.actions.users import email_key
 from bastion.audit import AuditAction, record
 from bastion.errors import BastionError, InvalidInput, NotFound
 from bastion.nul_characters import refuse_nul
+from bastion.rate_limits import RateCounter
 from bastion.security import oidc
 from bastion.security.tokens import hash_token
 from bastion.security.vault import KeyRing
@@ -225,19 +227,40 @@ def remove_sso(session: Session, *, workspace_id: int, actor: Actor) -> None:
 # --- signing in -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SsoLimiter:
+    """Single sign-on starts per client address (shared like the sign-in limits): each writes
+    an attempt and may ask the identity provider for its discovery document."""
+
+    per_address: RateLimitItem
+    counter: RateCounter = field(default_factory=RateCounter)
+
+    @classmethod
+    def default(cls, counter: RateCounter | None = None) -> SsoLimiter:
+        return cls(parse("20/minute"), counter or RateCounter())
+
+    def allow(self, address: str) -> bool:
+        return self.counter.hit(self.per_address, "sso-start-address", address)
+
+
 def start_sign_in(
     session: Session,
+    limiter: SsoLimiter,
     *,
     workspace_slug: str,
     next_path: str,
     base_url: str,
+    ip: str | None,
     reauthenticate: bool = False,
 ) -> SsoStart:
     """Record an attempt and return where to send the browser (and the cookie binding it).
 
     ``reauthenticate``: the person must sign in at the provider again now (before a secret is
-    shown), which the ID token's ``auth_time`` must then show.
+    shown), which the ID token's ``auth_time`` must then show. ``TooManyAttempts`` past the
+    limiter's starts for this address, before anything is read or written.
     """
+    if not limiter.allow(ip or "unknown"):
+        raise TooManyAttempts("Too many single sign-on attempts. Wait a minute and try again.")
     workspace = session.scalar(select(Workspace).where(Workspace.slug == workspace_slug))
     config = sso_config(session, workspace.id) if workspace is not None else None
     if workspace is None or config is None or not config.enabled:

@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException
 
 from bastion.actions.sessions import SignInLimiter
 from bastion.actions.sign_in_links import LinkLimiter
+from bastion.actions.sso import SsoLimiter
 from bastion.rate_limits import RateCounter
 from bastion.web import (
     activity,
@@ -61,6 +62,7 @@ def install_web(app: FastAPI, limits: RateCounter) -> None:
     """Mount the static files and the page routers."""
     app.state.sign_in_limiter = SignInLimiter.default(limits)
     app.state.sign_in_link_limiter = LinkLimiter.default(limits)
+    app.state.sso_limiter = SsoLimiter.default(limits)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for module in (
         auth,

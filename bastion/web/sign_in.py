@@ -30,6 +30,7 @@ from bastion.actions.sign_in_links import (
     use_sign_in_link,
 )
 from bastion.actions.sso import (
+    SsoLimiter,
     SsoRefused,
     configure_sso,
     finish_sign_in,
@@ -120,14 +121,19 @@ def sso_start(
     request: Request, db: DB, workspace: str, next: str | None = None, fresh: str = ""
 ) -> Response:
     runtime = runtime_of(request)
+    limiter: SsoLimiter = request.app.state.sso_limiter
     try:
         started = start_sign_in(
             db,
+            limiter,
             workspace_slug=workspace[:64],
             next_path=safe_next(next, "/me/accounts"),
             base_url=runtime.settings.base_url,
+            ip=_client(request),
             reauthenticate=fresh == "1",
         )
+    except TooManyAttempts as exc:
+        return _refused(request, "Single sign-on is not available", exc.message, 429)
     except SsoRefused as exc:
         db.commit()
         status = 503 if exc.problem in ("unreachable", "provider_error") else 400

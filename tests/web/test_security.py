@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from bastion.actions.actors import Actor
 from bastion.actions.members import match_account
-from bastion.storage.models import Account, User
+from bastion.storage.models import Account, User, Workspace
 from bastion.storage.models.enums import AccountKind, AccountState, AppRole
 from tests.checks.conftest import World
 from tests.web.web_support import csrf, hidden_token, post, sign_in
@@ -83,3 +83,16 @@ def test_a_collaborator_sees_no_action_buttons_and_the_server_refuses_anyway(
     assert refused.status_code == 403
     with world.runtime.sessions() as session:
         assert session.get_one(Account, other).state == AccountState.UNMATCHED
+
+
+def test_single_sign_on_starts_are_rate_limited_per_address(
+    client: httpx.Client, world: World
+) -> None:
+    with world.runtime.sessions() as session:
+        slug = session.get_one(Workspace, world.workspace_id).slug
+    answers = [client.get(f"/signin/sso/{slug}") for _ in range(21)]
+    # Not set up in this workspace: each start is refused, and counted.
+    assert [a.status_code for a in answers[:20]] == [400] * 20
+    assert "not set up" in answers[0].text
+    assert answers[20].status_code == 429
+    assert "Too many single sign-on attempts" in answers[20].text
