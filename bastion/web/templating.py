@@ -160,6 +160,13 @@ def rule_label(value: str | None) -> str:
     return MATCH_RULE_LABELS.get(value or "", value or "")
 
 
+def breakable(value: str | None) -> Markup:
+    """The text escaped, with a line break allowed after each ``@`` and before each ``.``: a
+    long e-mail address then wraps where it reads well, and its column can narrow."""
+    text = str(escape(value or ""))
+    return Markup(text.replace("@", "@<wbr>").replace(".", "<wbr>."))
+
+
 def csrf_field(request: Any) -> Markup:
     token = getattr(request.state, "csrf_token", "")
     return Markup('<input type="hidden" name="csrftoken" value="{}">').format(escape(token))
@@ -174,5 +181,6 @@ templates.env.filters.update(
     role_label=role_label,
     login_label=login_label,
     rule_label=rule_label,
+    breakable=breakable,
 )
 templates.env.globals.update(csrf_field=csrf_field, duration=duration)

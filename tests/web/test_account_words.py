@@ -33,8 +33,9 @@ def page_reasons(page: str) -> dict[str, str]:
     rows = re.findall(r'<tr id="account-\d+" data-account="([^"]+)">(.*?)</tr>', page, re.S)
     found = {}
     for external_id, row in rows:
-        why = re.search(r"data-why>([^<]*)<", row)
-        found[external_id] = html.unescape(why.group(1)) if why else ""
+        # The words as a reader sees them: the <wbr> break hints read as nothing.
+        why = re.search(r"data-why>(.*?)</span>", row, re.S)
+        found[external_id] = html.unescape(why.group(1).replace("<wbr>", "")) if why else ""
     return found
 
 
