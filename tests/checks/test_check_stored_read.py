@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bastion.actions.actors import Actor
 from bastion.actions.apps import connector_for
+from bastion.actions.checks import start_check
 from bastion.actions.directory import create_person
 from bastion.checks.classify import _ACCOUNT_COLUMNS, Classifier, _AccountRow, read_directory
 from bastion.checks.load import (
@@ -36,8 +37,14 @@ from bastion.connectors.base import AssetRecord, AssetsRead, GrantRecord, Snapsh
 from bastion.connectors.meta.simulator import Simulator, create_simulator_app, generate_scenario
 from bastion.directory_records import EmailRecord, PersonRecord
 from bastion.security.vault import KeyRing
-from bastion.storage.models import Account, App, Change, CheckRun, Grant, User
-from bastion.storage.models.enums import AccountKind, AccountState, RunState, UserSource
+from bastion.storage.models import Account, App, Asset, Change, CheckRun, Grant, User
+from bastion.storage.models.enums import (
+    AccountKind,
+    AccountState,
+    RunState,
+    RunTrigger,
+    UserSource,
+)
 from tests.checks.conftest import World, _Mailbox, build_runtime, connected_world
 
 
@@ -377,3 +384,61 @@ def _details_texts(world: World) -> dict[str, str]:
             )
         )
         return {external_id: text for external_id, text in rows}
+
+
+def _first_load(world: World, snapshot: Snapshot, *, baseline: bool) -> tuple[object, ...]:
+    """Load ``snapshot`` as the app's first rows (a baseline or not); what it wrote, by
+    external ids, rolled back after."""
+    session = world.runtime.sessions()
+    try:
+        app = session.get_one(App, world.app_id)
+        run = start_check(
+            session,
+            workspace_id=world.workspace_id,
+            app_id=app.id,
+            trigger=RunTrigger.MANUAL,
+            actor=Actor.system("test"),
+        )
+        loader = SnapshotLoader(
+            session,
+            app,
+            run,
+            baseline=baseline,
+            explanations=explanations_since(session, app.id, None),
+            classifier=Classifier.read(session, app, None),
+        )
+        result = loader.load(snapshot)
+        holder, asset = Account.__table__.alias(), Asset.__table__.alias()
+        grants = session.execute(
+            select(
+                holder.c.external_id, asset.c.external_id, cast(Grant.tasks, Text), Grant.present
+            )
+            .join(holder, holder.c.id == Grant.account_id)
+            .join(asset, asset.c.id == Grant.asset_id)
+            .order_by(holder.c.external_id, asset.c.external_id)
+        ).all()
+        counts = {k: result.counts.get(k) for k in ("grants", "grant_added", "accounts", "assets")}
+        return counts, result.unresolved_grants, grants
+    finally:
+        session.rollback()
+        session.close()
+
+
+def test_a_first_checks_grants_are_written_as_the_comparison_would_write_them(
+    sqlite_world: World,
+) -> None:
+    world = sqlite_world
+    read = _fetched(world)
+    grants = list(read.grants)
+    # Tasks not in order; listed twice (the first counts); on an asset the snapshot lacks; of
+    # an account it lacks.
+    grants[5] = dataclasses.replace(grants[5], tasks=("MANAGE", "ADVERTISE"))
+    grants.append(dataclasses.replace(grants[3], tasks=("ANALYZE",)))
+    grants.append(GrantRecord(grants[0].account_external_id, "asset-unknown", ("ANALYZE",)))
+    grants.append(GrantRecord("account-unknown", grants[0].asset_external_id, ("ANALYZE",)))
+    snapshot = dataclasses.replace(read, grants=tuple(grants))
+    baseline = _first_load(world, snapshot, baseline=True)
+    assert baseline == _first_load(world, snapshot, baseline=False)
+    counts, unresolved, rows = baseline
+    assert unresolved == 2 and len(rows) == len(read.grants) == counts["grants"]
+    assert counts["grant_added"] == len(rows)
