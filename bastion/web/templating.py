@@ -163,8 +163,7 @@ def rule_label(value: str | None) -> str:
 def breakable(value: str | None) -> Markup:
     """The text escaped, with a line break allowed after each ``@`` and before each ``.``: a
     long e-mail address then wraps where it reads well, and its column can narrow."""
-    text = str(escape(value or ""))
-    return Markup(text.replace("@", "@<wbr>").replace(".", "<wbr>."))
+    return escape(value or "").replace("@", Markup("@<wbr>")).replace(".", Markup("<wbr>."))
 
 
 def csrf_field(request: Any) -> Markup:
