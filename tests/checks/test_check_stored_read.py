@@ -25,6 +25,7 @@ from bastion.checks.classify import _ACCOUNT_COLUMNS, Classifier, _AccountRow, r
 from bastion.checks.load import (
     SnapshotLoader,
     StoredGrants,
+    StoredRows,
     explanations_since,
     pair_key,
     plan_grants,
@@ -216,6 +217,21 @@ def _fetched(world: World) -> Snapshot:
     return run_sync(fetch())
 
 
+def _loader(
+    session: Session, app: App, run: CheckRun, *, baseline: bool, stored: StoredRows | None = None
+) -> SnapshotLoader:
+    """A load of ``app`` in ``run``, with everything since the app was connected to explain."""
+    return SnapshotLoader(
+        session,
+        app,
+        run,
+        baseline=baseline,
+        explanations=explanations_since(session, app.id, None),
+        classifier=Classifier.read(session, app, None),
+        stored=stored,
+    )
+
+
 def _load(world: World, snapshot: Snapshot, fetched: AssetsRead | None) -> tuple[object, ...]:
     """Load ``snapshot`` after the last check, with the grants compared beforehand when
     ``fetched`` is given; what it wrote, rolled back after."""
@@ -228,16 +244,7 @@ def _load(world: World, snapshot: Snapshot, fetched: AssetsRead | None) -> tuple
         if fetched is not None:
             stored.grant_plan = drained(plan_grants(stored, fetched))
             assert stored.grant_plan.unchanged and stored.grant_plan.rest
-        loader = SnapshotLoader(
-            session,
-            app,
-            run,
-            baseline=False,
-            explanations=explanations_since(session, app.id, None),
-            classifier=Classifier.read(session, app, None),
-            stored=stored,
-        )
-        result = loader.load(snapshot)
+        result = _loader(session, app, run, baseline=False, stored=stored).load(snapshot)
         grants = session.execute(
             select(Grant.account_id, Grant.asset_id, Grant.tasks, Grant.present)
             .where(Grant.app_id == app.id)
@@ -399,15 +406,7 @@ def _first_load(world: World, snapshot: Snapshot, *, baseline: bool) -> tuple[ob
             trigger=RunTrigger.MANUAL,
             actor=Actor.system("test"),
         )
-        loader = SnapshotLoader(
-            session,
-            app,
-            run,
-            baseline=baseline,
-            explanations=explanations_since(session, app.id, None),
-            classifier=Classifier.read(session, app, None),
-        )
-        result = loader.load(snapshot)
+        result = _loader(session, app, run, baseline=baseline).load(snapshot)
         holder, asset = Account.__table__.alias(), Asset.__table__.alias()
         grants = session.execute(
             select(
