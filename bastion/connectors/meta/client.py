@@ -20,6 +20,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
+import orjson
 
 from bastion.connectors.base import ConnectorError, RateLimited, TooMuchData, Transient
 from bastion.connectors.meta.graph_errors import error_from_response, scrub
@@ -294,7 +295,7 @@ class GraphClient:
             return Transient(f"{_describe(call)}: unexpected batch element.")
         status = int(answer.get("code") or 0)
         try:
-            body = json.loads(answer.get("body") or "null")
+            body = decode_json(answer.get("body") or "null")
         except ValueError:
             body = None
         headers = {
@@ -386,7 +387,7 @@ class GraphClient:
         GRAPH_REQUESTS.labels(call.method, str(response.status_code)).inc()
         self._note_usage(response.headers)
         try:
-            payload: Any = response.json()
+            payload: Any = decode_json(response.content)
         except ValueError:
             payload = None
         if response.is_success and not (isinstance(payload, Mapping) and "error" in payload):
@@ -415,6 +416,18 @@ class GraphClient:
             return
         share = (usage.percent - policy.slowdown_threshold) / (100.0 - policy.slowdown_threshold)
         self._slowdown = policy.slowdown_max_delay * min(1.0, max(share, 0.1))
+
+
+def decode_json(text: bytes | str) -> Any:
+    """A body's JSON: by orjson, several times faster than the standard library on a large
+    business's 4 MB first read, which holds up the people's next page while it is decoded; by
+    the standard library where orjson refuses what that accepts (a lone surrogate escape in a
+    name). Raises ``ValueError`` on what is not JSON. Numbers beyond 64 bits read as floats
+    (Graph writes its ids and amounts as strings)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _data(page: Mapping[str, Any]) -> list[JSONObject]:
