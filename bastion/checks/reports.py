@@ -8,6 +8,7 @@ again; one whose removal failed is raised again by the next check.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -56,8 +57,11 @@ def open_report(session: Session, app: App) -> Report:
 
 
 def update_deprovisioning_report(session: Session, app: App) -> list[NewItem]:
+    """Raise an item for each present account of a deprovisioned person that no earlier item
+    answers for. Which those are is decided on plain rows (a check that finds nothing new
+    loads nothing more); only the accounts raised are loaded whole."""
     rows = session.execute(
-        select(Account, User)
+        select(Account.id, User.status_changed_at)
         .join(User, User.id == Account.matched_user_id)
         .where(
             Account.app_id == app.id,
@@ -69,23 +73,41 @@ def update_deprovisioning_report(session: Session, app: App) -> list[NewItem]:
     ).all()
     if not rows:
         return []
-    account_ids = [account.id for account, _user in rows]
-    previous: dict[int, list[ReportItem]] = {}
-    for item in session.scalars(select(ReportItem).where(ReportItem.account_id.in_(account_ids))):
-        previous.setdefault(item.account_id, []).append(item)
-    asset_counts = dict(
-        session.execute(
-            select(Grant.account_id, func.count())
-            .where(Grant.account_id.in_(account_ids), Grant.present.is_(True))
-            .group_by(Grant.account_id)
-        ).all()
-    )
+    previous: dict[int, list[tuple[ReportItemState, datetime]]] = {}
+    for account_id, state, updated_at in session.execute(
+        select(ReportItem.account_id, ReportItem.state, ReportItem.updated_at)
+        .join(Account, Account.id == ReportItem.account_id)
+        .where(Account.app_id == app.id)
+    ):
+        previous.setdefault(account_id, []).append((state, updated_at))
+    raised = [
+        account_id
+        for account_id, left_at in rows
+        if not any(_still_covers(state, at, left_at) for state, at in previous.get(account_id, []))
+    ]
+    if not raised:
+        return []
+    accounts: dict[int, tuple[Account, User]] = {}
+    asset_counts: dict[int, int] = {}
+    for start in range(0, len(raised), _IDS_PER_STATEMENT):
+        chunk = raised[start : start + _IDS_PER_STATEMENT]
+        for account, user in session.execute(
+            select(Account, User)
+            .join(User, User.id == Account.matched_user_id)
+            .where(Account.id.in_(chunk))
+        ):
+            accounts[account.id] = (account, user)
+        asset_counts.update(
+            session.execute(
+                select(Grant.account_id, func.count())
+                .where(Grant.account_id.in_(chunk), Grant.present.is_(True))
+                .group_by(Grant.account_id)
+            ).all()
+        )
+    report = open_report(session, app)
     created: list[NewItem] = []
-    report: Report | None = None
-    for account, user in rows:
-        if any(_still_covers(item, user) for item in previous.get(account.id, [])):
-            continue
-        report = report or open_report(session, app)
+    for account_id in raised:
+        account, user = accounts[account_id]
         since = user.status_changed_at.date().isoformat() if user.status_changed_at else "recently"
         item = ReportItem(
             workspace_id=app.workspace_id,
@@ -102,12 +124,17 @@ def update_deprovisioning_report(session: Session, app: App) -> list[NewItem]:
     return created
 
 
-def _still_covers(item: ReportItem, user: User) -> bool:
-    """Whether an earlier item already answers for this deprovisioning."""
-    if item.state in (ReportItemState.PENDING, ReportItemState.APPLYING):
+# Ids per ``IN (…)`` list, under SQLite's and PostgreSQL's limits on bound parameters.
+_IDS_PER_STATEMENT = 500
+
+
+def _still_covers(state: ReportItemState, updated_at: datetime, left_at: datetime | None) -> bool:
+    """Whether an earlier item (its state, when it last changed) already answers for the
+    deprovisioning of a person who left at ``left_at``."""
+    if state in (ReportItemState.PENDING, ReportItemState.APPLYING):
         return True
-    if item.state == ReportItemState.DISMISSED:
-        return user.status_changed_at is None or item.updated_at >= user.status_changed_at
+    if state == ReportItemState.DISMISSED:
+        return left_at is None or updated_at >= left_at
     return False
 
 
