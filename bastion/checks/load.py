@@ -16,6 +16,7 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
+from operator import is_
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Row, Text, cast, delete, select, update
@@ -462,8 +463,6 @@ class SnapshotLoader:
         account_ids: dict[str, int],
         asset_ids: dict[str, int],
     ) -> None:
-        accounts_by_id = {v: k for k, v in account_ids.items()}
-        assets_by_id = {v: k for k, v in asset_ids.items()}
         existing = self._stored_grants()
         texts: dict[tuple[str, ...], str] = {}
         # Records share one tuple per distinct task list: each is sorted once.
@@ -574,21 +573,23 @@ class SnapshotLoader:
             ready=("tasks",),
         )
         self.result.add("grants", kept + len(seen))
-        for key, (grant_id, held, present) in existing.items():
-            if present and key not in seen:
-                held_by, held_on = key >> _PAIR_SHIFT, key & _PAIR_MASK
-                updates.append({"id": grant_id, "present": False, "gone_at": self.now})
-                account_ext = accounts_by_id.get(held_by, str(held_by))
-                asset_ext = assets_by_id.get(held_on, str(held_on))
-                old_tasks = list(held)
-                self._change(
-                    ChangeKind.GRANT_REMOVED,
-                    f"{account_ext} lost {', '.join(old_tasks)} on {asset_ext}",
-                    key=f"{account_ext}/{asset_ext}",
-                    before={"tasks": old_tasks},
-                    account_id=held_by,
-                    asset_id=held_on,
-                )
+        gone = existing.present_except(seen)
+        accounts_by_id = {v: k for k, v in account_ids.items()} if gone else {}
+        assets_by_id = {v: k for k, v in asset_ids.items()} if gone else {}
+        for key, grant_id, held in gone:
+            held_by, held_on = key >> _PAIR_SHIFT, key & _PAIR_MASK
+            updates.append({"id": grant_id, "present": False, "gone_at": self.now})
+            account_ext = accounts_by_id.get(held_by, str(held_by))
+            asset_ext = assets_by_id.get(held_on, str(held_on))
+            old_tasks = list(held)
+            self._change(
+                ChangeKind.GRANT_REMOVED,
+                f"{account_ext} lost {', '.join(old_tasks)} on {asset_ext}",
+                key=f"{account_ext}/{asset_ext}",
+                before={"tasks": old_tasks},
+                account_id=held_by,
+                asset_id=held_on,
+            )
         if updates:
             self._update(Grant, updates)
 
@@ -795,6 +796,15 @@ class StoredGrants:
         return (
             value is not None and bool(value & 1) and self._lists[value >> 1 & _LIST_MASK] == tasks
         )
+
+    def present_except(self, keys: set[int]) -> list[tuple[int, int, tuple[str, ...]]]:
+        """The present grants of every pair but these: (pair, row id, tasks). Only those are
+        unpacked: an unchanged check's tens of thousands of pairs are each tested once."""
+        held = self._held
+        return [
+            (key, *self._unpacked(held[key])[:2])
+            for key in [key for key, value in held.items() if value & 1 and key not in keys]
+        ]
 
     def items(self) -> Iterator[tuple[int, tuple[int, tuple[str, ...], bool]]]:
         for key, value in self._held.items():
@@ -1036,7 +1046,7 @@ def asset_columns(record: AssetRecord) -> dict[str, Any]:
 
 def _begins_with(records: Sequence[GrantRecord], first: Sequence[GrantRecord]) -> bool:
     """Whether ``records`` start with the very records of ``first``."""
-    return len(first) <= len(records) and all(a is b for a, b in zip(first, records, strict=False))
+    return len(first) <= len(records) and all(map(is_, first, records))
 
 
 def pair_key(account_id: int, asset_id: int) -> int:
