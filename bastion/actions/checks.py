@@ -305,8 +305,18 @@ def _apply(
     baseline = not session.scalar(
         select(exists().where(CheckRun.app_id == app.id, CheckRun.state == RunState.SUCCEEDED))
     )
+    # What was read during the fetch, if it is still what this transaction sees (the flush
+    # writes the run's figures, which on SQLite takes the write lock); else it is read now.
+    session.flush()
+    read = stored.current(session) if stored else None
     if not baseline and not run.safeguard_overridden:
-        verdict = evaluate(session, app.id, snapshot, app.safeguard_threshold_percent)
+        verdict = evaluate(
+            session,
+            app.id,
+            snapshot,
+            app.safeguard_threshold_percent,
+            stored=read.rows if read else None,
+        )
         if verdict.tripped:
             run.state, run.finished_at, run.error = (
                 RunState.STOPPED_BY_SAFEGUARD,
@@ -327,10 +337,6 @@ def _apply(
             _audit_finished(session, run)
             return run
     progress("loading")
-    # What was read during the fetch, if it is still what this transaction sees (the flush
-    # writes the run's figures, which on SQLite takes the write lock); else it is read now.
-    session.flush()
-    read = stored.current(session) if stored else None
     classifier = read.classifier if read else Classifier.read(session, app, _matching(runtime))
     loader = SnapshotLoader(
         session,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bastion.checks.load import StoredRows
 from bastion.connectors.base import Snapshot
 from bastion.storage.models import Account, Asset
 
@@ -47,17 +48,31 @@ class SafeguardVerdict:
         )
 
 
-def evaluate(session: Session, app_id: int, snapshot: Snapshot, threshold: int) -> SafeguardVerdict:
-    present_accounts = set(
-        session.scalars(
-            select(Account.external_id).where(Account.app_id == app_id, Account.present.is_(True))
+def evaluate(
+    session: Session,
+    app_id: int,
+    snapshot: Snapshot,
+    threshold: int,
+    stored: StoredRows | None = None,
+) -> SafeguardVerdict:
+    """The verdict on what the snapshot would mark gone; ``stored``: the app's rows as the
+    session's transaction sees them, read already (``bastion/checks/stored.py``)."""
+    if stored is not None:
+        present_accounts = {ext for ext, row in stored.accounts.items() if row.present}
+        present_assets = {ext for ext, row in stored.assets.items() if row.present}
+    else:
+        present_accounts = set(
+            session.scalars(
+                select(Account.external_id).where(
+                    Account.app_id == app_id, Account.present.is_(True)
+                )
+            )
         )
-    )
-    present_assets = set(
-        session.scalars(
-            select(Asset.external_id).where(Asset.app_id == app_id, Asset.present.is_(True))
+        present_assets = set(
+            session.scalars(
+                select(Asset.external_id).where(Asset.app_id == app_id, Asset.present.is_(True))
+            )
         )
-    )
     seen_accounts = {a.external_id for a in snapshot.accounts}
     seen_assets = {a.external_id for a in snapshot.assets}
     return SafeguardVerdict(
