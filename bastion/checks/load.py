@@ -19,7 +19,7 @@ from itertools import chain
 from operator import is_
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, Text, cast, delete, select, update
+from sqlalchemy import Connection, Text, cast, delete, select, update
 from sqlalchemy.orm import Session
 
 from bastion.checks.classify import Classifier
@@ -125,10 +125,29 @@ class _StoredAccount(NamedTuple):
     name: str
     email: str | None
     app_role: str | None
-    # As stored, JSON text: compared with the fetched details by ``_same_details``. Decoded,
-    # a large business's accounts' details would take three times the memory.
+    # The stored details as the values of ``DETAIL_KEYS`` (``_details_facts``), compared with a
+    # record's in one step; or, where they hold anything else, their JSON text, compared by
+    # ``_same_details`` (``facts`` None, ``details`` the text).
+    facts: tuple[Any, ...] | None
     details: str
     present: bool
+
+    def holds(self, record: AccountRecord) -> bool:
+        """Whether this present account is stored exactly as the record would write it."""
+        return (
+            self.present
+            and self.facts is not None
+            and self.app_role == record.role
+            and self.kind == record.kind
+            and self.name == (record.name or "")
+            and self.email == record.email
+            and self.facts == _record_facts(record)
+        )
+
+    def same_details(self, record: AccountRecord, details: dict[str, Any]) -> bool:
+        if self.facts is not None:
+            return self.facts == _record_facts(record)
+        return _same_details(self.details, details)
 
 
 class SnapshotLoader:
@@ -297,6 +316,11 @@ class SnapshotLoader:
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         for record in records:
+            old = existing.get(record.external_id)
+            if old is not None and old.holds(record):
+                # Unchanged, as most are on a check: nothing to write or to record.
+                seen[record.external_id] = old.id
+                continue
             details = _account_details(record)
             values = {
                 "kind": record.kind,
@@ -306,7 +330,6 @@ class SnapshotLoader:
                 "app_role": record.role,
                 "details": details,
             }
-            old = existing.get(record.external_id)
             label = record.name or record.email or record.external_id
             if old is None:
                 classified = self.classifier.new_account(
@@ -343,7 +366,7 @@ class SnapshotLoader:
                     values["app_role"],
                 )
                 or old.kind != record.kind
-                or not _same_details(old.details, details)
+                or not old.same_details(record, details)
             ):
                 updates.append({"id": old.id, **values, "updated_at": self.now})
         if inserts:
@@ -399,12 +422,16 @@ class SnapshotLoader:
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         for record in records:
-            values = asset_columns(record)
             old = existing.get(record.external_id)
+            if old is not None:
+                seen[record.external_id] = old.id
+                stored = (old.name, old.type, old.ownership, old.owner_business_id)
+                if old.present and stored == asset_facts(record):
+                    continue  # unchanged, as most are on a check
+            values = asset_columns(record)
             if old is None:
                 inserts.append(self._new_row(values, record.external_id))
                 continue
-            seen[record.external_id] = old.id
             if not old.present:
                 updates.append(
                     {
@@ -421,9 +448,7 @@ class SnapshotLoader:
                     key=record.external_id,
                     asset_id=old.id,
                 )
-            elif (old.name, old.type, old.ownership, old.owner_business_id) != tuple(
-                values.values()
-            ):
+            else:
                 updates.append(
                     {
                         "id": old.id,
@@ -830,8 +855,17 @@ _LIST_SHIFT = 20
 _LIST_MASK = (1 << _LIST_SHIFT) - 1
 
 
-# An asset as the load compares it: id, external id, name, type, ownership, owner, present.
-StoredAsset = Row[int, str, str, AssetType, Ownership, str | None, bool]
+class StoredAsset(NamedTuple):
+    """What the load compares of an asset already stored (a plain tuple: a row's attributes
+    take several times as long to read, on every asset of every check)."""
+
+    id: int
+    external_id: str
+    name: str
+    type: AssetType
+    ownership: Ownership
+    owner_business_id: str | None
+    present: bool
 
 
 @dataclass
@@ -949,6 +983,7 @@ def read_stored_accounts(
     for count, (row_id, external_id, kind, name, email, app_role, details, present) in enumerate(
         rows, start=1
     ):
+        facts = _details_facts(details or "")
         existing[external_id] = _StoredAccount(
             row_id,
             external_id,
@@ -956,7 +991,8 @@ def read_stored_accounts(
             name,
             email,
             app_role,
-            details or "",
+            facts,
+            "" if facts is not None else details or "",
             bool(present),
         )
         if count % ROWS_PER_STEP == 0:
@@ -981,7 +1017,7 @@ def read_stored_assets(
         ).where(Asset.app_id == app_id)
     )
     for rows in result.partitions(ROWS_PER_STEP):
-        existing.update((row.external_id, row) for row in rows)
+        existing.update((row.external_id, StoredAsset(*row)) for row in rows)
         yield
     return existing
 
@@ -1034,14 +1070,17 @@ def first_seen(workspace_id: int, app_id: int, run_id: int, now: datetime) -> di
     }
 
 
+_ASSET_COLUMNS = ("name", "type", "ownership", "owner_business_id")
+
+
 def asset_columns(record: AssetRecord) -> dict[str, Any]:
-    """What an asset's row holds of its record (compared, in this order, on every check)."""
-    return {
-        "name": record.name or "",
-        "type": record.type,
-        "ownership": record.ownership,
-        "owner_business_id": record.owner_business_id,
-    }
+    """What an asset's row holds of its record (compared on every check: ``asset_facts``)."""
+    return dict(zip(_ASSET_COLUMNS, asset_facts(record), strict=True))
+
+
+def asset_facts(record: AssetRecord) -> tuple[Any, ...]:
+    """The values of ``asset_columns``, in the order of ``_ASSET_COLUMNS``."""
+    return (record.name or "", record.type, record.ownership, record.owner_business_id)
 
 
 def _begins_with(records: Sequence[GrantRecord], first: Sequence[GrantRecord]) -> bool:
@@ -1066,6 +1105,58 @@ def _same_details(stored: str, details: dict[str, Any]) -> bool:
     if stored == json.dumps(details):
         return True
     return (json.loads(stored) if stored else {}) == details
+
+
+# The details of an account, by the names ``_account_details`` writes them under, in the order
+# ``_record_facts`` gives their values.
+DETAIL_KEYS = (
+    "first_name",
+    "last_name",
+    "two_factor_status",
+    "finance_permission",
+    "ads_rights_permission",
+    "invitation_status",
+    "invitation_expires_at",
+    "partner_external_id",
+    "created_at",
+    "created_by_name",
+    "created_by_email",
+)
+_DETAIL_KEY_SET = frozenset(DETAIL_KEYS)
+
+
+def _record_facts(record: AccountRecord) -> tuple[Any, ...]:
+    """A record's details as ``_account_details`` writes them, as the values of
+    ``DETAIL_KEYS`` (None where it writes none)."""
+    expires, created = record.invitation_expires_at, record.created_at
+    return (
+        record.first_name,
+        record.last_name,
+        record.two_factor_status,
+        record.finance_permission,
+        record.ads_rights_permission,
+        record.invitation_status,
+        expires.isoformat() if expires else None,
+        record.partner_external_id,
+        created.isoformat() if created else None,
+        record.created_by_name,
+        record.created_by_email,
+    )
+
+
+def _details_facts(stored: str) -> tuple[Any, ...] | None:
+    """Stored details (their JSON text) as the values of ``DETAIL_KEYS``, as ``_record_facts``
+    gives a record's; None where they are anything a record would not write (a key of none of
+    its details, a null, what is not an object), which is then compared as a whole."""
+    try:
+        value = json.loads(stored) if stored else {}
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not value.keys() <= _DETAIL_KEY_SET:
+        return None
+    if any(item is None for item in value.values()):
+        return None
+    return tuple(value.get(key) for key in DETAIL_KEYS)
 
 
 def _account_details(record: AccountRecord) -> dict[str, Any]:

@@ -26,6 +26,9 @@ from bastion.checks.load import (
     SnapshotLoader,
     StoredGrants,
     StoredRows,
+    _account_details,
+    _details_facts,
+    _record_facts,
     explanations_since,
     pair_key,
     plan_grants,
@@ -380,6 +383,49 @@ def test_a_re_check_rewrites_the_accounts_whose_details_changed_and_only_those(
     assert len(keys) > 1 and list(json.loads(before[reordered])) == keys[::-1]
     assert {k for k in after if after[k] != before[k]} == {changed}
     assert after[untouched] == before[untouched]
+
+
+def test_every_kind_of_account_is_compared_by_its_details_as_the_load_writes_them(
+    sqlite_world: World,
+) -> None:
+    snapshot = _fetched(sqlite_world)
+    kinds = {record.kind for record in snapshot.accounts}
+    assert {"person", "invitation", "system_user"} <= kinds
+    for record in snapshot.accounts:
+        written = json.dumps(_account_details(record))
+        assert _details_facts(written) == _record_facts(record), record
+    # Details a record never writes are compared as a whole, not as a record's.
+    assert _details_facts('{"first_name": "Ann", "legacy": "x"}') is None
+    assert _details_facts('{"first_name": null}') is None
+    assert _details_facts("[1, 2]") is None
+    assert _details_facts("not json") is None
+
+
+def test_details_holding_what_no_record_writes_are_rewritten_by_a_re_check(
+    world: World,
+) -> None:
+    assert world.check().state == RunState.SUCCEEDED
+    with world.runtime.sessions.begin() as session:
+        first, second = session.scalars(
+            select(Account)
+            .where(Account.app_id == world.app_id, Account.kind == AccountKind.PERSON)
+            .order_by(Account.id)
+            .limit(2)
+        ).all()
+        written = {first.external_id: dict(first.details), second.external_id: second.details}
+        session.execute(
+            update(Account)
+            .where(Account.id == first.id)
+            .values(details={**first.details, "legacy": "kept by an older version"})
+        )
+        session.execute(
+            update(Account)
+            .where(Account.id == second.id)
+            .values(details={**second.details, "first_name": None})
+        )
+    assert world.check().state == RunState.SUCCEEDED
+    after = _details_texts(world)
+    assert {k: json.loads(after[k]) for k in written} == written
 
 
 def _details_texts(world: World) -> dict[str, str]:
