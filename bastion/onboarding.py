@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -42,8 +42,7 @@ from bastion.storage.models.enums import (
 ACCOUNTS_PATH = "/me/accounts"
 
 
-@dataclass(frozen=True)
-class Seats:
+class Seats(NamedTuple):
     """A person's present accounts in one app: how many count, how many are exempted."""
 
     managed: int = 0
@@ -300,8 +299,7 @@ class _Invitations:
 # --- a check's members, in bulk -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Seated:
+class Seated(NamedTuple):
     """A person a check found holding a managed seat, with what the rule and the e-mail need."""
 
     user_id: int
@@ -311,8 +309,7 @@ class Seated:
     seat_is_invitation: bool  # only an invitation to the app: no access yet
 
 
-@dataclass(frozen=True)
-class _MemberRow:
+class _MemberRow(NamedTuple):
     id: int
     user_id: int
     role: str
@@ -322,8 +319,7 @@ class _MemberRow:
     connected_at: datetime | None
 
 
-@dataclass(frozen=True)
-class _Person:
+class _Person(NamedTuple):
     signed_in_at: datetime | None
 
 
@@ -389,7 +385,8 @@ def _member_rows(session: Session, app_id: int) -> dict[int, _MemberRow]:
             AppMember.connected_at,
         ).where(AppMember.app_id == app_id)
     )
-    return {row.user_id: _MemberRow(*row) for row in rows}
+    # Plain tuples: a check reads every member's fields again, several times faster than a row's.
+    return {row[1]: _MemberRow._make(row) for row in rows}
 
 
 def _invite_seated(
