@@ -204,8 +204,11 @@ async def _fetch(
 
 
 _Pending = list[tuple["_Sink", GraphCall]]
-# How many answers of an asset batch are taken between two looks at the list chains.
+# How many answers of an asset batch are taken between two looks at the list chains, and how
+# many assets of an asset list's page (each with its first hundred assignees): an arriving
+# people page waits for one such step at most each time the event loop comes round.
 ANSWERS_PER_STEP = 5
+NODES_PER_STEP = 10
 
 
 async def _follow(
@@ -306,7 +309,8 @@ class _Follower:
                 await asyncio.sleep(0)  # the list chains' next pages go out first
                 backlog, self.backlog = self.backlog, []
                 while backlog:
-                    self._take(*backlog.pop(0), answered=False)
+                    for _ in self._taking(*backlog.pop(0), answered=False):
+                        await asyncio.sleep(0)
                     await asyncio.sleep(0)
                 self.asset_reads -= 1
                 self._start_transform()
@@ -316,7 +320,8 @@ class _Follower:
                 for task in done:
                     chunk, answers = task.result()
                     for count, ((sink, _), answer) in enumerate(zip(chunk, answers, strict=True)):
-                        self._take(sink, answer)
+                        for _ in self._taking(sink, answer):
+                            await asyncio.sleep(0)
                         if count % ANSWERS_PER_STEP == ANSWERS_PER_STEP - 1:
                             dispatch()
                             await asyncio.sleep(0)
@@ -330,9 +335,17 @@ class _Follower:
         self, sink: _Sink, answer: Mapping[str, Any] | ConnectorError, *, answered: bool = True
     ) -> None:
         """Keep one page, queue the pages it leads to; ``answered``: it was a read of its own."""
+        for _ in self._taking(sink, answer, answered=answered):
+            pass
+
+    def _taking(
+        self, sink: _Sink, answer: Mapping[str, Any] | ConnectorError, *, answered: bool = True
+    ) -> Iterator[None]:
+        """``_take`` in the steps of ``_Collected.take_steps``."""
         if isinstance(answer, ConnectorError):
             raise answer.during(f"Reading {sink.describe()}")
-        follow = self.collected.take(self.client, sink, answer)
+        follow: _Pending = []
+        yield from self.collected.take_steps(self.client, sink, answer, follow)
         for item in follow:
             (self.list_pages if item[0].is_list else self.asset_pages).append(item)
         self.asset_reads += sum(1 for s, _ in follow if s.feeds_assets)
@@ -426,16 +439,32 @@ class _Collected:
         self, client: GraphClient, sink: _Sink, page: Mapping[str, Any]
     ) -> list[tuple[_Sink, GraphCall]]:
         """Keep one page's items; return the calls for the pages still to read."""
-        items = _items(page)
         follow: list[tuple[_Sink, GraphCall]] = []
+        for _ in self.take_steps(client, sink, page, follow):
+            pass
+        return follow
+
+    def take_steps(
+        self,
+        client: GraphClient,
+        sink: _Sink,
+        page: Mapping[str, Any],
+        follow: list[tuple[_Sink, GraphCall]],
+    ) -> Iterator[None]:
+        """``take`` in steps: pauses (yields) every ``NODES_PER_STEP`` assets of an asset
+        list's page, whose nested assignees become grants as they are taken; the calls for the
+        pages still to read are added to ``follow``."""
+        items = _items(page)
         if sink.asset_id is None:
             if self.keep or sink.edge not in _ADD_ACCOUNTS:
                 self.edges.setdefault(sink.edge, []).extend(items)
             if sink.edge in _ADD_ACCOUNTS:
                 _ADD_ACCOUNTS[sink.edge](self.builder, items)
             elif sink.edge in ASSET_EDGE_NAMES:
-                for node in items:
+                for count, node in enumerate(items, 1):
                     follow += self._take_nested(client, node)
+                    if count % NODES_PER_STEP == 0:
+                        yield
         elif sink.edge == "assigned_users":
             # Turned into grants at once: a large business's assignees are most of what is read.
             self.builder.add_assignees(sink.asset_id, items)
@@ -446,7 +475,6 @@ class _Collected:
         call = client.next_page(page)
         if call is not None:
             follow.append((sink, call))
-        return follow
 
     def _take_nested(self, client: GraphClient, node: JSONObject) -> list[tuple[_Sink, GraphCall]]:
         follow: list[tuple[_Sink, GraphCall]] = []

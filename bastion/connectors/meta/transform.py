@@ -77,7 +77,7 @@ class SnapshotBuilder:
     The records and their order are exactly those of transforming the whole business at once.
     """
 
-    ASSETS_PER_STEP = 50
+    ASSETS_PER_STEP = 10
 
     def __init__(self) -> None:
         self._people: list[AccountRecord] = []
@@ -105,8 +105,9 @@ class SnapshotBuilder:
 
     def asset_steps(self, fetched: FetchedBusiness) -> Iterator[None]:
         """Assets and partners from ``fetched``, whose asset lists, agencies and clients are
-        complete, and the grants of every asset's assignees added; pauses (yields) every few
-        hundred assets so a caller can serve other work.
+        complete, and the grants of every asset's assignees added; pauses (yields) every
+        ``ASSETS_PER_STEP`` assets, so that a page arriving meanwhile waits for a few ms at
+        most each time the caller's event loop comes round.
 
         Grants are sorted per asset, and the assets by id: the same order as sorting all grants
         by (asset, account), ties kept in the order read.
