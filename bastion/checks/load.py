@@ -12,6 +12,7 @@ Change rows (every row would read "added", which tells nobody anything).
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -1156,7 +1157,16 @@ def _details_facts(stored: str) -> tuple[Any, ...] | None:
         return None
     if any(item is None for item in value.values()):
         return None
-    return tuple(value.get(key) for key in DETAIL_KEYS)
+    return tuple(
+        sys.intern(item) if key in _FEW_VALUES and isinstance(item, str) else item
+        for key, item in ((key, value.get(key)) for key in DETAIL_KEYS)
+    )
+
+
+# Details with a handful of values across a business's accounts, each kept once in memory.
+_FEW_VALUES = frozenset(
+    {"two_factor_status", "finance_permission", "ads_rights_permission", "invitation_status"}
+)
 
 
 def _account_details(record: AccountRecord) -> dict[str, Any]:
