@@ -10,6 +10,7 @@ PostgreSQL takes inserts through ``COPY`` (psycopg 3); other databases the drive
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -249,7 +250,9 @@ def each_plain_row(
     connection: Connection, statement: Select[*tuple[Any, ...]]
 ) -> Iterator[tuple[Any, ...]]:
     """``plain_rows`` one at a time, fetched in batches: a caller that keeps only what it makes
-    of each row never holds the whole list of them."""
+    of each row never holds the whole list of them. On PostgreSQL through a cursor of the
+    server's, in the connection's transaction: a client's cursor would hold the whole result in
+    the driver's memory (a large business's 53,000 grants: 4 MB, at a check's peak)."""
     compiled = statement.compile(dialect=connection.dialect)
     params = compiled.construct_params()
     if compiled.positiontup is not None:
@@ -258,13 +261,22 @@ def each_plain_row(
         arguments = params
     driver = connection.connection.driver_connection
     assert driver is not None
-    cursor = driver.cursor()
+    on_server = connection.dialect.name == "postgresql"
+    cursor = driver.cursor(name=_cursor_name()) if on_server else driver.cursor()
     try:
         cursor.execute(compiled.string, arguments)
-        while batch := cursor.fetchmany(PLAIN_ROWS_BATCH):
+        while batch := cursor.fetchmany(SERVER_ROWS_BATCH if on_server else PLAIN_ROWS_BATCH):
             yield from batch
     finally:
         cursor.close()
 
 
 PLAIN_ROWS_BATCH = 2000
+# Each batch from the server's cursor is a round trip.
+SERVER_ROWS_BATCH = 5000
+_cursor_numbers = itertools.count(1)
+
+
+def _cursor_name() -> str:
+    """A name for a server's cursor, unique in the process (a connection may hold several)."""
+    return f"bastion_rows_{next(_cursor_numbers)}"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, func, select
+import pytest
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from bastion.storage.bulk import (
     COPY_UPDATES_FROM,
+    SERVER_ROWS_BATCH,
     STAGE_INSERTS_FROM,
+    each_plain_row,
     insert_rows,
     plain_rows,
     update_rows,
@@ -219,6 +222,24 @@ def test_plain_rows_are_the_drivers_tuples(session: Session) -> None:
         .order_by(Notification.kind),
     )
     assert rows == [("a", 0), ("b", 0)]
+
+
+@pytest.mark.postgres
+def test_postgresql_hands_plain_rows_over_a_batch_at_a_time(postgres_engine: Engine) -> None:
+    # Read through a cursor of the server's: the driver never holds the whole result.
+    count = 2 * SERVER_ROWS_BATCH + 3
+    with postgres_engine.begin() as connection:
+        rows = each_plain_row(connection, select(func.generate_series(1, count)))
+        first = next(rows)
+        open_cursors = connection.execute(
+            text("SELECT count(*) FROM pg_cursors WHERE name LIKE 'bastion_rows_%'")
+        ).scalar_one()
+        rest = list(rows)
+        left_open = connection.execute(
+            text("SELECT count(*) FROM pg_cursors WHERE name LIKE 'bastion_rows_%'")
+        ).scalar_one()
+    assert open_cursors == 1 and left_open == 0
+    assert [first, *rest] == [(n,) for n in range(1, count + 1)]
 
 
 def test_sqlite_stages_bulk_inserts_in_memory(sqlite_engine: Engine) -> None:
