@@ -31,11 +31,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bastion.checks.classify import Classifier, read_directory
 from bastion.checks.load import (
+    ASSET_COLUMNS,
     GRANT_COLUMNS,
     EarlyRows,
     StoredGrants,
     StoredRows,
-    asset_columns,
+    asset_facts,
     first_seen,
     pair_key,
 )
@@ -167,9 +168,9 @@ class EarlyWrites:
             insert_rows(
                 connection,
                 table_of(Asset),
-                ("id", "external_id", *asset_columns(fetched.assets[0])),
+                ("id", "external_id", *ASSET_COLUMNS),
                 [
-                    (asset_ids[r.external_id], r.external_id, *asset_columns(r).values())
+                    (asset_ids[r.external_id], r.external_id, *asset_facts(r))
                     for r in fetched.assets
                 ],
                 shared,

@@ -146,6 +146,8 @@ class _StoredAccount(NamedTuple):
         )
 
     def same_details(self, record: AccountRecord, details: dict[str, Any]) -> bool:
+        """Whether the stored details are the record's (``details``: as ``_account_details``
+        makes them of it)."""
         if self.facts is not None:
             return self.facts == _record_facts(record)
         return _same_details(self.details, details)
@@ -1071,16 +1073,17 @@ def first_seen(workspace_id: int, app_id: int, run_id: int, now: datetime) -> di
     }
 
 
-_ASSET_COLUMNS = ("name", "type", "ownership", "owner_business_id")
+# The columns an asset's row holds of its record, in the order of ``asset_facts``.
+ASSET_COLUMNS = ("name", "type", "ownership", "owner_business_id")
 
 
 def asset_columns(record: AssetRecord) -> dict[str, Any]:
     """What an asset's row holds of its record (compared on every check: ``asset_facts``)."""
-    return dict(zip(_ASSET_COLUMNS, asset_facts(record), strict=True))
+    return dict(zip(ASSET_COLUMNS, asset_facts(record), strict=True))
 
 
 def asset_facts(record: AssetRecord) -> tuple[Any, ...]:
-    """The values of ``asset_columns``, in the order of ``_ASSET_COLUMNS``."""
+    """The values of ``ASSET_COLUMNS`` for this record."""
     return (record.name or "", record.type, record.ownership, record.owner_business_id)
 
 
@@ -1108,7 +1111,7 @@ def _same_details(stored: str, details: dict[str, Any]) -> bool:
     return (json.loads(stored) if stored else {}) == details
 
 
-# The details of an account, by the names ``_account_details`` writes them under, in the order
+# The details of an account, by the names its row holds them under, in the order
 # ``_record_facts`` gives their values.
 DETAIL_KEYS = (
     "first_name",
@@ -1170,19 +1173,9 @@ _FEW_VALUES = frozenset(
 
 
 def _account_details(record: AccountRecord) -> dict[str, Any]:
-    details: dict[str, Any] = {
-        "first_name": record.first_name,
-        "last_name": record.last_name,
-        "two_factor_status": record.two_factor_status,
-        "finance_permission": record.finance_permission,
-        "ads_rights_permission": record.ads_rights_permission,
-        "invitation_status": record.invitation_status,
-        "invitation_expires_at": (
-            record.invitation_expires_at.isoformat() if record.invitation_expires_at else None
-        ),
-        "partner_external_id": record.partner_external_id,
-        "created_at": record.created_at.isoformat() if record.created_at else None,
-        "created_by_name": record.created_by_name,
-        "created_by_email": record.created_by_email,
+    """The details an account's row holds of its record: those it has, by ``DETAIL_KEYS``."""
+    return {
+        key: value
+        for key, value in zip(DETAIL_KEYS, _record_facts(record), strict=True)
+        if value is not None
     }
-    return {k: v for k, v in details.items() if v is not None}
